@@ -1,0 +1,72 @@
+# The one task vocabulary for people, hooks and CI. `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(BIN):$(PATH)
+export DVC_NO_ANALYTICS := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+MODEL_DIR ?= models/bundle
+
+.PHONY: help setup data repro lint format test test-fast demo serve bench bench-pipeline lock clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet requirements.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv and install the pinned environment (reused when up to date)
+
+data: setup ## restore the DVC-tracked raw partitions (remote, else embedded source; hashes verified)
+	@flightdelay data restore
+
+repro: data ## run the DVC pipeline (dvc repro)
+	@dvc repro
+
+lint: setup ## ruff (lint + format check) and mypy
+	ruff check src api tests scripts
+	ruff format --check src api tests scripts
+	mypy
+
+format: setup ## apply ruff fixes and formatting
+	ruff check --fix src api tests scripts
+	ruff format src api tests scripts
+
+test: setup lint ## every check: lint, type check, unit + integration + static deploy checks
+	pytest -q
+
+test-fast: setup ## unit tests only
+	pytest -q -m "not slow"
+
+demo: setup ## the whole GitOps lifecycle on this machine, offline
+	python scripts/demo.py
+
+serve: setup ## run gunicorn on the latest trained bundle ($$HOST:$$PORT, MODEL_DIR, WORKERS)
+	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
+
+bench: bench-pipeline ## every benchmark
+
+bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
+	python scripts/bench_pipeline.py
+
+lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
+	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
+	uv pip compile pyproject.toml --extra serve -c requirements.txt --python-version 3.11 --custom-compile-command "make lock" -o requirements-serve.txt
+
+clean: ## remove caches (keeps .venv, data and models)
+	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist

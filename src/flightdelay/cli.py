@@ -1,0 +1,104 @@
+"""The `flightdelay` command: one subcommand per pipeline stage and lifecycle step.
+
+Errors are caught here only, printed with their hint, and mapped to the exit code of their class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from flightdelay import __version__
+from flightdelay.errors import FlightDelayError
+from flightdelay.params import Params, load_params
+
+Handler = Callable[[argparse.Namespace, Params], int | None]
+
+
+def _stage(module: str) -> Handler:
+    def handler(args: argparse.Namespace, p: Params) -> int:
+        import importlib
+
+        importlib.import_module(f"flightdelay.{module}").run(p)
+        return 0
+
+    return handler
+
+
+def _data(args: argparse.Namespace, p: Params) -> int:
+    from flightdelay import data
+
+    if args.data_cmd == "add":
+        data.add(p, args.months, push=args.push)
+    elif args.data_cmd == "restore":
+        data.restore(p, push=not args.no_push)
+    else:
+        for m in data.tracked_months(Path(p.paths.raw)):
+            print(m, "in window" if m in p.window_months else "")
+    return 0
+
+
+STAGES = {
+    "prepare": "join flights with origin weather, label disrupted flights",
+    "validate": "schema and quality rules on the prepared data",
+    "featurize": "time split and feature spec",
+    "train": "fit XGBoost and log the run to MLflow",
+    "evaluate": "holdout metrics, slices, plots and the drift reference",
+    "bundle": "assemble the serving bundle (model, feature spec, metadata)",
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    parser = argparse.ArgumentParser(prog="flightdelay", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"flightdelay {__version__}")
+    parser.add_argument("--params", default="params.yaml", help="path to params.yaml")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    handlers: dict[str, Handler] = {}
+
+    d = sub.add_parser("data", help="add, restore or list raw monthly partitions (DVC-tracked)")
+    dsub = d.add_subparsers(dest="data_cmd", required=True)
+    add = dsub.add_parser("add", help="materialise months from the embedded source and dvc-add them")
+    add.add_argument("months", nargs="+", metavar="YYYY-MM")
+    add.add_argument("--push", action="store_true", help="also push them to the DVC remote")
+    rest = dsub.add_parser("restore", help="bring tracked partitions into the workspace")
+    rest.add_argument("--no-push", action="store_true", help="do not fill the DVC remote")
+    dsub.add_parser("list", help="tracked partitions")
+    handlers["data"] = _data
+
+    for name, help_text in STAGES.items():
+        sub.add_parser(name, help=help_text)
+        handlers[name] = _stage(name)
+
+    for register in _extensions():
+        register(sub, handlers)
+    return parser, handlers
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction, dict[str, Handler]], None]]:  # type: ignore[type-arg]
+    """Subcommands that live with their own module (gate, report, release, drift, retrain, …)."""
+    import importlib
+
+    out = []
+    for module in EXTENSIONS:
+        out.append(importlib.import_module(f"flightdelay.{module}").register)
+    return out
+
+
+# Modules exposing `register(subparsers, handlers)`; each adds its own subcommands.
+EXTENSIONS: list[str] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        p = load_params(args.params)
+        return int(handlers[args.command](args, p) or 0)
+    except FlightDelayError as e:
+        print(f"flightdelay {args.command}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,66 @@
+"""Model quality metrics and curves: pure functions on label and score arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+
+def classification_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """ROC AUC, PR AUC, log loss, Brier, and F1/precision/recall at the operating threshold."""
+    y = np.asarray(y, dtype=int)
+    score = np.clip(np.asarray(score, dtype=float), 1e-7, 1 - 1e-7)
+    pred = (score >= threshold).astype(int)
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(skm.roc_auc_score(y, score)) if both else float("nan"),
+        "pr_auc": float(skm.average_precision_score(y, score)) if both else float("nan"),
+        "log_loss": float(skm.log_loss(y, score, labels=[0, 1])),
+        "brier": float(skm.brier_score_loss(y, score)),
+        "f1": float(skm.f1_score(y, pred, zero_division=0)),
+        "precision": float(skm.precision_score(y, pred, zero_division=0)),
+        "recall": float(skm.recall_score(y, pred, zero_division=0)),
+        "positive_rate": float(y.mean()) if len(y) else float("nan"),
+        "predicted_positive_rate": float(pred.mean()) if len(y) else float("nan"),
+        "rows": int(len(y)),
+    }
+
+
+def slice_metrics(frame: pd.DataFrame, by: str, threshold: float, min_rows: int) -> list[dict[str, Any]]:
+    """Metrics per value of `by` (needs columns y, score); slices under `min_rows` are skipped."""
+    out = []
+    for value, g in frame.groupby(by, observed=True, sort=True):
+        if len(g) < min_rows or g["y"].nunique() < 2:
+            continue
+        m = classification_metrics(g["y"].to_numpy(), g["score"].to_numpy(), threshold)
+        out.append({"slice": by, "value": str(value), **{k: round(v, 6) for k, v in m.items()}})
+    return out
+
+
+def roc_points(y: np.ndarray, score: np.ndarray, n: int = 200) -> list[dict[str, float]]:
+    fpr, tpr, thr = skm.roc_curve(y, score)
+    idx = np.unique(np.linspace(0, len(fpr) - 1, min(n, len(fpr))).astype(int))
+    return [{"fpr": round(float(fpr[i]), 6), "tpr": round(float(tpr[i]), 6),
+             "threshold": round(float(min(thr[i], 1.0)), 6)} for i in idx]
+
+
+def pr_points(y: np.ndarray, score: np.ndarray, n: int = 200) -> list[dict[str, float]]:
+    prec, rec, _ = skm.precision_recall_curve(y, score)
+    idx = np.unique(np.linspace(0, len(prec) - 1, min(n, len(prec))).astype(int))
+    return [{"recall": round(float(rec[i]), 6), "precision": round(float(prec[i]), 6)} for i in idx]
+
+
+def calibration_points(y: np.ndarray, score: np.ndarray, bins: int) -> list[dict[str, float]]:
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append({"predicted": round(float(score[mask].mean()), 6),
+                        "observed": round(float(np.asarray(y)[mask].mean()), 6),
+                        "count": int(mask.sum())})
+    return out

@@ -1,0 +1,154 @@
+"""params.yaml as strict, frozen pydantic models: one section per pipeline stage."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from flightdelay.errors import ConfigError
+
+MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def month_range(start: str, end: str) -> list[str]:
+    """Inclusive list of 'YYYY-MM' months."""
+    y, m = int(start[:4]), int(start[5:])
+    ey, em = int(end[:4]), int(end[5:])
+    out: list[str] = []
+    while (y, m) <= (ey, em):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+class Paths(Section):
+    raw: str = "data/raw"
+    prepared: str = "data/prepared"
+    validation: str = "reports/validation.json"
+    features: str = "data/features"
+    reference: str = "data/reference/reference.parquet"
+    model: str = "models/model.json"
+    feature_spec: str = "models/feature_spec.json"
+    metrics: str = "reports/metrics.json"
+    slices: str = "reports/slices.json"
+    plots: str = "reports/plots"
+    bundle: str = "models/bundle"
+
+
+class Window(Section):
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, v: str) -> str:
+        if not MONTH_RE.match(v):
+            raise ValueError(f"{v!r} is not a month; write it as YYYY-MM, e.g. 2013-01")
+        return v
+
+    @model_validator(mode="after")
+    def _order(self) -> Window:
+        if self.start > self.end:
+            raise ValueError(f"window start {self.start} is after end {self.end}")
+        return self
+
+    @property
+    def months(self) -> list[str]:
+        return month_range(self.start, self.end)
+
+
+class DataParams(Section):
+    window: Window
+
+
+class PrepareParams(Section):
+    delay_threshold_min: int = Field(15, ge=0)
+    max_wind_speed_mph: float = Field(100.0, gt=0)
+
+
+class ValidateParams(Section):
+    min_rows_per_month: int = Field(1000, ge=0)
+    max_duplicate_fraction: float = Field(0.001, ge=0, le=1)
+    max_null_fraction: dict[str, float]
+    ranges: dict[str, tuple[float, float]]
+    carriers: list[str]
+    origins: list[str]
+    dest_pattern: str = r"^[A-Z]{3}$"
+    temp_monthly_mean_f: dict[int, tuple[float, float]]
+    max_label_rate: float = Field(0.8, gt=0, le=1)
+    forbidden_columns: list[str] = []
+
+
+class FeaturizeParams(Section):
+    holdout_months: int = Field(1, ge=1)
+    min_category_count: int = Field(20, ge=1)
+    reference_sample_rows: int = Field(20000, ge=100)
+    seed: int = 13
+
+
+class TrainParams(Section):
+    n_estimators: int = Field(300, ge=1)
+    max_depth: int = Field(6, ge=1, le=16)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_child_weight: float = Field(1.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+    max_bin: int = Field(256, ge=2)
+    seed: int = 13
+    n_jobs: int = Field(2, ge=1)
+
+
+class EvaluateParams(Section):
+    threshold: float = Field(0.35, gt=0, lt=1)
+    min_slice_rows: int = Field(200, ge=1)
+    calibration_bins: int = Field(10, ge=2)
+
+
+class Params(Section):
+    paths: Paths = Paths()
+    data: DataParams
+    prepare: PrepareParams = PrepareParams()
+    validate_: ValidateParams = Field(alias="validate")
+    featurize: FeaturizeParams = FeaturizeParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    gate: dict[str, Any] = {}
+    drift: dict[str, Any] = {}
+    release: dict[str, Any] = {}
+    serve: dict[str, Any] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @cached_property
+    def window_months(self) -> list[str]:
+        return self.data.window.months
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate params.yaml; errors name the key and say how to fix it."""
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"{p} not found", hint="run from the repository root, or pass --params")
+    try:
+        raw = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{p} is not valid YAML: {e}") from e
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as e:
+        lines = [
+            f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
+        ]
+        raise ConfigError(
+            f"{p} is invalid:\n" + "\n".join(lines), hint="fix the keys above (unknown keys are refused)"
+        ) from e

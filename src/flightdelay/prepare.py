@@ -1,0 +1,135 @@
+"""`prepare` stage: join each flight with its origin's weather for the scheduled hour and label it.
+
+Documented rules
+- Window: only partitions inside `data.window` are read; each must be present under `paths.raw`.
+- Weather join: on (origin, year, month, day, hour of the *scheduled* departure). The source has a
+  few duplicated weather hours (daylight-saving change); the first reading of an hour is kept.
+- Label `disrupted` = 1 when the arrival delay is ≥ `prepare.delay_threshold_min` minutes, or the
+  arrival delay is missing (the flight was cancelled or diverted), else 0.
+- `cancelled` = departure time missing (kept for reporting, never a feature).
+- Wind speeds above `prepare.max_wind_speed_mph` are sensor errors (the source has 1,048 mph) and
+  become missing.
+- Duplicated flights (same date, carrier, flight number, origin and scheduled time) are *flagged*
+  in `is_duplicate`, not dropped: `validate` holds them to a budget and `featurize` drops them.
+- Values are not coerced: a column that does not parse as numbers stays text so that `validate`
+  can name it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flightdelay import features
+from flightdelay.errors import DataError, DataValidationError
+from flightdelay.params import Params
+from flightdelay.progress import say
+from flightdelay.source import FLIGHTS_FILE, WEATHER_FILE
+
+FLIGHT_KEYS = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
+WEATHER_KEYS = ["origin", "year", "month", "day", "hour"]
+# Raw columns the source ships; anything else in a partition is unexpected (see validate).
+RAW_FLIGHT_COLUMNS = [
+    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
+    "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest", "air_time",
+    "distance", "hour", "minute", "time_hour",
+]
+RAW_WEATHER_COLUMNS = [
+    "origin", "year", "month", "day", "hour", *features.WEATHER, "time_hour",
+]
+JOIN_REQUIRED = {"flights": ["year", "month", "day", "sched_dep_time", "origin"],
+                 "weather": WEATHER_KEYS}
+OUTPUT_COLUMNS = [
+    "partition", *features.INPUT_COLUMNS, "flight", "dep_delay", "arr_delay", "cancelled",
+    "disrupted", "is_duplicate",
+]
+
+
+def _read_csv(path: Path, month: str) -> pd.DataFrame:
+    if not path.exists():
+        raise DataError(
+            f"partition {month}: {path} is missing",
+            hint=f"run `flightdelay data add {month}` or `dvc pull`",
+        )
+    try:
+        return pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"partition {month}: cannot read {path}: {e}") from e
+
+
+def _require_integer_keys(df: pd.DataFrame, cols: list[str], month: str, table: str) -> None:
+    for col in cols:
+        if col not in df.columns:
+            raise DataValidationError(
+                f"rule schema: partition {month} {table}.csv has no column {col!r} "
+                "(needed to join flights with weather)",
+                hint="restore the partition from the source (`flightdelay data restore`) or fix it",
+            )
+        if col != "origin" and not pd.api.types.is_integer_dtype(df[col]) and len(df):
+            bad = pd.to_numeric(df[col], errors="coerce").isna().sum()
+            raise DataValidationError(
+                f"rule types: partition {month} {table}.csv column {col!r} must be whole numbers; "
+                f"{bad} of {len(df)} rows are not",
+                hint="fix the partition; the join key cannot be guessed",
+            )
+
+
+def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
+    fl = _read_csv(raw / month / FLIGHTS_FILE, month)
+    we = _read_csv(raw / month / WEATHER_FILE, month)
+    info: dict[str, Any] = {
+        "rows": len(fl),
+        "weather_rows": len(we),
+        "flight_columns": {c: str(t) for c, t in fl.dtypes.items()},
+        "weather_columns": {c: str(t) for c, t in we.dtypes.items()},
+    }
+    _require_integer_keys(fl, JOIN_REQUIRED["flights"], month, "flights")
+    _require_integer_keys(we, JOIN_REQUIRED["weather"], month, "weather")
+
+    we = we.drop_duplicates(subset=WEATHER_KEYS, keep="first")
+    info["weather_duplicates_dropped"] = info["weather_rows"] - len(we)
+    if "wind_speed" in we.columns and pd.api.types.is_numeric_dtype(we["wind_speed"]):
+        we.loc[we["wind_speed"] > p.prepare.max_wind_speed_mph, "wind_speed"] = float("nan")
+
+    fl = fl.assign(hour=fl["sched_dep_time"] // 100)
+    # Columns missing from a partition become empty so that validate can report all of them at once.
+    for col in features.INPUT_COLUMNS:
+        if col not in fl.columns and col not in we.columns:
+            (fl if col not in features.WEATHER else we)[col] = pd.NA
+    for col in ("dep_time", "arr_delay", "dep_delay", "flight", "carrier"):
+        if col not in fl.columns:
+            fl[col] = pd.NA
+    weather_cols = [c for c in features.WEATHER if c in we.columns]
+    df = fl.drop(columns=[c for c in weather_cols if c in fl.columns]).merge(
+        we[[*WEATHER_KEYS, *weather_cols]], on=WEATHER_KEYS, how="left", validate="many_to_one"
+    )
+    arr_delay = pd.to_numeric(df["arr_delay"], errors="coerce")
+    df["cancelled"] = df["dep_time"].isna()
+    df["disrupted"] = ((arr_delay >= p.prepare.delay_threshold_min) | arr_delay.isna()).astype("int8")
+    df["is_duplicate"] = df.duplicated(subset=[k for k in FLIGHT_KEYS if k in df.columns])
+    df["partition"] = month
+    return df[OUTPUT_COLUMNS], info
+
+
+def run(p: Params) -> pd.DataFrame:
+    raw = Path(p.paths.raw)
+    out_dir = Path(p.paths.prepared)
+    frames, parts = [], {}
+    for month in p.window_months:
+        df, info = prepare_month(month, raw, p)
+        frames.append(df)
+        parts[month] = info
+        say(f"prepare: {month}: {len(df):,} flights, disrupted {df['disrupted'].mean():.3f}")
+    all_rows = pd.concat(frames, ignore_index=True)
+    # Text that failed to parse must survive the parquet write for validate to name it.
+    for col in all_rows.columns:
+        if all_rows[col].dtype == object and col not in ("partition", *features.CATEGORICAL):
+            all_rows[col] = all_rows[col].astype("string")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    all_rows.to_parquet(out_dir / "flights.parquet", index=False)
+    (out_dir / "partitions.json").write_text(json.dumps(parts, indent=2, sort_keys=True) + "\n")
+    say(f"prepare: wrote {len(all_rows):,} rows for {len(parts)} months to {out_dir}")
+    return all_rows

@@ -1,0 +1,56 @@
+"""MLflow adapter: the one module that imports mlflow for tracking (the registry lives in registry.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+EXPERIMENT = "flightdelay"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or DEFAULT_URI
+
+
+def _mlflow() -> Any:
+    import logging
+
+    import mlflow
+
+    # MLflow logs alembic migrations and artifact warnings at INFO; keep stage output readable.
+    for name in ("alembic", "mlflow"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow
+
+
+def log_training_run(
+    *,
+    params: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    tags: Mapping[str, str],
+    model: Any,
+    input_example: Any,
+    artifacts: list[Path],
+) -> str:
+    """Log one training run (params, metrics, tags, the sklearn-compatible model); returns run id."""
+    mlflow = _mlflow()
+    from mlflow.models import infer_signature
+
+    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+    with mlflow.start_run(run_name=tags.get("window", "train")) as run:
+        mlflow.log_params(dict(params))
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.set_tags(dict(tags))
+        signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+        mlflow.sklearn.log_model(
+            model, name="model", signature=signature, input_example=input_example,
+            serialization_format="cloudpickle", pyfunc_predict_fn="predict_proba",
+        )
+        for a in artifacts:
+            if a.exists():
+                mlflow.log_artifact(str(a))
+        return str(run.info.run_id)
