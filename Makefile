@@ -9,6 +9,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
+export FLIGHTDELAY_TOOLS_BIN := $(CURDIR)/.venv-tools/bin
 export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -17,7 +18,7 @@ PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 
-.PHONY: help setup data repro lint format test test-fast demo serve bench bench-pipeline lock clean
+.PHONY: help setup tools system data repro lint format test test-fast demo serve bench bench-pipeline lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -31,6 +32,19 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned environment (reused when up to date)
+
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+$(TOOLS_STAMP): requirements-tools.txt $(STAMP)
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	@echo "setup: installing pinned linters (requirements-tools.txt) into $(TOOLS)"
+	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet requirements-tools.txt
+	@touch $(TOOLS_STAMP)
+
+system: ## install promtool and wrk from Debian packages when missing (.ci/system-packages)
+	@.ci/system-packages
+
+tools: $(TOOLS_STAMP) ## install the offline linters (checkov, zizmor, hadolint, …) into .venv-tools
 
 data: setup ## restore the DVC-tracked raw partitions (remote, else embedded source; hashes verified)
 	@flightdelay data restore
@@ -47,7 +61,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup lint ## every check: lint, type check, unit + integration + static deploy checks
+test: setup tools system lint ## every check: lint, type check, unit + integration + static deploy checks
 	pytest -q
 
 test-fast: setup ## unit tests only
@@ -67,6 +81,7 @@ bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and th
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
 	uv pip compile pyproject.toml --extra serve -c requirements.txt --python-version 3.11 --custom-compile-command "make lock" -o requirements-serve.txt
+	uv pip compile requirements-tools.in --python-version 3.11 --custom-compile-command "make lock" -o requirements-tools.txt
 
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist
