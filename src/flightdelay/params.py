@@ -114,6 +114,34 @@ class EvaluateParams(Section):
     calibration_bins: int = Field(10, ge=2)
 
 
+class ReleaseParams(Section):
+    """Merge side: registry identity, image naming, the overlays a release bumps."""
+
+    image_repository: str = Field(
+        "ghcr.io/example-org/flightdelay", pattern=r"^[a-z0-9][a-z0-9._/:-]*[a-z0-9]$"
+    )
+    overlays: dict[str, str] = {
+        "staging": "deploy/overlays/staging",
+        "production": "deploy/overlays/production",
+    }
+    champion_env: str = "staging"  # the overlay that must always run the champion
+    cards_dir: str = "models/cards"
+    changelog: str = "CHANGELOG.md"
+    image_bundle: str = "build/model"  # the released bundle (with release.json) the image bakes
+    remote: str = "origin"
+    branch: str = "main"
+    push_attempts: int = Field(5, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _champion_env(self) -> ReleaseParams:
+        if self.champion_env not in self.overlays:
+            raise ValueError(
+                f"champion_env {self.champion_env!r} is not one of the overlays "
+                f"{sorted(self.overlays)}"
+            )
+        return self
+
+
 class Params(Section):
     paths: Paths = Paths()
     data: DataParams
@@ -124,7 +152,7 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     gate: dict[str, Any] = {}
     drift: dict[str, Any] = {}
-    release: dict[str, Any] = {}
+    release: ReleaseParams = ReleaseParams()
     serve: dict[str, Any] = {}
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,5 +1,8 @@
 """MLflow registry adapter: register a model bundle, move aliases, and fetch a bundle back.
 
+mlflow is imported inside the functions (PLC0415): importing it costs seconds, and most CLI
+commands never need it.
+
 A registered version is an MLflow run holding (a) the sklearn-compatible model built from the
 bundle, so `mlflow models serve models:/flight-delay@champion` works, and (b) the bundle itself
 under the artifact path `bundle/`, which is what the image bakes and the gate re-scores.
@@ -7,6 +10,7 @@ under the artifact path `bundle/`, which is what the image bakes and the gate re
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +29,7 @@ def client() -> Any:
 
 
 def _registered(c: Any) -> bool:
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     try:
         c.get_registered_model(MODEL_NAME)
@@ -34,14 +38,16 @@ def _registered(c: Any) -> bool:
     return True
 
 
-def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name: str = "release") -> str:
+def register_bundle(
+    bundle_dir: str | Path, *, tags: Mapping[str, str], run_name: str = "release"
+) -> str:
     """Log the bundle as a new model version; returns the version number (as a string)."""
-    from flightdelay import bundle as bundle_mod
-    from flightdelay.model import FlightDelayModel
+    from flightdelay import bundle as bundle_mod  # noqa: PLC0415
+    from flightdelay.model import FlightDelayModel  # noqa: PLC0415
 
     mlflow = tracking._mlflow()
     b = bundle_mod.load(bundle_dir)
-    from xgboost import XGBClassifier
+    from xgboost import XGBClassifier  # noqa: PLC0415
 
     clf = XGBClassifier()
     clf.load_model(str(Path(bundle_dir) / bundle_mod.MODEL_FILE))
@@ -52,7 +58,9 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
             mlflow.set_tags(dict(tags))
             mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_ARTIFACT)
             info = mlflow.sklearn.log_model(
-                model, name="model", serialization_format="cloudpickle",
+                model,
+                name="model",
+                serialization_format="cloudpickle",
                 pyfunc_predict_fn="predict_proba",
             )
             mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=dict(tags))
@@ -60,13 +68,15 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
             c = client()
             c.set_model_version_tag(MODEL_NAME, mv.version, "bundle_run_id", run.info.run_id)
     except Exception as e:  # MLflow raises many types; the CLI boundary needs one
-        raise RegistryError(f"registering the bundle in MLflow failed: {e}",
-                            hint=f"check MLFLOW_TRACKING_URI ({tracking.tracking_uri()})") from e
+        raise RegistryError(
+            f"registering the bundle in MLflow failed: {e}",
+            hint=f"check MLFLOW_TRACKING_URI ({tracking.tracking_uri()})",
+        ) from e
     return str(mv.version)
 
 
 def alias_version(alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
     c = client()
     try:
@@ -80,12 +90,11 @@ def set_alias(alias: str, version: str) -> None:
 
 
 def delete_alias(alias: str) -> None:
-    from mlflow.exceptions import MlflowException
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
 
-    try:
+    # deleting an alias that is not there leaves the state we want
+    with contextlib.suppress(MlflowException):
         client().delete_registered_model_alias(MODEL_NAME, alias)
-    except MlflowException:
-        pass  # deleting an alias that is not there leaves the state we want
 
 
 def version_tags(version: str) -> dict[str, str]:
@@ -105,21 +114,63 @@ def versions() -> list[dict[str, Any]]:
         return []
     out = []
     for mv in c.search_model_versions(f"name='{MODEL_NAME}'"):
-        out.append({"version": str(mv.version), "aliases": list(mv.aliases or []),
-                    "tags": dict(mv.tags), "created": int(mv.creation_timestamp)})
+        out.append(
+            {
+                "version": str(mv.version),
+                "aliases": list(mv.aliases or []),
+                "tags": dict(mv.tags),
+                "created": int(mv.creation_timestamp),
+            }
+        )
     return sorted(out, key=lambda v: int(v["version"]))
+
+
+def find_versions(**tags: str) -> list[str]:
+    """Versions whose tags all equal the given values (oldest first)."""
+    c = client()
+    if not _registered(c):
+        return []
+    query = " and ".join([f"name='{MODEL_NAME}'", *(f"tags.{k}='{v}'" for k, v in tags.items())])
+    return sorted((str(mv.version) for mv in c.search_model_versions(query)), key=int)
+
+
+def append_tag(version: str, key: str, value: str) -> None:
+    """Add `value` to a space-separated history tag (e.g. deployed_production_at timestamps)."""
+    old = version_tags(version).get(key, "").split()
+    set_version_tags(version, {key: " ".join([*old, value])})
+
+
+def delete_version(version: str) -> None:
+    """Remove a version (used only to undo a release that failed half-way)."""
+    client().delete_model_version(MODEL_NAME, str(version))
+
+
+def log_bundle_file(version: str, path: str | Path) -> None:
+    """Add a file (release.json) to the version's `bundle/` artifacts, so a download is complete."""
+    run_id = (
+        version_tags(version).get("bundle_run_id")
+        or client().get_model_version(MODEL_NAME, str(version)).run_id
+    )
+    client().log_artifact(run_id, str(path), artifact_path=BUNDLE_ARTIFACT)
 
 
 def download_bundle(version: str, dest: str | Path) -> Path:
     """Fetch the bundle of a registered version into `dest` (replaced)."""
     mlflow = tracking._mlflow()
     tags = version_tags(version)
-    run_id = tags.get("bundle_run_id") or client().get_model_version(MODEL_NAME, str(version)).run_id
+    run_id = (
+        tags.get("bundle_run_id") or client().get_model_version(MODEL_NAME, str(version)).run_id
+    )
     dest = Path(dest)
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=BUNDLE_ARTIFACT,
-                                                   dst_path=str(dest.parent / f".{dest.name}.dl")))
+    tmp = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=BUNDLE_ARTIFACT,
+            dst_path=str(dest.parent / f".{dest.name}.dl"),
+        )
+    )
     tmp.rename(dest)
     shutil.rmtree(dest.parent / f".{dest.name}.dl", ignore_errors=True)
     return dest

@@ -1,0 +1,135 @@
+"""Git side of a release: annotated tags, commits of managed files, a local lock, and a push
+that survives a concurrent merge (rebase-and-retry, or re-apply on a fresh tip)."""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flightdelay.errors import ReleaseError, ToolError
+from flightdelay.gitio import git
+from flightdelay.progress import say
+
+LOCK_NAME = "flightdelay-release.lock"
+
+
+def tag_name(version: str | int) -> str:
+    return f"model-v{version}"
+
+
+@contextmanager
+def release_lock(timeout_s: float = 120.0) -> Iterator[None]:
+    """Serialize release/bump/rollback across processes and worktrees of one clone.
+
+    The lock file lives in the git common dir, so every worktree of the clone shares it;
+    across machines the workflow's concurrency group plays the same role."""
+    common = Path(git("rev-parse", "--git-common-dir")).resolve()
+    path = common / LOCK_NAME
+    deadline = time.monotonic() + timeout_s
+    with path.open("a") as f:
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ReleaseError(
+                        f"another release holds {path} for over {timeout_s:.0f}s",
+                        hint="wait for it to finish, or remove a stale lock",
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def head() -> str:
+    return git("rev-parse", "HEAD")
+
+
+def require_clean(paths: list[str] | None = None) -> None:
+    """Refuse to release from a tree whose tracked files differ from HEAD."""
+    dirty = git("status", "--porcelain", "--untracked-files=no", *(["--", *paths] if paths else []))
+    if dirty:
+        raise ReleaseError(
+            f"the git working tree has uncommitted changes:\n{dirty}",
+            hint="commit or stash them; a release records the commit it was built from",
+        )
+
+
+def tag_exists(name: str) -> bool:
+    return bool(git("tag", "--list", name))
+
+
+def tag_commit(name: str) -> str | None:
+    """The commit an (annotated) tag points at, or None when there is no such tag."""
+    if not tag_exists(name):
+        return None
+    return git("rev-list", "-n", "1", name)
+
+
+def create_tag(name: str, sha: str, message: str) -> None:
+    git("tag", "-a", name, sha, "-m", message)
+
+
+def delete_tag(name: str) -> None:
+    git("tag", "-d", name, check=False)
+
+
+def commit(paths: list[str], message: str) -> str | None:
+    """Commit exactly `paths` (added if new); None when they hold no change."""
+    git("add", "--", *paths)
+    if not git("diff", "--cached", "--name-only", "--", *paths):
+        return None
+    git("commit", "-q", "-m", message, "--", *paths)
+    return head()
+
+
+def reset_to(sha: str) -> None:
+    git("reset", "-q", "--hard", sha)
+
+
+def push(
+    remote: str, branch: str, *, tags: list[str], reapply: Callable[[], None] | None, attempts: int
+) -> None:
+    """Push HEAD to `remote/branch` (and `tags`); when another push won the race, rebase on the
+    new tip and retry; if the rebase conflicts, rebuild the change on the tip with `reapply`."""
+    for attempt in range(1, attempts + 1):
+        try:
+            git(
+                "push",
+                "--atomic",
+                remote,
+                f"HEAD:refs/heads/{branch}",
+                *(f"refs/tags/{t}" for t in tags),
+            )
+            say(f"release: pushed {branch}{' and ' + ', '.join(tags) if tags else ''} to {remote}")
+            return
+        except ToolError as e:
+            if attempt == attempts:
+                raise ReleaseError(
+                    f"push to {remote}/{branch} failed {attempts} times: {e.message}",
+                    hint="re-run the job; the change is idempotent",
+                ) from e
+            say(
+                f"release: push rejected (attempt {attempt}/{attempts}); "
+                f"rebasing on {remote}/{branch}"
+            )
+        git("fetch", "-q", remote, branch)
+        rebase = subprocess.run(
+            ["git", "rebase", "-q", "FETCH_HEAD"], capture_output=True, text=True, check=False
+        )
+        if rebase.returncode == 0:
+            continue
+        git("rebase", "--abort", check=False)
+        if reapply is None:
+            raise ReleaseError(
+                f"rebasing on {remote}/{branch} conflicts", hint="resolve it by hand, then push"
+            )
+        reset_to("FETCH_HEAD")
+        reapply()

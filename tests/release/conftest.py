@@ -1,0 +1,156 @@
+"""A real `mlflow server` on loopback (one per session) and release-ready git repositories.
+
+The backend store is SQLite in a temp dir, or a fresh database in the PostgreSQL cluster named by
+$FLIGHTDELAY_TEST_PG_DSN (e.g. postgresql://user@127.0.0.1:5432/postgres), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import repo_env, run
+
+PG_DSN_ENV = "FLIGHTDELAY_TEST_PG_DSN"
+IMAGE_REPO = "ghcr.io/example-org/flightdelay"
+OVERLAY = """\
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+# {env}: hand-written settings above the managed block must survive a bump
+resources:
+  - ../../base
+namePrefix: {env}-
+
+images:
+  # managed by `flightdelay release` — do not edit by hand
+  - name: flightdelay
+    newName: ghcr.io/example-org/flightdelay
+    newTag: model-v0-bootstrap
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_database(dsn: str) -> tuple[str, str]:
+    """Create a throwaway database in the cluster behind `dsn`; returns (its DSN, its name)."""
+    import psycopg2  # noqa: PLC0415 — only when PostgreSQL is asked for
+
+    name = f"flightdelay_test_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE {name}")
+    conn.close()
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{name}", name
+
+
+def _pg_drop(dsn: str, name: str) -> None:
+    import psycopg2  # noqa: PLC0415
+
+    conn = psycopg2.connect(dsn)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`mlflow server` on 127.0.0.1:<free port>; yields its tracking URI."""
+    root = tmp_path_factory.mktemp("mlflow")
+    pg = os.environ.get(PG_DSN_ENV, "").strip()
+    if pg:
+        backend, dbname = _pg_database(pg)
+    else:
+        backend, dbname = f"sqlite:///{root / 'mlflow.db'}", ""
+    port = _free_port()
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", backend, "--artifacts-destination", str(root / "artifacts"),
+         "--workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log_text = (root / "server.log").read_text()
+                raise RuntimeError(f"mlflow server did not start:\n{log_text}")
+            time.sleep(0.3)
+        yield uri
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        if dbname:
+            _pg_drop(pg, dbname)
+
+
+@pytest.fixture
+def registry(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's URI, with `flight-delay` deleted so each test starts from an empty registry."""
+    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    with contextlib.suppress(MlflowException):  # absent on the first test
+        client.delete_registered_model("flight-delay")
+    return mlflow_server
+
+
+def write_overlays(repo: Path) -> None:
+    for env in ("staging", "production"):
+        d = repo / "deploy" / "overlays" / env
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "kustomization.yaml").write_text(OVERLAY.format(env=env))
+
+
+@pytest.fixture
+def release_repo(pipeline_repo: Path, registry: str) -> Path:
+    """A built pipeline repo with the deployment overlays committed, pointed at the server."""
+    write_overlays(pipeline_repo)
+    env = env_for(pipeline_repo, registry)
+    run(["git", "add", "deploy"], pipeline_repo, env)
+    run(["git", "commit", "-qm", "deploy: overlays"], pipeline_repo, env)
+    return pipeline_repo
+
+
+def env_for(repo: Path, uri: str) -> dict[str, str]:
+    return {**repo_env(repo), "MLFLOW_TRACKING_URI": uri}
+
+
+def cli(repo: Path, uri: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(["flightdelay", *args], repo, env_for(repo, uri), check=check)
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(["git", *args], repo, repo_env(repo)).stdout.strip()
