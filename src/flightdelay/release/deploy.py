@@ -4,6 +4,7 @@ answers "which version ran in production when"."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -67,6 +68,25 @@ def record_deployment(env: str, version: str, at: str | None = None) -> bool:
     return True
 
 
+def _commit_and_push(p: Params, apply: Callable[[], None], *, push: bool) -> None:
+    """Run `apply` (edit + commit); with `push`, publish it. On failure the commit is dropped,
+    so the registry is only touched once git holds the change."""
+    before = gitops.head()
+    apply()
+    try:
+        if push:
+            gitops.push(
+                p.release.remote,
+                p.release.branch,
+                tags=[],
+                reapply=apply,
+                attempts=p.release.push_attempts,
+            )
+    except BaseException:
+        gitops.reset_to(before)
+        raise
+
+
 def bump(
     p: Params,
     env: str,
@@ -107,15 +127,7 @@ def bump(
 
         changed = current != ref
         if changed:
-            apply()
-            if push:
-                gitops.push(
-                    p.release.remote,
-                    p.release.branch,
-                    tags=[],
-                    reapply=apply,
-                    attempts=p.release.push_attempts,
-                )
+            _commit_and_push(p, apply, push=push)
         if record and record_deployment(env, v):
             say(f"bump: recorded deployed_{env}_at on version {v}")
         out(f"{env}: {ref}" + ("" if changed else " (already there; nothing to commit)"))
@@ -171,20 +183,7 @@ def rollback(p: Params, *, to: str | None = None, push: bool = False) -> Bumped:
                 f"in {', '.join(envs)}\n\nimage: {ref}",
             )
 
-        before = gitops.head()
-        apply()
-        try:
-            if push:
-                gitops.push(
-                    p.release.remote,
-                    p.release.branch,
-                    tags=[],
-                    reapply=apply,
-                    attempts=p.release.push_attempts,
-                )
-        except BaseException:
-            gitops.reset_to(before)
-            raise
+        _commit_and_push(p, apply, push=push)
         at = now()
         registry.set_alias(CHAMPION, target)
         fallback = _fallback(target)
