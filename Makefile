@@ -85,3 +85,28 @@ lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist
+
+# ---- release (merge side): see README "Release and rollback" --------------------------------
+IMAGE_REPOSITORY ?=
+PR ?=
+DEPLOY_ENV ?= staging
+TO ?=
+RELEASE_WORKFLOWS := .github/workflows/release.yml .github/workflows/promote.yml
+.PHONY: release bump verify rollback lint-release
+
+release: setup ## register + tag the reviewed model, card, changelog (PR=…, IMAGE_REPOSITORY=…)
+	flightdelay release $(if $(IMAGE_REPOSITORY),--image-repository $(IMAGE_REPOSITORY)) $(if $(PR),--pr $(PR))
+
+bump: setup ## point an overlay at the champion and commit it (DEPLOY_ENV=staging|production)
+	flightdelay release bump --env $(DEPLOY_ENV)
+
+verify: setup ## check that git tag, MLflow alias, model card and overlays agree
+	flightdelay release verify
+
+rollback: setup ## revert the overlays to the previous model (or TO=version), move champion back
+	flightdelay release rollback $(if $(TO),--to $(TO))
+
+lint-release: tools ## hadolint the Dockerfile; zizmor --offline + schema over the release workflows
+	$(FLIGHTDELAY_TOOLS_BIN)/hadolint --failure-threshold style Dockerfile
+	$(FLIGHTDELAY_TOOLS_BIN)/zizmor --offline $(RELEASE_WORKFLOWS)
+	$(FLIGHTDELAY_TOOLS_BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(RELEASE_WORKFLOWS)
