@@ -16,6 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -70,9 +71,17 @@ def _pg_drop(dsn: str, name: str) -> None:
     conn.close()
 
 
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    uri: str
+    log: Path
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1:<free port>; yields its tracking URI."""
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`mlflow server` on 127.0.0.1:<free port>, started without waiting: it boots while the
+    pipeline repository builds (`registry` waits for it)."""
     root = tmp_path_factory.mktemp("mlflow")
     pg = os.environ.get(PG_DSN_ENV, "").strip()
     if pg:
@@ -80,43 +89,32 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     else:
         backend, dbname = f"sqlite:///{root / 'mlflow.db'}", ""
     port = _free_port()
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--backend-store-uri",
-            backend,
-            "--artifacts-destination",
-            str(root / "artifacts"),
-            "--workers",
-            "1",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    uri = f"http://127.0.0.1:{port}"
+    log = root / "server.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                backend,
+                "--artifacts-destination",
+                str(root / "artifacts"),
+                "--workers",
+                "1",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (root / "server.log").read_text()
-                raise RuntimeError(f"mlflow server did not start:\n{log_text}")
-            time.sleep(0.3)
-        yield uri
+        yield Server(proc, f"http://127.0.0.1:{port}", log)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -124,22 +122,36 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        log.close()
         if dbname:
             _pg_drop(pg, dbname)
 
 
+def _wait_healthy(server: Server, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.uri}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"mlflow server did not start:\n{server.log.read_text()}")
+        time.sleep(0.3)
+
+
 @pytest.fixture
-def registry(mlflow_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def registry(mlflow_server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
     """The server's URI, with `flight-delay` deleted so each test starts from an empty registry."""
     from mlflow.exceptions import MlflowException  # noqa: PLC0415
     from mlflow.tracking import MlflowClient  # noqa: PLC0415
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server)
-    client = MlflowClient(tracking_uri=mlflow_server)
+    _wait_healthy(mlflow_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
+    client = MlflowClient(tracking_uri=mlflow_server.uri)
     with contextlib.suppress(MlflowException):  # absent on the first test
         client.delete_registered_model("flight-delay")
-    return mlflow_server
+    return mlflow_server.uri
 
 
 def write_overlays(repo: Path) -> None:
@@ -150,7 +162,7 @@ def write_overlays(repo: Path) -> None:
 
 
 @pytest.fixture
-def release_repo(pipeline_repo: Path, registry: str) -> Path:
+def release_repo(mlflow_server: Server, pipeline_repo: Path, registry: str) -> Path:
     """A built pipeline repo with the deployment overlays committed, pointed at the server."""
     write_overlays(pipeline_repo)
     env = env_for(pipeline_repo, registry)

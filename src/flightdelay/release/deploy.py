@@ -193,6 +193,7 @@ def rollback(p: Params, *, to: str | None = None, push: bool = False) -> Bumped:
             registry.delete_alias(PREVIOUS)
         registry.set_version_tags(current, {"status": "rolled_back", "rolled_back_to": target})
         registry.append_tag(current, "rolled_back_at", at)
+        registry.set_version_tags(target, {"status": "released"})  # in case it was rolled back
         registry.append_tag(target, "champion_at", at)
         for env in envs:
             record_deployment(env, target, at)

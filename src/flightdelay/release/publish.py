@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from flightdelay import bundle as bundle_mod
 from flightdelay import dvcio, hashing, registry
-from flightdelay.errors import ModelError, ReleaseError
-from flightdelay.params import Params
+from flightdelay.errors import ConfigError, ModelError, ReleaseError
+from flightdelay.params import Params, ReleaseParams
 from flightdelay.progress import say
 from flightdelay.release import card, gitops, overlay
 
@@ -169,9 +171,16 @@ def release(
     p: Params, *, image_repository: str | None = None, pr: str | None = None, push: bool = False
 ) -> Released:
     if image_repository:
-        p = p.model_copy(
-            update={"release": p.release.model_copy(update={"image_repository": image_repository})}
-        )
+        try:
+            section = ReleaseParams.model_validate(
+                {**p.release.model_dump(), "image_repository": image_repository}
+            )
+        except ValidationError as e:
+            raise ConfigError(
+                f"--image-repository {image_repository!r} is not an image name",
+                hint="lowercase, without a tag, e.g. ghcr.io/acme/flightdelay",
+            ) from e
+        p = p.model_copy(update={"release": section})
     with gitops.release_lock():
         gitops.require_clean()
         model_md5 = check_model_hash(p)
