@@ -7,6 +7,7 @@ $FLIGHTDELAY_TEST_PG_DSN (e.g. postgresql://user@127.0.0.1:5432/postgres), dropp
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import signal
 import socket
@@ -16,11 +17,13 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from flightdelay.cli import main
 from tests.helpers import repo_env, run
 
 PG_DSN_ENV = "FLIGHTDELAY_TEST_PG_DSN"
@@ -172,11 +175,35 @@ def release_repo(mlflow_server: Server, pipeline_repo: Path, registry: str) -> P
 
 
 def env_for(repo: Path, uri: str) -> dict[str, str]:
+    """Environment of a command in `repo`: git identity, DVC quiet, the test server."""
     return {**repo_env(repo), "MLFLOW_TRACKING_URI": uri}
 
 
-def cli(repo: Path, uri: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run(["flightdelay", *args], repo, env_for(repo, uri), check=check)
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(repo: Path, uri: str, *args: str, check: bool = True) -> Result:
+    """`flightdelay <args>` in `repo`, in this process (importing MLflow once keeps the suite
+    fast); the concurrency test runs real separate processes."""
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.update(env_for(repo, uri))
+    try:
+        with contextlib.chdir(repo), redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    result = Result(code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(
+            f"flightdelay {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
 
 
 def git(repo: Path, *args: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
         subprocess.Popen(
             ["flightdelay", "release"],
             cwd=wt,
-            env=env_for(wt, registry),
+            env={**os.environ, **env_for(wt, registry)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
