@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,31 @@ def _registered(c: Any) -> bool:
     except MlflowException:
         return False
     return True
+
+
+# What loading the logged model needs. Listing it skips MLflow's requirement inference, which
+# re-imports the model in a subprocess (seconds per release) and misses `xgboost-cpu`.
+MODEL_DISTRIBUTIONS = (
+    "flightdelay",
+    "xgboost-cpu",
+    "scikit-learn",
+    "pandas",
+    "numpy",
+    "scipy",
+    "cloudpickle",
+    "mlflow",
+)
+
+
+def model_requirements() -> list[str]:
+    """Pinned requirements of the logged model, from the running environment."""
+    out = []
+    for dist in MODEL_DISTRIBUTIONS:
+        try:
+            out.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            continue  # e.g. plain `xgboost` instead of `xgboost-cpu`
+    return out
 
 
 def register_bundle(
@@ -62,6 +88,7 @@ def register_bundle(
                 name="model",
                 serialization_format="cloudpickle",
                 pyfunc_predict_fn="predict_proba",
+                pip_requirements=model_requirements(),
             )
             mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=dict(tags))
             # The run id links the version to its bundle artifacts.

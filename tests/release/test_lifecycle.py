@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
+from flightdelay import bundle
+from flightdelay import registry as registry_mod
 from flightdelay.dvcio import lock_outs
 from tests.release.conftest import IMAGE_REPO, cli, git
 
@@ -49,6 +51,8 @@ def test_release_bump_verify_rollback(release_repo: Path, registry: str, tmp_pat
     for section in ("## Intended use", "## Data", "## Metrics", "## Slices", "## Limitations"):
         assert section in card
     assert "model-v1" in (repo / "CHANGELOG.md").read_text()
+    champion = bundle.load(registry_mod.alias_bundle("champion", tmp_path / "champion"))
+    assert champion.version == "1"  # what the gate re-scores: the bundle with its release.json
     baked = json.loads((repo / "build/model/release.json").read_text())
     assert baked["version"] == "1"
     assert baked["image"] == v1.tags["image"]
