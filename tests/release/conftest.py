@@ -61,7 +61,9 @@ def _pg_database(dsn: str) -> tuple[str, str]:
         cur.execute(f"CREATE DATABASE {name}")
     conn.close()
     base, _, _ = dsn.rpartition("/")
-    return f"{base}/{name}", name
+    # SQLAlchemy's default PostgreSQL driver is psycopg 3; this environment ships psycopg2.
+    scheme, sep, rest = base.partition("://")
+    return f"{scheme.split('+')[0]}+psycopg2{sep}{rest}/{name}", name
 
 
 def _pg_drop(dsn: str, name: str) -> None:
@@ -119,7 +121,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         yield Server(proc, f"http://127.0.0.1:{port}", log)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have died on its own
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:

@@ -51,6 +51,9 @@ def test_release_bump_verify_rollback(release_repo: Path, registry: str, tmp_pat
     for section in ("## Intended use", "## Data", "## Metrics", "## Slices", "## Limitations"):
         assert section in card
     assert "model-v1" in (repo / "CHANGELOG.md").read_text()
+    rerun = cli(repo, registry, "release")  # HEAD is now the card commit: same code, same model
+    assert "nothing to do" in rerun.stderr
+    assert len(client.search_model_versions("name='flight-delay'")) == 1
     champion = bundle.load(registry_mod.alias_bundle("champion", tmp_path / "champion"))
     assert champion.version == "1"  # what the gate re-scores: the bundle with its release.json
     baked = json.loads((repo / "build/model/release.json").read_text())

@@ -62,6 +62,16 @@ def require_clean(paths: list[str] | None = None) -> None:
         )
 
 
+def changed_since(sha: str) -> list[str] | None:
+    """Files that differ between `sha` and HEAD; None when `sha` is not in this clone."""
+    if not sha:
+        return None
+    try:
+        return [f for f in git("diff", "--name-only", sha, "HEAD").splitlines() if f]
+    except ToolError:
+        return None
+
+
 def tag_exists(name: str) -> bool:
     return bool(git("tag", "--list", name))
 

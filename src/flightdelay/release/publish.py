@@ -155,6 +155,22 @@ def _version_tags(
     return tags
 
 
+def already_released(p: Params, model_md5: str) -> tuple[str, dict[str, str]] | None:
+    """The version that released this model from a commit that differs from HEAD only in files
+    a release writes (cards, changelog, overlays): re-running a release is then a no-op."""
+    managed = (p.release.cards_dir, p.release.changelog, *p.release.overlays.values())
+    for v in reversed(registry.find_versions(model_md5=model_md5)):
+        tags = registry.version_tags(v)
+        changed = gitops.changed_since(tags.get("git_sha", ""))
+        if changed is not None and all(_under(f, managed) for f in changed):
+            return v, tags
+    return None
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
 def write_image_bundle(p: Params, release_doc: dict[str, Any]) -> Path:
     """Copy the bundle to `release.image_bundle` and add release.json (atomic replace)."""
     dest = Path(p.release.image_bundle)
@@ -185,13 +201,12 @@ def release(
         gitops.require_clean()
         model_md5 = check_model_hash(p)
         sha = gitops.head()
-        done = registry.find_versions(git_sha=sha, model_md5=model_md5)
+        done = already_released(p, model_md5)
         if done:
-            v = done[-1]
-            tags = registry.version_tags(v)
+            v, tags = done
             say(
-                f"release: commit {sha[:12]} with model {model_md5[:12]} is already released as "
-                f"{gitops.tag_name(v)}; nothing to do"
+                f"release: model {model_md5[:12]} and the code of {sha[:12]} are already released "
+                f"as {gitops.tag_name(v)} (only release-managed files changed since); nothing to do"
             )
             return Released(v, gitops.tag_name(v), tags.get("image", ""), None, created=False)
         undo: list[Callable[[], None]] = []
@@ -250,11 +265,12 @@ def _release(
     changelog = Path(p.release.changelog)
     old_log = changelog.read_text() if changelog.is_file() else None
 
-    def write_docs() -> None:
+    def write_docs() -> None:  # also re-run on a fresh tip when a push races another merge
         cpath.parent.mkdir(parents=True, exist_ok=True)
         cpath.write_text(card.model_card(facts, metrics, slices, bundle_mod.MODEL_NAME))
         entry = card.changelog_entry(facts, metrics, str(cpath), previous)
-        changelog.write_text(card.prepend_changelog(old_log or "", entry))
+        current = changelog.read_text() if changelog.is_file() else ""
+        changelog.write_text(card.prepend_changelog(current, entry))
         gitops.commit([str(cpath), str(changelog)], f"release: {tag} (model card, changelog)")
 
     undo.append(lambda: _restore_docs(sha, cpath, changelog, old_log))
