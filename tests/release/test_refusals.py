@@ -32,7 +32,9 @@ def snapshot(repo: Path, client: MlflowClient) -> dict[str, object]:
 def test_model_not_matching_dvc_lock_is_refused(release_repo: Path, registry: str) -> None:
     repo, client = release_repo, MlflowClient(registry)
     cli(repo, registry, "release")
-    git(repo, "commit", "--allow-empty", "-qm", "next merge")
+    (repo / "NOTES.txt").write_text("a code change merged after v1\n")  # a new release, not a no-op
+    git(repo, "add", "NOTES.txt")
+    git(repo, "commit", "-qm", "next merge")
     before = snapshot(repo, client)
 
     # the bundle's model is not the one dvc.lock records (e.g. retrained or edited after review)
@@ -60,7 +62,9 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
     repo, client = release_repo, MlflowClient(registry)
     other = repo.parent / "other"
     git(repo, "worktree", "add", "-q", "-b", "other", str(other))
-    git(other, "commit", "--allow-empty", "-qm", "another merge")
+    (other / "NOTES.txt").write_text("another merge\n")
+    git(other, "add", "NOTES.txt")
+    git(other, "commit", "-qm", "another merge")
     for outputs in ("models", "reports"):  # DVC outputs are not in git
         shutil.copytree(repo / outputs, other / outputs, dirs_exist_ok=True)
     procs = [
