@@ -112,7 +112,12 @@ class Service:
                 self._swapped(*swapped)
 
 
-async def get_service(request: Request) -> Service:
-    """Dependency: the worker's service (set by the lifespan)."""
+def service_of(request: Request) -> Service:
+    """The worker's service, stored on the app by the factory."""
     svc: Service = request.app.state.service
     return svc
+
+
+async def get_service(request: Request) -> Service:
+    """Dependency form of `service_of` for the routes off the hot path."""
+    return service_of(request)

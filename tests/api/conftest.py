@@ -1,4 +1,4 @@
-"""API fixtures: small real bundles (built here, no pipeline needed), in-process and gunicorn clients."""
+"""API fixtures: small real bundles (no pipeline needed), in-process and gunicorn clients."""
 
 from __future__ import annotations
 
@@ -27,16 +27,21 @@ def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
     import xgboost as xgb
 
     rng = np.random.default_rng(seed)
-    spec = FeatureSpec(categories={
-        "carrier": {c: float(i) for i, c in enumerate(CARRIERS)},
-        "origin": {"EWR": 0.0, "JFK": 1.0, "LGA": 2.0},
-        "dest": {d: float(i) for i, d in enumerate(DESTS)},
-    })
+    spec = FeatureSpec(
+        categories={
+            "carrier": {c: float(i) for i, c in enumerate(CARRIERS)},
+            "origin": {"EWR": 0.0, "JFK": 1.0, "LGA": 2.0},
+            "dest": {d: float(i) for i, d in enumerate(DESTS)},
+        }
+    )
     x = rng.normal(size=(2000, len(FEATURES))).astype(np.float32)
     x[rng.random(x.shape) < 0.1] = np.nan
     y = (np.nan_to_num(x[:, 0]) + rng.normal(size=2000) > 0.5).astype(np.float32)
-    booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "seed": seed},
-                        xgb.DMatrix(x, label=y), num_boost_round=n_trees)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": seed},
+        xgb.DMatrix(x, label=y),
+        num_boost_round=n_trees,
+    )
     work = dest.with_name(dest.name + "-src")
     work.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(work / "model.json"))
@@ -44,10 +49,16 @@ def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
     import hashlib
 
     md5 = hashlib.md5((work / "model.json").read_bytes()).hexdigest()  # noqa: S324
-    meta = {"model_name": "flight-delay", "model_md5": md5, "threshold": 0.4,
-            "training_window": {"start": "2013-01", "end": "2013-02"}, "metrics": {"roc_auc": 0.7}}
-    return bundle.write(dest, model=work / "model.json", spec=work / "feature_spec.json",
-                        metadata=meta)
+    meta = {
+        "model_name": "flight-delay",
+        "model_md5": md5,
+        "threshold": 0.4,
+        "training_window": {"start": "2013-01", "end": "2013-02"},
+        "metrics": {"roc_auc": 0.7},
+    }
+    return bundle.write(
+        dest, model=work / "model.json", spec=work / "feature_spec.json", metadata=meta
+    )
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +70,13 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def settings(bundles: tuple[Path, Path], tmp_path: Path) -> Settings:
-    return Settings(model_dir=bundles[0], prediction_log=str(tmp_path / "predictions.jsonl"),
-                    admin_token=ADMIN_TOKEN, max_body_bytes=200_000, max_batch_rows=100)
+    return Settings(
+        model_dir=bundles[0],
+        prediction_log=str(tmp_path / "predictions.jsonl"),
+        admin_token=ADMIN_TOKEN,
+        max_body_bytes=200_000,
+        max_batch_rows=100,
+    )
 
 
 @pytest.fixture
@@ -70,11 +86,17 @@ def inprocess(settings: Settings) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="session")
-def gunicorn(bundles: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory,
-             ) -> Iterator[Gunicorn]:
+def gunicorn(
+    bundles: tuple[Path, Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Gunicorn]:
     work = tmp_path_factory.mktemp("gunicorn")
-    env = {"PREDICTION_LOG": str(work / "predictions.jsonl"), "MAX_BODY_BYTES": "200000",
-           "MAX_BATCH_ROWS": "100", "REQUEST_TIMEOUT_SECONDS": "2"}
+    env = {
+        "PREDICTION_LOG": str(work / "predictions.jsonl"),
+        "MAX_BODY_BYTES": "200000",
+        "MAX_BATCH_ROWS": "100",
+        "REQUEST_TIMEOUT_SECONDS": "2",
+    }
     with Gunicorn(bundles[0], work, workers=2, env=env) as srv:
         yield srv
 

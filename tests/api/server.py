@@ -26,17 +26,27 @@ def free_port() -> int:
 class Gunicorn:
     """`with Gunicorn(model_dir, tmp) as srv:` starts gunicorn and waits until /readyz is 200."""
 
-    def __init__(self, model_dir: Path, workdir: Path, workers: int = 2,
-                 env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, model_dir: Path, workdir: Path, workers: int = 2, env: Mapping[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "gunicorn.log"
-        base = {k: v for k, v in os.environ.items()
-                if k not in ("PROMETHEUS_MULTIPROC_DIR", "MODEL_CONTROL_FILE", "ADMIN_TOKEN")}
-        self.env = {**base, "MODEL_DIR": str(model_dir), "WEB_CONCURRENCY": str(workers),
-                    "LOG_LEVEL": "warning", "ADMIN_TOKEN": ADMIN_TOKEN,
-                    "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"), **(env or {})}
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("PROMETHEUS_MULTIPROC_DIR", "MODEL_CONTROL_FILE", "ADMIN_TOKEN")
+        }
+        self.env = {
+            **base,
+            "MODEL_DIR": str(model_dir),
+            "WEB_CONCURRENCY": str(workers),
+            "LOG_LEVEL": "warning",
+            "ADMIN_TOKEN": ADMIN_TOKEN,
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+            **(env or {}),
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_in: float = 0.0
 
@@ -46,11 +56,20 @@ class Gunicorn:
 
     def start(self, timeout: float = 60) -> Gunicorn:
         t0 = time.monotonic()
-        cmd = [sys.executable, "-m", "gunicorn", "-c", "api/gunicorn.conf.py",
-               "--bind", f"127.0.0.1:{self.port}", "api.main:app"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "api/gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "api.main:app",
+        ]
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                cmd, cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise AssertionError(f"gunicorn exited {self.proc.returncode}:\n{self.log()}")
@@ -83,8 +102,9 @@ class Gunicorn:
     def __enter__(self) -> Gunicorn:
         return self.start()
 
-    def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -94,17 +114,21 @@ class Gunicorn:
                 self.proc.wait()
 
 
-def request(port: int, method: str, path: str, body: bytes | None = None,
-            headers: Mapping[str, str] | None = None, timeout: float = 10,
-            conn: http.client.HTTPConnection | None = None) -> tuple[int, bytes]:
-    """One request (a new connection unless `conn` is given) → (status, body)."""
-    own = conn is None
-    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 10,
+) -> tuple[int, bytes]:
+    """One request on a new connection → (status, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         h = {"Content-Type": "application/json"} if body is not None else {}
         c.request(method, path, body=body, headers={**h, **(headers or {})})
         r = c.getresponse()
         return r.status, r.read()
     finally:
-        if own:
-            c.close()
+        c.close()

@@ -25,8 +25,18 @@ TOLERANCE = 1e-6
 def _records(frame: Any) -> list[dict[str, Any]]:
     out = []
     for rec in frame[list(INPUT_COLUMNS)].to_dict(orient="records"):
-        out.append({k: (None if isinstance(v, float) and math.isnan(v) else
-                        v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+        out.append(
+            {
+                k: (
+                    None
+                    if isinstance(v, float) and math.isnan(v)
+                    else v.item()
+                    if hasattr(v, "item")
+                    else v
+                )
+                for k, v in rec.items()
+            }
+        )
     return out
 
 
@@ -54,24 +64,36 @@ def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path)
     records = _records(frame)
 
     with Gunicorn(bundle_dir, tmp_path, workers=2) as srv:
+
         def singles(part: list[dict[str, Any]]) -> list[float]:
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
             try:
-                return [_post(conn, "/v1/predict", r)["predictions"][0]["probability"]
-                        for r in part]
+                return [
+                    _post(conn, "/v1/predict", r)["predictions"][0]["probability"] for r in part
+                ]
             finally:
                 conn.close()
 
-        halves = [records[: ROWS // 2], records[ROWS // 2:]]
+        halves = [records[: ROWS // 2], records[ROWS // 2 :]]
         with ThreadPoolExecutor(2) as pool:
             single = np.array([p for part in pool.map(singles, halves) for p in part])
         conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-        batch = np.array([p["probability"] for i in range(0, ROWS, 1000)
-                          for p in _post(conn, "/v1/predict",
-                                         {"flights": records[i:i + 1000]})["predictions"]])
+        batch = np.array(
+            [
+                p["probability"]
+                for i in range(0, ROWS, 1000)
+                for p in _post(conn, "/v1/predict", {"flights": records[i : i + 1000]})[
+                    "predictions"
+                ]
+            ]
+        )
         cols = list(INPUT_COLUMNS)
-        split = {"dataframe_split": {"columns": cols,
-                                     "data": [[r[c] for c in cols] for r in records[:1000]]}}
+        split = {
+            "dataframe_split": {
+                "columns": cols,
+                "data": [[r[c] for c in cols] for r in records[:1000]],
+            }
+        }
         mlflow = np.array(_post(conn, "/invocations", split)["predictions"])
         conn.close()
 

@@ -1,4 +1,4 @@
-"""POST /v1/predict and /invocations: answers, strictness and error bodies (in-process and gunicorn)."""
+"""POST /v1/predict and /invocations: answers, strictness, error bodies (in-process, gunicorn)."""
 
 from __future__ import annotations
 
@@ -33,12 +33,17 @@ def test_given_request_id_is_echoed(api: Any) -> None:
 
 
 def test_batch_keeps_order_and_equals_single_answers(api: Any) -> None:
-    flights = [flight(carrier=c, dest=d, sched_dep_time=t)
-               for c, d, t in [("AA", "LAX", 600), ("WN", "MCO", 1800), ("B6", "BOS", 2300)]]
-    batch = [p["probability"] for p in _ok(api.post("/v1/predict", json={"flights": flights}))
-             ["predictions"]]
-    singles = [_ok(api.post("/v1/predict", json=f))["predictions"][0]["probability"]
-               for f in flights]
+    flights = [
+        flight(carrier=c, dest=d, sched_dep_time=t)
+        for c, d, t in [("AA", "LAX", 600), ("WN", "MCO", 1800), ("B6", "BOS", 2300)]
+    ]
+    batch = [
+        p["probability"]
+        for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]
+    ]
+    singles = [
+        _ok(api.post("/v1/predict", json=f))["predictions"][0]["probability"] for f in flights
+    ]
     assert batch == singles
     assert len(set(batch)) > 1, "different flights should not all score the same"
 
@@ -56,23 +61,27 @@ def test_unseen_destination_is_scored_as_missing(api: Any) -> None:
     assert one == two
 
 
-@pytest.mark.parametrize(("change", "loc"), [
-    ({"temp": True}, ["body", "temp"]),               # lax mode would take true as 1.0
-    ({"year": "2013"}, ["body", "year"]),
-    ({"month": 6.0}, ["body", "month"]),
-    ({"month": 13}, ["body", "month"]),
-    ({"carrier": "XX"}, ["body", "carrier"]),
-    ({"origin": "BOS"}, ["body", "origin"]),
-    ({"dest": "bos"}, ["body", "dest"]),
-    ({"distance": -5}, ["body", "distance"]),
-    ({"humid": 140}, ["body", "humid"]),
-    ({"wind_speed": "calm"}, ["body", "wind_speed"]),
-    ({"seats": 180}, ["body", "seats"]),
-    ({"sched_dep_time": 1275}, ["body"]),              # not HHMM
-    ({"month": 2, "day": 30}, ["body"]),               # not a date
-])
-def test_invalid_fields_are_422_with_field_paths(api: Any, change: dict[str, Any],
-                                                 loc: list[Any]) -> None:
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"temp": True}, ["body", "temp"]),  # lax mode would take true as 1.0
+        ({"year": "2013"}, ["body", "year"]),
+        ({"month": 6.0}, ["body", "month"]),
+        ({"month": 13}, ["body", "month"]),
+        ({"carrier": "XX"}, ["body", "carrier"]),
+        ({"origin": "BOS"}, ["body", "origin"]),
+        ({"dest": "bos"}, ["body", "dest"]),
+        ({"distance": -5}, ["body", "distance"]),
+        ({"humid": 140}, ["body", "humid"]),
+        ({"wind_speed": "calm"}, ["body", "wind_speed"]),
+        ({"seats": 180}, ["body", "seats"]),
+        ({"sched_dep_time": 1275}, ["body"]),  # not HHMM
+        ({"month": 2, "day": 30}, ["body"]),  # not a date
+    ],
+)
+def test_invalid_fields_are_422_with_field_paths(
+    api: Any, change: dict[str, Any], loc: list[Any]
+) -> None:
     r = api.post("/v1/predict", json=flight(**change))
     assert r.status_code == 422, r.text
     out = r.json()
@@ -87,8 +96,11 @@ def test_missing_required_field_is_422(api: Any) -> None:
     del f["carrier"]
     r = api.post("/v1/predict", json=f)
     assert r.status_code == 422
-    assert r.json()["detail"][0] == {"loc": ["body", "carrier"], "msg": "Field required",
-                                     "type": "missing"}
+    assert r.json()["detail"][0] == {
+        "loc": ["body", "carrier"],
+        "msg": "Field required",
+        "type": "missing",
+    }
 
 
 def test_batch_errors_name_the_row(api: Any) -> None:
@@ -105,8 +117,9 @@ def test_batch_above_max_rows_is_422_and_empty_batch_too(api: Any) -> None:
 
 
 def test_malformed_json_is_400(api: Any) -> None:
-    r = api.post("/v1/predict", content=b'{"year": 2013,',
-                 headers={"Content-Type": "application/json"})
+    r = api.post(
+        "/v1/predict", content=b'{"year": 2013,', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "malformed_json"
 
@@ -133,12 +146,27 @@ def test_body_above_limit_is_413_by_length_and_when_streamed(api: Any) -> None:
     assert r.status_code == 413, r.text
 
 
-@pytest.mark.parametrize("payload", [
-    b"", b"null", b"[]", b"1", b'"x"', b"[[[[[[[[[[]]]]]]]]]]", b'{"flights": null}',
-    b'{"flights": [1, 2]}', b'{"flights": {"year": 2013}}', b'{"year": 1e400}',
-    b'{"year": 99999999999999999999999999}', b'{"dest": "\\ud800"}', b"\xff\xfe",
-    b'{"flights": [' + b'{},' * 50 + b"{}]}", b"NaN", b'{"temp": NaN}',
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"1",
+        b'"x"',
+        b"[[[[[[[[[[]]]]]]]]]]",
+        b'{"flights": null}',
+        b'{"flights": [1, 2]}',
+        b'{"flights": {"year": 2013}}',
+        b'{"year": 1e400}',
+        b'{"year": 99999999999999999999999999}',
+        b'{"dest": "\\ud800"}',
+        b"\xff\xfe",
+        b'{"flights": [' + b"{}," * 50 + b"{}]}",
+        b"NaN",
+        b'{"temp": NaN}',
+    ],
+)
 def test_no_client_input_gives_500(api: Any, payload: bytes) -> None:
     for path in ("/v1/predict", "/invocations"):
         r = api.post(path, content=payload, headers={"Content-Type": "application/json"})
@@ -155,14 +183,18 @@ def test_unknown_path_and_wrong_method_are_json(api: Any) -> None:
 
 def test_invocations_accepts_both_mlflow_formats(api: Any) -> None:
     flights = [flight(), flight(carrier="AA", dest="LAX", temp=None)]
-    ours = [p["probability"]
-            for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]]
+    ours = [
+        p["probability"]
+        for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]
+    ]
     columns = list(flights[0])
-    split = {"dataframe_split": {"columns": columns, "data": [[f[c] for c in columns]
-                                                              for f in flights]}}
+    split = {
+        "dataframe_split": {"columns": columns, "data": [[f[c] for c in columns] for f in flights]}
+    }
     assert _ok(api.post("/invocations", json=split)) == {"predictions": ours}
     assert _ok(api.post("/invocations", json={"dataframe_records": flights})) == {
-        "predictions": ours}
+        "predictions": ours
+    }
 
 
 def test_invocations_errors(api: Any) -> None:

@@ -48,13 +48,16 @@ def test_metrics_use_the_contract_names(api: Any) -> None:
         'route="/v1/predict",status="200"}',
         'flightdelay_prediction_score_bucket{le="0.05"}',
         'flightdelay_batch_rows_bucket{le="5.0",route="/v1/predict"}',
-        'flightdelay_model_info{model_md5=',
+        "flightdelay_model_info{model_md5=",
         'flightdelay_errors_total{kind="validation"}',
         'flightdelay_model_reloads_total{result="success"}',
     ):
         assert needle in text, needle
-    [errors] = [ln for ln in text.splitlines()
-                if ln.startswith('flightdelay_errors_total{kind="validation"}')]
+    [errors] = [
+        ln
+        for ln in text.splitlines()
+        if ln.startswith('flightdelay_errors_total{kind="validation"}')
+    ]
     assert float(errors.rsplit(" ", 1)[1]) >= 1
     [info] = [ln for ln in text.splitlines() if ln.startswith("flightdelay_model_info{")]
     assert info.endswith(" 1.0")
@@ -63,8 +66,11 @@ def test_metrics_use_the_contract_names(api: Any) -> None:
 def test_metrics_aggregate_all_gunicorn_workers(gunicorn: Gunicorn) -> None:
     def total() -> float:
         text = request(gunicorn.port, "GET", "/metrics")[1].decode()
-        return sum(float(ln.rsplit(" ", 1)[1]) for ln in text.splitlines()
-                   if ln.startswith('flightdelay_http_requests_total{method="GET",route="/healthz"'))
+        return sum(
+            float(ln.rsplit(" ", 1)[1])
+            for ln in text.splitlines()
+            if ln.startswith('flightdelay_http_requests_total{method="GET",route="/healthz"')
+        )
 
     before = total()
     for _ in range(40):  # new connections: both workers answer some
@@ -74,8 +80,15 @@ def test_metrics_aggregate_all_gunicorn_workers(gunicorn: Gunicorn) -> None:
 
 def test_openapi_documents_bodies_with_examples(api: Any) -> None:
     doc = api.get("/openapi.json").json()
-    for path in ("/v1/predict", "/invocations", "/healthz", "/readyz", "/v1/model", "/metrics",
-                 "/admin/reload"):
+    for path in (
+        "/v1/predict",
+        "/invocations",
+        "/healthz",
+        "/readyz",
+        "/v1/model",
+        "/metrics",
+        "/admin/reload",
+    ):
         assert path in doc["paths"], path
     schemas = doc["components"]["schemas"]
     assert schemas["Flight"]["examples"]
@@ -88,8 +101,10 @@ def test_prediction_log_lines(inprocess: TestClient, settings: Settings) -> None
     rid = r.json()["request_id"]
     path = Path(settings.prediction_log)
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and len(path.read_text().splitlines() if path.exists()
-                                              else []) < 2:
+    while (
+        time.monotonic() < deadline
+        and len(path.read_text().splitlines() if path.exists() else []) < 2
+    ):
         time.sleep(0.02)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert len(lines) == 2
@@ -122,14 +137,18 @@ def test_reload_requires_a_token(inprocess: TestClient, bundles: tuple[Path, Pat
         assert "ADMIN_TOKEN" in r.json()["message"]
 
 
-def test_reload_swaps_and_a_bad_bundle_keeps_the_current(inprocess: TestClient,
-                                                        bundles: tuple[Path, Path],
-                                                        tmp_path: Path) -> None:
+def test_reload_swaps_and_a_bad_bundle_keeps_the_current(
+    inprocess: TestClient, bundles: tuple[Path, Path], tmp_path: Path
+) -> None:
     a, b = (bundle.load(p).version for p in bundles)
     r = inprocess.post("/admin/reload", json={"model_dir": str(bundles[1])}, headers=AUTH)
     assert r.status_code == 200, r.text
-    assert r.json() == {"version": b, "previous_version": a, "generation": 1,
-                        "model_dir": str(bundles[1])}
+    assert r.json() == {
+        "version": b,
+        "previous_version": a,
+        "generation": 1,
+        "model_dir": str(bundles[1]),
+    }
     assert inprocess.post("/v1/predict", json=flight()).json()["model_version"] == b
     broken = tmp_path / "broken"
     broken.mkdir()
