@@ -62,7 +62,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff format src api tests scripts
 
 test: setup tools system lint test-serve-env ## every check: lint, type check, unit + integration + static deploy checks
-	pytest -q
+	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
 test-fast: setup ## unit tests only
 	pytest -q -m "not slow"

@@ -18,11 +18,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Forest:
-    left: np.ndarray  # global child indices; a leaf points to itself
-    right: np.ndarray
+    children: np.ndarray  # [2 * node] left, [2 * node + 1] right (global); a leaf points to itself
     feature: np.ndarray
     threshold: np.ndarray  # float32 split condition; for a leaf, its value
-    default_left: np.ndarray
+    default_right: np.ndarray  # where a missing value goes
     roots: np.ndarray
     depth: int
     base_margin: np.float32
@@ -30,16 +29,18 @@ class Forest:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (float32) for a float32 matrix (rows, features)."""
         n = x.shape[0]
-        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        missing = np.isnan(x)
+        node = np.broadcast_to(self.roots, (n, self.roots.size))
         rows = np.arange(n)[:, None]
-        for _ in range(self.depth):
-            v = x[rows, self.feature[node]]
-            go_left = np.where(np.isnan(v), self.default_left[node], v < self.threshold[node])
-            node = np.where(go_left, self.left[node], self.right[node])
-        leaves = self.threshold[node]
-        acc = np.empty((n, leaves.shape[1] + 1), dtype=np.float32)
+        for _ in range(self.depth):  # XGBoost: value < split → left, missing → default
+            f = self.feature[node]
+            right = (x[rows, f] >= self.threshold[node]) | (
+                missing[rows, f] & self.default_right[node]
+            )
+            node = self.children[2 * node + right]
+        acc = np.empty((n, self.roots.size + 1), dtype=np.float32)
         acc[:, 0] = self.base_margin
-        acc[:, 1:] = leaves
+        acc[:, 1:] = self.threshold[node]
         margin = np.cumsum(acc, axis=1, dtype=np.float32)[:, -1]  # sequential, like XGBoost
         return (np.float32(1.0) / (np.float32(1.0) + np.exp(-margin))).astype(np.float32)
 
@@ -58,29 +59,31 @@ def from_booster(booster: Any) -> Forest | None:
     trees = gb["model"]["trees"]
     if any(any(s != 0 for s in t.get("split_type", [])) for t in trees):
         return None  # categorical splits: leave them to XGBoost
-    left, right, feat, thr, dleft, roots = [], [], [], [], [], []
+    children, feat, thr, dright, roots = [], [], [], [], []
     offset, depth = 0, 0
     for t in trees:
         lc = np.asarray(t["left_children"], dtype=np.int64)
         rc = np.asarray(t["right_children"], dtype=np.int64)
         leaf = lc == -1
         own = np.arange(lc.size) + offset
-        left.append(np.where(leaf, own, lc + offset))
-        right.append(np.where(leaf, own, rc + offset))
+        children.append(
+            np.stack(
+                [np.where(leaf, own, lc + offset), np.where(leaf, own, rc + offset)], axis=1
+            ).reshape(-1)
+        )
         feat.append(np.where(leaf, 0, np.asarray(t["split_indices"], dtype=np.int64)))
         thr.append(np.asarray(t["split_conditions"], dtype=np.float32))
-        dleft.append(np.asarray(t["default_left"], dtype=bool))
+        dright.append(~np.asarray(t["default_left"], dtype=bool))
         roots.append(offset)
         depth = max(depth, _depth(lc, rc))
         offset += lc.size
     base = float(learner["learner_model_param"]["base_score"].strip("[]"))
     margin = np.float32(np.log(base / (1.0 - base)))
     return Forest(
-        np.concatenate(left),
-        np.concatenate(right),
+        np.concatenate(children),
         np.concatenate(feat),
         np.concatenate(thr),
-        np.concatenate(dleft),
+        np.concatenate(dright),
         np.asarray(roots),
         depth,
         margin,

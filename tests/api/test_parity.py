@@ -1,4 +1,7 @@
-"""Training–serving parity: real holdout rows through HTTP equal the batch pipeline's scores."""
+"""Training–serving parity: real holdout rows through HTTP equal the batch pipeline's scores.
+
+Needs the pipeline (pandas, DVC) for the reference side, so it runs in the development environment.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import pytest
 import yaml
 
 from flightdelay.features import INPUT_COLUMNS, FeatureSpec
-from flightdelay.model import FlightDelayModel, load_classifier
 from tests.api.server import Gunicorn
 
 pytestmark = pytest.mark.slow
@@ -49,7 +51,9 @@ def _post(conn: http.client.HTTPConnection, path: str, obj: Any) -> Any:
 
 
 def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path) -> None:
-    import pandas as pd
+    import pandas as pd  # the pipeline side: not in the serving-only environment
+
+    from flightdelay.model import FlightDelayModel, load_classifier
 
     paths = yaml.safe_load((built_repo / "params.yaml").read_text())["paths"]
     bundle_dir = built_repo / paths["bundle"]
