@@ -54,6 +54,7 @@ backlog = 2048
 accesslog = None  # the app writes one JSON access line per request, with its request id
 logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "info"))
 proc_name = "flightdelay"
+control_socket_disable = True  # no gunicornc socket in $HOME: the container's root fs is read-only
 
 
 def child_exit(server: Any, worker: Any) -> None:

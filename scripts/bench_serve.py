@@ -174,8 +174,8 @@ def wrk(port: int, path: str, body: bytes, seconds: int, workdir: Path) -> Run:
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     sock = re.search(r"Socket errors:(.*)", out)
     errors = (int(bad.group(1)) if bad else 0) + (
@@ -236,35 +236,52 @@ def _split(rows: Sequence[dict[str, Any]]) -> bytes:
     ).encode()
 
 
-def bench(
-    name: str,
-    server: Server,
-    path: str,
-    bodies: dict[str, bytes],
-    *,
-    seconds: int,
-    work: Path,
-    batch_reps: int,
-) -> Result:
-    res = Result(name)
-    res.ready_s = round(server.start(), 2)
+@dataclass
+class Target:
+    server: Server
+    path: str
+    bodies: dict[str, bytes]
+    batch_reps: int
+    result: Result
+
+
+def bench(targets: list[Target], *, seconds: int, rounds: int, work: Path) -> list[Result]:
+    """Start the servers (one at a time: cold start alone), then alternate wrk runs between them.
+
+    Alternating cancels slow drifts in machine load between the servers compared; the best of
+    `rounds` runs is reported (the least disturbed one), with its latencies.
+    """
     try:
-        for label, body in bodies.items():
-            if label == "1000 rows":
-                res.batch1000_ms = sequential_ms(server.port, path, body, batch_reps)
-                continue
-            wrk(server.port, path, body, 1, work)  # warm-up
-            res.runs[label] = wrk(server.port, path, body, seconds, work)
-        res.rss_mb = server.workers_rss()
+        for t in targets:
+            t.result.ready_s = round(t.server.start(), 2)
+        for label in ("1 row", "100 rows"):
+            for t in targets:
+                wrk(t.server.port, t.path, t.bodies[label], 1, work)  # warm-up
+            runs: dict[str, list[Run]] = {t.result.name: [] for t in targets}
+            for _ in range(rounds):
+                for t in targets:
+                    runs[t.result.name].append(
+                        wrk(t.server.port, t.path, t.bodies[label], seconds, work)
+                    )
+            for t in targets:
+                t.result.runs[label] = max(runs[t.result.name], key=lambda r: r.rps)
+        for t in targets:
+            if "1000 rows" in t.bodies:
+                t.result.batch1000_ms = sequential_ms(
+                    t.server.port, t.path, t.bodies["1000 rows"], t.batch_reps
+                )
+            t.result.rss_mb = t.server.workers_rss()
     finally:
-        server.stop()
-    return res
+        for t in targets:
+            t.server.stop()
+    return [t.result for t in targets]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, default=Path("models/bundle"))
-    ap.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
+    ap.add_argument("--seconds", type=int, default=3, help="wrk duration per run")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating runs (best is kept)")
     ap.add_argument(
         "--serve-python",
         type=Path,
@@ -316,33 +333,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(
             f"bench-serve: {WORKERS} workers each, wrk {CONNECTIONS} connections, "
-            f"{args.seconds} s per run, model {model_dir.name}",
+            f"best of {args.rounds} alternating {args.seconds} s runs, model {model_dir.name}",
             flush=True,
         )
-        results.append(
-            bench(
-                "flightdelay",
-                gunicorn("api.main:app", [], "ours.log"),
-                "/v1/predict",
-                ours,
-                seconds=args.seconds,
-                work=work,
-                batch_reps=30,
-            )
+        ours_server = gunicorn("api.main:app", [], "ours.log")
+        noop_server = gunicorn("bench_serve:noop_app()", ["--pythonpath", "scripts"], "noop.log")
+        noop_bodies = {k: v for k, v in ours.items() if k != "1000 rows"}
+        results += bench(
+            [
+                Target(ours_server, "/v1/predict", ours, 30, Result("flightdelay")),
+                Target(noop_server, "/bench/noop", noop_bodies, 0, Result("no-op")),
+            ],
+            seconds=args.seconds,
+            rounds=args.rounds,
+            work=work,
         )
-        print(f"  flightdelay done ({results[-1].runs['1 row'].rps} req/s)", flush=True)
-        results.append(
-            bench(
-                "no-op",
-                gunicorn("bench_serve:noop_app()", ["--pythonpath", "scripts"], "noop.log"),
-                "/bench/noop",
-                {k: v for k, v in ours.items() if k != "1000 rows"},
-                seconds=args.seconds,
-                work=work,
-                batch_reps=0,
-            )
+        print(
+            f"  flightdelay and no-op done ({results[0].runs['1 row'].rps} vs "
+            f"{results[1].runs['1 row'].rps} req/s)",
+            flush=True,
         )
-        print(f"  no-op done ({results[-1].runs['1 row'].rps} req/s)", flush=True)
         if not args.skip_mlflow:
             mdir = mlflow_model(model_dir, work / "mlflow-model")
             port = _port()
@@ -367,16 +377,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "100 rows": _split(rows[:100]),
                 "1000 rows": _split(rows),
             }
-            results.append(
-                bench(
-                    "mlflow models serve",
-                    Server(cmd, env, "/ping", work / "mlflow.log"),
-                    "/invocations",
-                    split,
-                    seconds=args.seconds,
-                    work=work,
-                    batch_reps=10,
-                )
+            mlflow_server = Server(cmd, env, "/ping", work / "mlflow.log")
+            results += bench(
+                [Target(mlflow_server, "/invocations", split, 10, Result("mlflow models serve"))],
+                seconds=2 * args.seconds,
+                rounds=1,
+                work=work,
             )
             print("  mlflow done", flush=True)
     report(results)
