@@ -17,7 +17,11 @@ REMOTE_ENV = "DVC_REMOTE_URL"
 def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `dvc <args>`; on failure raise ToolError with DVC's own message."""
     proc = subprocess.run(
-        ["dvc", *args], cwd=cwd, capture_output=True, text=True, check=False,
+        ["dvc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "DVC_NO_ANALYTICS": "1"},
     )
     if check and proc.returncode != 0:

@@ -33,18 +33,48 @@ FLIGHT_KEYS = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep
 WEATHER_KEYS = ["origin", "year", "month", "day", "hour"]
 # Raw columns the source ships; anything else in a partition is unexpected (see validate).
 RAW_FLIGHT_COLUMNS = [
-    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
-    "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest", "air_time",
-    "distance", "hour", "minute", "time_hour",
+    "year",
+    "month",
+    "day",
+    "dep_time",
+    "sched_dep_time",
+    "dep_delay",
+    "arr_time",
+    "sched_arr_time",
+    "arr_delay",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "air_time",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
 ]
 RAW_WEATHER_COLUMNS = [
-    "origin", "year", "month", "day", "hour", *features.WEATHER, "time_hour",
+    "origin",
+    "year",
+    "month",
+    "day",
+    "hour",
+    *features.WEATHER,
+    "time_hour",
 ]
-JOIN_REQUIRED = {"flights": ["year", "month", "day", "sched_dep_time", "origin"],
-                 "weather": WEATHER_KEYS}
+JOIN_REQUIRED = {
+    "flights": ["year", "month", "day", "sched_dep_time", "origin"],
+    "weather": WEATHER_KEYS,
+}
 OUTPUT_COLUMNS = [
-    "partition", *features.INPUT_COLUMNS, "flight", "dep_delay", "arr_delay", "cancelled",
-    "disrupted", "is_duplicate",
+    "partition",
+    *features.INPUT_COLUMNS,
+    "flight",
+    "dep_delay",
+    "arr_delay",
+    "cancelled",
+    "disrupted",
+    "is_duplicate",
 ]
 
 
