@@ -152,8 +152,10 @@ def run(p: Params) -> pd.DataFrame:
         df, info = prepare_month(month, raw, p)
         frames.append(df)
         parts[month] = info
-        say(f"prepare: {month}: {len(df):,} flights, disrupted {df['disrupted'].mean():.3f}")
-    all_rows = pd.concat(frames, ignore_index=True)
+        rate = f"{df['disrupted'].mean():.3f}" if len(df) else "n/a"
+        say(f"prepare: {month}: {len(df):,} flights, disrupted {rate}")
+    # An empty partition (all-text columns) must not change the dtypes of the others.
+    all_rows = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
     # Text that failed to parse must survive the parquet write for validate to name it.
     for col in all_rows.columns:
         if all_rows[col].dtype == object and col not in ("partition", *features.CATEGORICAL):

@@ -297,7 +297,7 @@ def check(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> dict[st
     }
 
 
-def format_failures(report: dict[str, Any], limit: int = 12) -> str:
+def format_failures(report: dict[str, Any], limit: int = 25) -> str:
     lines = []
     for r in report["rules"]:
         for x in r["violations"]:
