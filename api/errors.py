@@ -90,10 +90,7 @@ def install(app: FastAPI) -> None:
         )
 
     async def request_validation(request: Request, exc: RequestValidationError) -> Response:
-        detail = [
-            {"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]}
-            for err in exc.errors()
-        ]
+        detail = [{"loc": list(err["loc"]), "msg": err["msg"], "type": err["type"]} for err in exc.errors()]
         request.scope["error_kind"] = "validation"
         return Response(
             error_body("validation", "the request is invalid", _rid(request), detail),

@@ -50,9 +50,7 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         labels = ("route", "method", "status")
-        self.requests = Counter(
-            "flightdelay_http_requests", "HTTP requests answered", labels, registry=r
-        )
+        self.requests = Counter("flightdelay_http_requests", "HTTP requests answered", labels, registry=r)
         self.latency = Histogram(
             "flightdelay_http_request_duration_seconds",
             "time from request start to response end",
@@ -80,9 +78,7 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=r,
         )
-        self.errors = Counter(
-            "flightdelay_errors", "client and server errors by kind", ("kind",), registry=r
-        )
+        self.errors = Counter("flightdelay_errors", "client and server errors by kind", ("kind",), registry=r)
         self.reloads = Counter(
             "flightdelay_model_reloads", "model reloads by result", ("result",), registry=r
         )

@@ -31,9 +31,7 @@ class BodyTooLargeError(Exception):
 
 
 class EdgeMiddleware:
-    def __init__(
-        self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, timeout_seconds: float
-    ) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int, timeout_seconds: float) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body = max_body_bytes
@@ -131,8 +129,7 @@ class EdgeMiddleware:
             return (
                 415,
                 "unsupported_media_type",
-                f"Content-Type {shown} is not supported; send JSON with "
-                "Content-Type: application/json",
+                f"Content-Type {shown} is not supported; send JSON with Content-Type: application/json",
             )
         return None
 

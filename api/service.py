@@ -26,7 +26,7 @@ class Service:
     def __init__(self, settings: Settings) -> None:
         # Imported here, not per worker: under gunicorn's preload the master pays for it once and
         # a replacement worker forks ready to load the model in milliseconds.
-        import xgboost  # noqa: F401, PLC0415
+        import xgboost  # noqa: F401
 
         self.settings = settings
         self.metrics = Metrics()

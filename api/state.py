@@ -106,9 +106,7 @@ def read_control(path: Path | None) -> Control | None:
 def write_control(path: Path, control: Control) -> None:
     """Atomic replace: a polling worker sees the old record or the new one, never half of one."""
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(
-        json.dumps({"generation": control.generation, "model_dir": str(control.model_dir)})
-    )
+    tmp.write_text(json.dumps({"generation": control.generation, "model_dir": str(control.model_dir)}))
     tmp.replace(path)
 
 

@@ -34,9 +34,7 @@ class Forest:
         rows = np.arange(n)[:, None]
         for _ in range(self.depth):  # XGBoost: value < split → left, missing → default
             f = self.feature[node]
-            right = (x[rows, f] >= self.threshold[node]) | (
-                missing[rows, f] & self.default_right[node]
-            )
+            right = (x[rows, f] >= self.threshold[node]) | (missing[rows, f] & self.default_right[node])
             node = self.children[2 * node + right]
         acc = np.empty((n, self.roots.size + 1), dtype=np.float32)
         acc[:, 0] = self.base_margin
@@ -67,9 +65,7 @@ def from_booster(booster: Any) -> Forest | None:
         leaf = lc == -1
         own = np.arange(lc.size) + offset
         children.append(
-            np.stack(
-                [np.where(leaf, own, lc + offset), np.where(leaf, own, rc + offset)], axis=1
-            ).reshape(-1)
+            np.stack([np.where(leaf, own, lc + offset), np.where(leaf, own, rc + offset)], axis=1).reshape(-1)
         )
         feat.append(np.where(leaf, 0, np.asarray(t["split_indices"], dtype=np.int64)))
         thr.append(np.asarray(t["split_conditions"], dtype=np.float32))

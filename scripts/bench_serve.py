@@ -260,9 +260,7 @@ def bench(targets: list[Target], *, seconds: int, rounds: int, work: Path) -> li
             runs: dict[str, list[Run]] = {t.result.name: [] for t in targets}
             for _ in range(rounds):
                 for t in targets:
-                    runs[t.result.name].append(
-                        wrk(t.server.port, t.path, t.bodies[label], seconds, work)
-                    )
+                    runs[t.result.name].append(wrk(t.server.port, t.path, t.bodies[label], seconds, work))
             for t in targets:
                 t.result.runs[label] = max(runs[t.result.name], key=lambda r: r.rps)
         for t in targets:
@@ -302,9 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
         work = Path(tmp)
         base = {
-            k: v
-            for k, v in os.environ.items()
-            if k not in ("PROMETHEUS_MULTIPROC_DIR", "MODEL_CONTROL_FILE")
+            k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR", "MODEL_CONTROL_FILE")
         }
 
         def gunicorn(app: str, extra: list[str], log: str) -> Server:

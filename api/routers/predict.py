@@ -39,8 +39,7 @@ async def predict(request: Request) -> Response:
         raise ApiError(
             422,
             "validation",
-            f"body.flights: {len(flights)} flights, more than "
-            f"MAX_BATCH_ROWS={limit}; split the batch",
+            f"body.flights: {len(flights)} flights, more than MAX_BATCH_ROWS={limit}; split the batch",
             [{"loc": ["body", "flights"], "msg": f"at most {limit} items", "type": "too_long"}],
         )
     return Response(svc.predict_body(request.scope["request_id"], flights), media_type=JSON)

@@ -56,9 +56,7 @@ def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
         "training_window": {"start": "2013-01", "end": "2013-02"},
         "metrics": {"roc_auc": 0.7},
     }
-    return bundle.write(
-        dest, model=work / "model.json", spec=work / "feature_spec.json", metadata=meta
-    )
+    return bundle.write(dest, model=work / "model.json", spec=work / "feature_spec.json", metadata=meta)
 
 
 @pytest.fixture(scope="session")

@@ -42,9 +42,7 @@ def _finish(s: socket.socket, body: bytes) -> int:
     return int(data.split(b" ", 2)[1]) if data.startswith(b"HTTP/1.1 ") else -1
 
 
-def test_sigterm_answers_every_in_flight_request(
-    bundles: tuple[Path, Path], tmp_path: Path
-) -> None:
+def test_sigterm_answers_every_in_flight_request(bundles: tuple[Path, Path], tmp_path: Path) -> None:
     with Gunicorn(bundles[0], tmp_path, workers=2) as srv:
         pending = [_open_partial(srv.port, BATCH) for _ in range(8)]
         time.sleep(0.3)  # the workers have read the headers: these requests are in flight
@@ -65,9 +63,7 @@ def _kill_worker_and_time_until_served(srv: Gunicorn) -> float:
     while time.monotonic() - t0 < 5:
         try:
             if (
-                request(
-                    srv.port, "POST", "/v1/predict", json.dumps(EXAMPLE_FLIGHT).encode(), timeout=1
-                )[0]
+                request(srv.port, "POST", "/v1/predict", json.dumps(EXAMPLE_FLIGHT).encode(), timeout=1)[0]
                 == 200
             ):
                 break

@@ -29,13 +29,7 @@ def _records(frame: Any) -> list[dict[str, Any]]:
     for rec in frame[list(INPUT_COLUMNS)].to_dict(orient="records"):
         out.append(
             {
-                k: (
-                    None
-                    if isinstance(v, float) and math.isnan(v)
-                    else v.item()
-                    if hasattr(v, "item")
-                    else v
-                )
+                k: (None if isinstance(v, float) and math.isnan(v) else v.item() if hasattr(v, "item") else v)
                 for k, v in rec.items()
             }
         )
@@ -72,9 +66,7 @@ def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path)
         def singles(part: list[dict[str, Any]]) -> list[float]:
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
             try:
-                return [
-                    _post(conn, "/v1/predict", r)["predictions"][0]["probability"] for r in part
-                ]
+                return [_post(conn, "/v1/predict", r)["predictions"][0]["probability"] for r in part]
             finally:
                 conn.close()
 
@@ -86,9 +78,7 @@ def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path)
             [
                 p["probability"]
                 for i in range(0, ROWS, 1000)
-                for p in _post(conn, "/v1/predict", {"flights": records[i : i + 1000]})[
-                    "predictions"
-                ]
+                for p in _post(conn, "/v1/predict", {"flights": records[i : i + 1000]})["predictions"]
             ]
         )
         cols = list(INPUT_COLUMNS)

@@ -37,13 +37,8 @@ def test_batch_keeps_order_and_equals_single_answers(api: Any) -> None:
         flight(carrier=c, dest=d, sched_dep_time=t)
         for c, d, t in [("AA", "LAX", 600), ("WN", "MCO", 1800), ("B6", "BOS", 2300)]
     ]
-    batch = [
-        p["probability"]
-        for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]
-    ]
-    singles = [
-        _ok(api.post("/v1/predict", json=f))["predictions"][0]["probability"] for f in flights
-    ]
+    batch = [p["probability"] for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]]
+    singles = [_ok(api.post("/v1/predict", json=f))["predictions"][0]["probability"] for f in flights]
     assert batch == singles
     assert len(set(batch)) > 1, "different flights should not all score the same"
 
@@ -79,9 +74,7 @@ def test_unseen_destination_is_scored_as_missing(api: Any) -> None:
         ({"month": 2, "day": 30}, ["body"]),  # not a date
     ],
 )
-def test_invalid_fields_are_422_with_field_paths(
-    api: Any, change: dict[str, Any], loc: list[Any]
-) -> None:
+def test_invalid_fields_are_422_with_field_paths(api: Any, change: dict[str, Any], loc: list[Any]) -> None:
     r = api.post("/v1/predict", json=flight(**change))
     assert r.status_code == 422, r.text
     out = r.json()
@@ -117,9 +110,7 @@ def test_batch_above_max_rows_is_422_and_empty_batch_too(api: Any) -> None:
 
 
 def test_malformed_json_is_400(api: Any) -> None:
-    r = api.post(
-        "/v1/predict", content=b'{"year": 2013,', headers={"Content-Type": "application/json"}
-    )
+    r = api.post("/v1/predict", content=b'{"year": 2013,', headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert r.json()["error"] == "malformed_json"
 
@@ -183,18 +174,11 @@ def test_unknown_path_and_wrong_method_are_json(api: Any) -> None:
 
 def test_invocations_accepts_both_mlflow_formats(api: Any) -> None:
     flights = [flight(), flight(carrier="AA", dest="LAX", temp=None)]
-    ours = [
-        p["probability"]
-        for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]
-    ]
+    ours = [p["probability"] for p in _ok(api.post("/v1/predict", json={"flights": flights}))["predictions"]]
     columns = list(flights[0])
-    split = {
-        "dataframe_split": {"columns": columns, "data": [[f[c] for c in columns] for f in flights]}
-    }
+    split = {"dataframe_split": {"columns": columns, "data": [[f[c] for c in columns] for f in flights]}}
     assert _ok(api.post("/invocations", json=split)) == {"predictions": ours}
-    assert _ok(api.post("/invocations", json={"dataframe_records": flights})) == {
-        "predictions": ours
-    }
+    assert _ok(api.post("/invocations", json={"dataframe_records": flights})) == {"predictions": ours}
 
 
 def test_invocations_errors(api: Any) -> None:

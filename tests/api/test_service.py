@@ -54,9 +54,7 @@ def test_metrics_use_the_contract_names(api: Any) -> None:
     ):
         assert needle in text, needle
     [errors] = [
-        ln
-        for ln in text.splitlines()
-        if ln.startswith('flightdelay_errors_total{kind="validation"}')
+        ln for ln in text.splitlines() if ln.startswith('flightdelay_errors_total{kind="validation"}')
     ]
     assert float(errors.rsplit(" ", 1)[1]) >= 1
     [info] = [ln for ln in text.splitlines() if ln.startswith("flightdelay_model_info{")]
@@ -101,10 +99,7 @@ def test_prediction_log_lines(inprocess: TestClient, settings: Settings) -> None
     rid = r.json()["request_id"]
     path = Path(settings.prediction_log)
     deadline = time.monotonic() + 5
-    while (
-        time.monotonic() < deadline
-        and len(path.read_text().splitlines() if path.exists() else []) < 2
-    ):
+    while time.monotonic() < deadline and len(path.read_text().splitlines() if path.exists() else []) < 2:
         time.sleep(0.02)
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert len(lines) == 2
