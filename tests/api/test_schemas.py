@@ -15,7 +15,7 @@ pytestmark = pytest.mark.serve_only
 
 
 def _bounds(prop: dict[str, Any]) -> tuple[float, float]:
-    number = next((p for p in prop.get("anyOf", [prop]) if p.get("type") in ("number", "integer")))
+    number = next(p for p in prop.get("anyOf", [prop]) if p.get("type") in ("number", "integer"))
     return number["minimum"], number["maximum"]
 
 
