@@ -123,6 +123,8 @@ class EdgeMiddleware:
                 )
             if int(length) == 0:
                 return None
+        elif b"transfer-encoding" not in headers:
+            return None  # no body at all (e.g. `curl -X POST`): nothing to type-check
         ctype = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
         if ctype != b"application/json":
             shown = ctype.decode("latin-1") or "none"

@@ -168,3 +168,27 @@ def test_invalid_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
         load_settings()
     assert "MAX_BATCH_ROWS" in str(e.value)
     assert "ADMIN_TOKEN" in str(e.value)
+
+
+def test_reload_without_a_body_needs_no_content_type(
+    inprocess: TestClient, bundles: tuple[Path, Path]
+) -> None:
+    r = inprocess.post("/admin/reload", headers=AUTH)  # no body, no Content-Type
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == bundle.load(bundles[0]).version
+    assert r.json()["generation"] == 1
+
+
+def test_bodiless_post_on_the_wire_is_not_415(gunicorn: Gunicorn) -> None:
+    """`curl -X POST` sends neither Content-Length nor Content-Type; the same bundle reloads."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", gunicorn.port), timeout=10) as s:
+        s.sendall(
+            b"POST /admin/reload HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\n\r\n"
+        )
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200"), data[:300]
