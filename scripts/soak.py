@@ -30,8 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.schemas import EXAMPLE_FLIGHT  # noqa: E402
-from tests.api.server import ADMIN_TOKEN, Gunicorn, request  # noqa: E402
+from api.schemas import EXAMPLE_FLIGHT
+from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 
 LUA = ROOT / "scripts" / "wrk_rate.lua"
 BODY = json.dumps({"flights": [EXAMPLE_FLIGHT]})
@@ -112,7 +112,8 @@ def fault_sigterm(bundle: Path, tmp: Path, rate: float) -> dict[str, Any]:
         time.sleep(2)
         pending = [partial_request(srv.port) for _ in range(CONNECTIONS)]
         time.sleep(0.3)
-        assert srv.proc is not None
+        if srv.proc is None:
+            raise SystemExit("soak: gunicorn did not start")
         t0 = time.monotonic()
         srv.proc.send_signal(signal.SIGTERM)
         time.sleep(0.5)
@@ -250,17 +251,41 @@ def main() -> int:
 
 
 def report(r: dict[str, Any]) -> None:
-    ld, st, kw, rl = r["load"], r["sigterm"], r["kill_worker"], r["reload"]
-    print(f"""
-| check | figure |
-|---|---|
-| capacity, 2 workers, 1-row, 8 connections | {r["capacity"]["rate"]:.0f} req/s (p99 {r["capacity"]["p99_ms"]:.1f} ms) |
-| fixed-rate load, {ld["seconds"]:.0f} s at {ld["target_rate"]} req/s target | {ld["rate"]:.0f} req/s achieved, {ld["requests"]:,} requests, {ld["failed"]} failed, p50 {ld["p50_ms"]:.2f} ms, p99 {ld["p99_ms"]:.2f} ms |
-| SIGTERM to the master under load | {st["in_flight_answered_200"]}/{st["in_flight"]} in-flight answered 200, exit {st["exit_code"]} after {st["seconds_to_exit"]} s (graceful timeout {st["graceful_timeout_s"]} s) |
-| kill -9 of a worker under load | replacement ready in {kw["replacement_ready_s"]} s; {kw["failed_requests"]} of {kw["requests"]:,} requests failed (≤ {kw["open_connections_per_worker_max"]} open connections) |
-| 3 model reloads under load | {rl["failed_requests"]} of {rl["requests"]:,} requests failed |
-| missing bundle at start | ready: {r["bad_bundle"]["missing"]["became_ready"]}; {r["bad_bundle"]["missing"].get("says", "")} |
-| corrupt bundle at start | ready: {r["bad_bundle"]["corrupt"]["became_ready"]}; {r["bad_bundle"]["corrupt"].get("says", "")} |""")
+    ld, st, kw, rl, bad = r["load"], r["sigterm"], r["kill_worker"], r["reload"], r["bad_bundle"]
+    grace, conns = st["graceful_timeout_s"], kw["open_connections_per_worker_max"]
+    rows = [
+        (
+            "capacity, 2 workers, 1-row, 8 connections",
+            f"{r['capacity']['rate']:.0f} req/s (p99 {r['capacity']['p99_ms']:.1f} ms)",
+        ),
+        (
+            f"fixed-rate load, {ld['seconds']:.0f} s at {ld['target_rate']} req/s target",
+            f"{ld['rate']:.0f} req/s achieved, {ld['requests']:,} requests, {ld['failed']} failed, "
+            f"p50 {ld['p50_ms']:.2f} ms, p99 {ld['p99_ms']:.2f} ms",
+        ),
+        (
+            "SIGTERM to the master under load",
+            f"{st['in_flight_answered_200']}/{st['in_flight']} in-flight answered 200, exit "
+            f"{st['exit_code']} after {st['seconds_to_exit']} s (graceful timeout {grace} s)",
+        ),
+        (
+            "kill -9 of a worker under load",
+            f"replacement ready in {kw['replacement_ready_s']} s; {kw['failed_requests']} of "
+            f"{kw['requests']:,} requests failed (≤ {conns} open connections)",
+        ),
+        ("3 model reloads under load", f"{rl['failed_requests']} of {rl['requests']:,} requests failed"),
+        (
+            "missing bundle at start",
+            f"ready: {bad['missing']['became_ready']}; {bad['missing'].get('says', '')}",
+        ),
+        (
+            "corrupt bundle at start",
+            f"ready: {bad['corrupt']['became_ready']}; {bad['corrupt'].get('says', '')}",
+        ),
+    ]
+    print("\n| check | figure |\n|---|---|")
+    for check, figure in rows:
+        print(f"| {check} | {figure} |")
 
 
 if __name__ == "__main__":
