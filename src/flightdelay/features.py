@@ -180,7 +180,24 @@ def encode_record(spec: FeatureSpec, rec: Mapping[str, Any]) -> list[float]:
 
 
 def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    rows = [encode_record(spec, r) for r in recs]
-    if not rows:
-        return np.empty((0, len(spec.features)), dtype=np.float32)
-    return np.asarray(rows, dtype=np.float32)
+    """Per-request encoding of many records: column by column (one pass of dict lookups per
+    feature), which is several times faster than row by row for batches; same float32 result."""
+    rows = recs if isinstance(recs, list) else list(recs)
+    out = np.empty((len(rows), len(spec.features)), dtype=np.float32)
+    if len(rows) == 1:
+        out[0] = encode_record(spec, rows[0])
+        return out
+    for j, name in enumerate(spec.features):
+        col: list[Any]
+        if name in spec.categories:
+            lookup = spec.categories[name]
+            col = [lookup.get(v if isinstance(v, str) else str(v), NAN) for v in (r[name] for r in rows)]
+        elif name == "day_of_week":
+            col = [dt.date(int(r["year"]), int(r["month"]), int(r["day"])).weekday() for r in rows]
+        elif name in ("dep_minute", "arr_minute"):
+            key = "sched_dep_time" if name == "dep_minute" else "sched_arr_time"
+            col = [_minute_of_day(float(r[key])) for r in rows]
+        else:
+            col = [r.get(name) for r in rows]  # None → NaN in a float array
+        out[:, j] = np.asarray(col, dtype=np.float64)
+    return out
