@@ -177,8 +177,7 @@ def check_promtool(docs: Iterable[Obj], tests_dir: Path = PROMTOOL_TESTS) -> lis
                         "alerts",
                         name,
                         "",
-                        f"no unit tests: add "
-                        f"{(tests_dir / (stem + '.test.yaml')).relative_to(REPO_ROOT)}",
+                        f"no unit tests: add {(tests_dir / (stem + '.test.yaml')).relative_to(REPO_ROOT)}",
                     )
                 )
                 continue
@@ -186,17 +185,14 @@ def check_promtool(docs: Iterable[Obj], tests_dir: Path = PROMTOOL_TESTS) -> lis
             out.extend(_test_coverage(test_files, alerts))
             for test_file in test_files:
                 shutil.copy(test_file, Path(tmp) / test_file.name)
-            proc = run_tool(
-                [promtool, "test", "rules", *(f.name for f in test_files)], cwd=Path(tmp)
-            )
+            proc = run_tool([promtool, "test", "rules", *(f.name for f in test_files)], cwd=Path(tmp))
             if proc.returncode != 0:
                 out.append(
                     Finding(
                         "alerts",
                         ", ".join(str(f.relative_to(REPO_ROOT)) for f in test_files),
                         "",
-                        f"promtool test rules failed against {name}:\n"
-                        f"{(proc.stdout + proc.stderr).strip()}",
+                        f"promtool test rules failed against {name}:\n{(proc.stdout + proc.stderr).strip()}",
                     )
                 )
     return out
@@ -250,7 +246,5 @@ def check_dashboard(path: Path) -> list[Finding]:
                 )
             )
         if ds is not None and ds.get("uid") != "${datasource}":
-            out.append(
-                Finding("dashboard", where, label, "datasource must be the ${datasource} variable")
-            )
+            out.append(Finding("dashboard", where, label, "datasource must be the ${datasource} variable"))
     return out

@@ -63,11 +63,7 @@ def declared_images(overlay: Path) -> list[str]:
     refs = []
     for img in kust.get("images") or []:
         name = img.get("newName", img["name"])
-        refs.append(
-            f"{name}@{img['digest']}"
-            if "digest" in img
-            else f"{name}:{img.get('newTag', 'latest')}"
-        )
+        refs.append(f"{name}@{img['digest']}" if "digest" in img else f"{name}:{img.get('newTag', 'latest')}")
     return refs
 
 
@@ -132,9 +128,7 @@ def run_checkov(paths: Sequence[Path]) -> dict[str, list[str]]:
     try:
         reports = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise CheckError(
-            f"checkov did not report JSON ({proc.returncode}):\n{proc.stderr[-2000:]}"
-        ) from exc
+        raise CheckError(f"checkov did not report JSON ({proc.returncode}):\n{proc.stderr[-2000:]}") from exc
     failed: dict[str, list[str]] = {}
     for report in reports if isinstance(reports, list) else [reports]:
         for f in (report.get("results") or {}).get("failed_checks") or []:
@@ -150,8 +144,7 @@ def checkov_findings(failed: dict[str, list[str]]) -> list[Finding]:
             "checkov",
             file,
             "",
-            f"{item} — fix it, or skip it with a justified "
-            "`checkov.io/skipN: CHECK_ID=reason` annotation",
+            f"{item} — fix it, or skip it with a justified `checkov.io/skipN: CHECK_ID=reason` annotation",
         )
         for file, items in sorted(failed.items())
         for item in items
@@ -193,9 +186,7 @@ def _report(findings: list[Finding], what: str) -> int:
 
 def _ensure_tools_python() -> None:
     if not all(importlib.util.find_spec(m) for m in ("jsonschema", "kubernetes_validate")):
-        tools_python = (
-            Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", REPO_ROOT / ".venv-tools/bin")) / "python"
-        )
+        tools_python = Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", REPO_ROOT / ".venv-tools/bin")) / "python"
         if not tools_python.is_file():
             raise CheckError("the tools environment is missing: run `make tools`") from None
         os.execv(str(tools_python), [str(tools_python), __file__, *sys.argv[1:]])  # noqa: S606
@@ -206,9 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_all = sub.add_parser("all", help="every check on the committed manifests")
     p_all.add_argument("--no-checkov", action="store_true", help="skip the (slow) checkov scan")
-    p_img = sub.add_parser(
-        "images", help="print the image references an overlay renders; check them"
-    )
+    p_img = sub.add_parser("images", help="print the image references an overlay renders; check them")
     p_img.add_argument("overlays", nargs="*", default=list(OVERLAYS))
     p_ren = sub.add_parser("render", help="print the rendered YAML of an overlay or argocd")
     p_ren.add_argument("target", help=f"one of {', '.join(OVERLAYS)}, argocd")
@@ -219,9 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("dashboard", "Grafana dashboard JSON checks"),
         ("checkov", "checkov scan"),
     ):
-        sub.add_parser(name, help=f"{text} of the given files").add_argument(
-            "files", nargs="+", type=Path
-        )
+        sub.add_parser(name, help=f"{text} of the given files").add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     try:
         _ensure_tools_python()

@@ -131,8 +131,7 @@ def check_deployment(docs: list[Obj], dep: Obj) -> list[Finding]:
                 "policy",
                 where,
                 "spec.replicas",
-                "remove it: the "
-                "HorizontalPodAutoscaler owns the replica count (a sync would reset it)",
+                "remove it: the HorizontalPodAutoscaler owns the replica count (a sync would reset it)",
             )
         )
     if pod.get("automountServiceAccountToken") is not False:
@@ -175,11 +174,7 @@ def check_deployment(docs: list[Obj], dep: Obj) -> list[Finding]:
                     "must be at least 2 (one pod is not highly available)",
                 )
             )
-    pdbs = [
-        p
-        for p in of_kind(docs, "PodDisruptionBudget")
-        if selects(p["spec"].get("selector"), labels)
-    ]
+    pdbs = [p for p in of_kind(docs, "PodDisruptionBudget") if selects(p["spec"].get("selector"), labels)]
     if not pdbs:
         out.append(Finding("policy", where, "", "no PodDisruptionBudget selects its pods"))
     for p in pdbs:
@@ -195,9 +190,7 @@ def check_deployment(docs: list[Obj], dep: Obj) -> list[Finding]:
                     "block; lower minAvailable or use maxUnavailable: 1",
                 )
             )
-    if not any(
-        selects(n["spec"].get("podSelector"), labels) for n in of_kind(docs, "NetworkPolicy")
-    ):
+    if not any(selects(n["spec"].get("podSelector"), labels) for n in of_kind(docs, "NetworkPolicy")):
         out.append(
             Finding(
                 "policy",
@@ -239,16 +232,10 @@ def check_overlay(docs: list[Obj]) -> list[Finding]:
     pods = [_pod_labels(d) for d in deployments]
     for svc in of_kind(docs, "Service"):
         if not any(selects({"matchLabels": svc["spec"].get("selector")}, p) for p in pods):
-            out.append(
-                Finding("policy", describe(svc), "spec.selector", "selects no Deployment's pods")
-            )
+            out.append(Finding("policy", describe(svc), "spec.selector", "selects no Deployment's pods"))
     services = of_kind(docs, "Service")
     for sm in of_kind(docs, "ServiceMonitor"):
-        chosen = [
-            s
-            for s in services
-            if selects(sm["spec"]["selector"], s["metadata"].get("labels") or {})
-        ]
+        chosen = [s for s in services if selects(sm["spec"]["selector"], s["metadata"].get("labels") or {})]
         ports = {p.get("name") for s in chosen for p in s["spec"].get("ports") or []}
         for i, ep in enumerate(sm["spec"]["endpoints"]):
             if ep.get("port") not in ports:
@@ -302,9 +289,7 @@ def _application_findings(app: Obj, projects: dict[str, Obj]) -> list[Finding]:
     auto = sync.get("automated") or {}
     for flag in ("prune", "selfHeal"):
         if auto.get(flag) is not True:
-            out.append(
-                Finding("policy", where, f"spec.syncPolicy.automated.{flag}", "must be true")
-            )
+            out.append(Finding("policy", where, f"spec.syncPolicy.automated.{flag}", "must be true"))
     if "RespectIgnoreDifferences=true" not in (sync.get("syncOptions") or []):
         out.append(
             Finding(
@@ -315,11 +300,7 @@ def _application_findings(app: Obj, projects: dict[str, Obj]) -> list[Finding]:
             )
         )
     if not (sync.get("retry") or {}).get("backoff"):
-        out.append(
-            Finding(
-                "policy", where, "spec.syncPolicy.retry.backoff", "missing — retry with backoff"
-            )
-        )
+        out.append(Finding("policy", where, "spec.syncPolicy.retry.backoff", "missing — retry with backoff"))
     ignored = [
         d
         for d in spec.get("ignoreDifferences") or []
@@ -346,22 +327,15 @@ def _application_findings(app: Obj, projects: dict[str, Obj]) -> list[Finding]:
         )
         return out
     if spec["source"]["repoURL"] not in project["spec"]["sourceRepos"]:
-        out.append(
-            Finding("policy", where, "spec.source.repoURL", "not in the project's sourceRepos")
-        )
+        out.append(Finding("policy", where, "spec.source.repoURL", "not in the project's sourceRepos"))
     dests = {(d.get("server"), d.get("namespace")) for d in project["spec"]["destinations"]}
     dest = (spec["destination"].get("server"), spec["destination"].get("namespace"))
     if dest not in dests:
         out.append(
-            Finding(
-                "policy", where, "spec.destination", f"{dest} is not a destination of the project"
-            )
+            Finding("policy", where, "spec.destination", f"{dest} is not a destination of the project")
         )
     path = spec["source"].get("path", "")
-    if (
-        not re.fullmatch(r"[\w./-]+", path)
-        or not (REPO_ROOT / path / "kustomization.yaml").is_file()
-    ):
+    if not re.fullmatch(r"[\w./-]+", path) or not (REPO_ROOT / path / "kustomization.yaml").is_file():
         out.append(
             Finding(
                 "policy",

@@ -49,7 +49,7 @@ def _hint(error: Any) -> str:
 def validate_custom(obj: Obj) -> list[Finding]:
     """One finding per schema error, naming the field path."""
     # Imported here: only the tools environment has it, and tests import the pure modules.
-    import jsonschema  # noqa: PLC0415
+    import jsonschema
 
     key = _crd_key(obj)
     root = _crd_root()
@@ -60,8 +60,7 @@ def validate_custom(obj: Obj) -> list[Finding]:
                 "schema",
                 describe(obj),
                 "apiVersion/kind",
-                f"no schema for {key} (known: {known}); add one to "
-                f"{CRD_SCHEMA_FILE.relative_to(REPO_ROOT)}",
+                f"no schema for {key} (known: {known}); add one to {CRD_SCHEMA_FILE.relative_to(REPO_ROOT)}",
             )
         ]
     schema = {
@@ -78,7 +77,7 @@ def validate_custom(obj: Obj) -> list[Finding]:
 def validate_builtin(obj: Obj, version: str = KUBERNETES_VERSION) -> list[Finding]:
     """Strict OpenAPI validation from kubernetes-validate (offline schemas)."""
     try:
-        import kubernetes_validate  # noqa: PLC0415 - tools environment only, as above
+        import kubernetes_validate
     except ImportError as exc:  # pragma: no cover - exercised only in a broken environment
         raise CheckError(
             "kubernetes-validate is missing: run the checks with the tools "
@@ -117,9 +116,7 @@ def check_schemas(docs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> lis
     for obj in docs:
         if not isinstance(obj, dict) or "apiVersion" not in obj or "kind" not in obj:
             findings.append(
-                Finding(
-                    "schema", "document", "", "not a Kubernetes object (needs apiVersion and kind)"
-                )
+                Finding("schema", "document", "", "not a Kubernetes object (needs apiVersion and kind)")
             )
         elif is_custom_resource(obj):
             findings.extend(validate_custom(obj))

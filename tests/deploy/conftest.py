@@ -29,9 +29,7 @@ Obj = dict[str, Any]
 
 
 def tools_python() -> Path:
-    python = (
-        Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", REPO_ROOT / ".venv-tools" / "bin")) / "python"
-    )
+    python = Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", REPO_ROOT / ".venv-tools" / "bin")) / "python"
     if not python.is_file():
         pytest.fail(f"tools environment missing ({python}): run `make tools`")
     return python

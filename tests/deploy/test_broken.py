@@ -36,9 +36,9 @@ CASES: list[tuple[str, str, Mutate, str, list[str]]] = [
     (
         "application-typo-selfheal",
         "argocd",
-        lambda d: find(d, "Application", "flightdelay-production")["spec"]["syncPolicy"][
-            "automated"
-        ].update({"selfheal": True}),
+        lambda d: find(d, "Application", "flightdelay-production")["spec"]["syncPolicy"]["automated"].update(
+            {"selfheal": True}
+        ),
         "schema",
         [
             "Application argocd/flightdelay-production",
@@ -50,9 +50,9 @@ CASES: list[tuple[str, str, Mutate, str, list[str]]] = [
     (
         "application-no-self-heal",
         "argocd",
-        lambda d: find(d, "Application", "flightdelay-staging")["spec"]["syncPolicy"][
-            "automated"
-        ].pop("selfHeal"),
+        lambda d: find(d, "Application", "flightdelay-staging")["spec"]["syncPolicy"]["automated"].pop(
+            "selfHeal"
+        ),
         "policy",
         [
             "Application argocd/flightdelay-staging",
@@ -291,15 +291,12 @@ def test_policy_command_reports_a_privileged_container(
     broken: Callable[[str, Mutate], Path],
 ) -> None:
     """The command line gives the same message as the in-process policy run."""
-    path = broken(
-        "production", lambda d: _container(d)["securityContext"].update({"privileged": True})
-    )
+    path = broken("production", lambda d: _container(d)["securityContext"].update({"privileged": True}))
     run = run_check("policy", path)
     assert run.returncode == 1, run.output
     assert (
         "FAIL [policy] Deployment flightdelay-production/flightdelay: spec.template.spec."
-        "containers[api].securityContext.privileged: true — never run the service privileged"
-        in run.output
+        "containers[api].securityContext.privileged: true — never run the service privileged" in run.output
     ), run.output
     assert run_policy(path).output in run.output
 
@@ -315,8 +312,7 @@ def test_alert_with_a_wrong_metric_name_fails(broken: Callable[[str, Mutate], Pa
     assert run.returncode == 1, run.output
     # the static check names the rule and the unknown metric …
     assert (
-        "(FlightdelayHighErrorRatio).expr: unknown metric ['flightdelay_http_request_total']"
-        in run.output
+        "(FlightdelayHighErrorRatio).expr: unknown metric ['flightdelay_http_request_total']" in run.output
     ), run.output
     # … and the unit test shows the alert no longer fires
     assert "promtool test rules failed" in run.output
@@ -365,8 +361,7 @@ def test_alert_without_a_runbook_or_a_silent_case_fails(
     run = run_check("alerts", broken("staging", add_alert))
     assert run.returncode == 1, run.output
     assert (
-        "FlightdelayUntested.annotations.runbook: 'deploy/README.md#nowhere' is not a heading"
-        in run.output
+        "FlightdelayUntested.annotations.runbook: 'deploy/README.md#nowhere' is not a heading" in run.output
     )
     assert "FlightdelayUntested: no test case where it fires" in run.output
     assert "FlightdelayUntested: no test case where it stays silent" in run.output
@@ -397,9 +392,7 @@ def test_project_kinds_must_match_what_the_overlays_render(rendered: dict[str, l
         "PrometheusRule (monitoring.coreos.com) is rendered by an overlay but not allowed" in m
         for m in messages
     ), messages
-    assert any("Secret (core) is allowed but no overlay renders it" in m for m in messages), (
-        messages
-    )
+    assert any("Secret (core) is allowed but no overlay renders it" in m for m in messages), messages
 
 
 def test_missing_tools_fail_instead_of_skipping() -> None:

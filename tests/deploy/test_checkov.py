@@ -28,9 +28,7 @@ def _broken(docs: list[Obj], edit: str) -> list[Obj]:
 
 
 @pytest.fixture(scope="module")
-def checkov_run(
-    rendered: dict[str, list[Obj]], tmp_path_factory: pytest.TempPathFactory
-) -> CheckRun:
+def checkov_run(rendered: dict[str, list[Obj]], tmp_path_factory: pytest.TempPathFactory) -> CheckRun:
     scan = tmp_path_factory.mktemp("checkov")
     for name, docs in rendered.items():
         (scan / f"{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))

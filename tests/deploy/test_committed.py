@@ -41,9 +41,7 @@ def _copy_deploy(tmp_path: Path) -> Path:
 def test_a_release_bump_shows_in_the_rendered_deployment(tmp_path: Path) -> None:
     staging = _copy_deploy(tmp_path)
     kust = staging / "kustomization.yaml"
-    kust.write_text(
-        kust.read_text().replace("newTag: model-v0-bootstrap", "newTag: model-v7-0123abc")
-    )
+    kust.write_text(kust.read_text().replace("newTag: model-v0-bootstrap", "newTag: model-v7-0123abc"))
     assert rendered_images(staging) == ["ghcr.io/example-org/flightdelay:model-v7-0123abc"]
     assert declared_images(staging) == rendered_images(staging)
 
@@ -54,9 +52,7 @@ def test_a_digest_pin_is_declared_and_rendered(tmp_path: Path) -> None:
     digest = "sha256:" + "a" * 64
     kust.write_text(kust.read_text().replace("newTag: model-v0-bootstrap", f"digest: {digest}"))
     assert (
-        rendered_images(staging)
-        == declared_images(staging)
-        == [f"ghcr.io/example-org/flightdelay@{digest}"]
+        rendered_images(staging) == declared_images(staging) == [f"ghcr.io/example-org/flightdelay@{digest}"]
     )
 
 
@@ -71,16 +67,12 @@ def test_each_overlay_ends_with_the_block_the_release_step_rewrites() -> None:
 
 
 def test_overlays_differ_only_where_environments_should(rendered: dict[str, list[Obj]]) -> None:
-    hpa = {
-        o: find(rendered[o], "HorizontalPodAutoscaler")["spec"] for o in ("staging", "production")
-    }
+    hpa = {o: find(rendered[o], "HorizontalPodAutoscaler")["spec"] for o in ("staging", "production")}
     assert (hpa["staging"]["minReplicas"], hpa["production"]["minReplicas"]) == (2, 3)
-    assert all(
-        d["metadata"]["namespace"] == "flightdelay-production" for d in rendered["production"]
-    )
-    assert [
-        r["metadata"]["name"] for r in rendered["staging"] if r["kind"] == "PrometheusRule"
-    ] == ["flightdelay-service"]
+    assert all(d["metadata"]["namespace"] == "flightdelay-production" for d in rendered["production"])
+    assert [r["metadata"]["name"] for r in rendered["staging"] if r["kind"] == "PrometheusRule"] == [
+        "flightdelay-service"
+    ]
     for overlay in ("staging", "production"):
         dep = find(rendered[overlay], "Deployment")
         assert "replicas" not in dep["spec"]
