@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from check_common import MONITORING, REPO_ROOT, Finding, Obj, describe, of_kind, run_tool, tool
+from check_common import MONITORING, REPO_ROOT, Finding, Obj, describe, of_kind, rel, run_tool, tool
 
 CATALOG = MONITORING / "metrics.yaml"
 PROMTOOL_TESTS = MONITORING / "promtool"
@@ -200,7 +200,7 @@ def check_promtool(docs: Iterable[Obj], tests_dir: Path = PROMTOOL_TESTS) -> lis
 
 def check_dashboard(path: Path) -> list[Finding]:
     """Valid JSON, unique panel ids, templated datasource, known metric names."""
-    where = str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+    where = rel(path)
     try:
         board = json.loads(path.read_text())
     except json.JSONDecodeError as exc:

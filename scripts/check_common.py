@@ -49,6 +49,11 @@ def describe(obj: Obj) -> str:
     return f"{obj.get('kind', '<no kind>')} {ns}/{name}" if ns else f"{obj.get('kind')} {name}"
 
 
+def rel(path: Path) -> str:
+    """A path as messages show it: relative to the repository when inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
 def tool(name: str) -> str:
     """Path of a required executable; the pinned linters live in FLIGHTDELAY_TOOLS_BIN."""
     tools_bin = Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", REPO_ROOT / ".venv-tools" / "bin"))

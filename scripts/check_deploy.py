@@ -36,6 +36,7 @@ from check_common import (
     dump_docs,
     load_docs,
     of_kind,
+    rel,
     render,
     run_tool,
     tool,
@@ -78,7 +79,7 @@ def rendered_images(overlay: Path) -> list[str]:
 
 
 def check_images(overlay: Path) -> list[Finding]:
-    where = str((overlay / "kustomization.yaml").relative_to(REPO_ROOT))
+    where = rel(overlay / "kustomization.yaml")
     out = []
     if not MANAGED_BLOCK.search((overlay / "kustomization.yaml").read_text()):
         out.append(
@@ -199,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_all.add_argument("--no-checkov", action="store_true", help="skip the (slow) checkov scan")
     p_img = sub.add_parser("images", help="print the image references an overlay renders; check them")
     p_img.add_argument("overlays", nargs="*", default=list(OVERLAYS))
+    p_img.add_argument("--json", action="store_true", help='print {"overlay": [refs]} only')
     p_ren = sub.add_parser("render", help="print the rendered YAML of an overlay or argocd")
     p_ren.add_argument("target", help=f"one of {', '.join(OVERLAYS)}, argocd")
     for name, text in (
@@ -228,11 +230,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.command == "images":
-        findings = []
+        findings, refs = [], {}
         for name in args.overlays:
             path = overlay_dir(name)
-            print(f"{name}: {' '.join(rendered_images(path))}")
+            refs[name] = rendered_images(path)
             findings += check_images(path)
+        if args.json:  # for other tools (e.g. release verify): the references, exit 1 on mismatch
+            print(json.dumps(refs))
+            return 1 if findings else 0
+        for name, images in refs.items():
+            print(f"{name}: {' '.join(images)}")
         return _report(findings, "images")
     if args.command in ("dashboard", "checkov"):
         findings = (

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
 
-from check_deploy import declared_images, rendered_images
+from check_deploy import check_images, declared_images, rendered_images
 
 from tests.deploy.conftest import Obj, find, run_check
 from tests.helpers import REPO_ROOT
@@ -31,6 +32,18 @@ def test_rendered_images_equal_the_declared_ones() -> None:
     run = run_check("images")
     assert run.returncode == 0, run.output
     assert "production: ghcr.io/example-org/flightdelay:model-v0-bootstrap" in run.output
+    run = run_check("images", "staging", "--json")
+    assert run.returncode == 0, run.output
+    assert json.loads(run.output) == {"staging": ["ghcr.io/example-org/flightdelay:model-v0-bootstrap"]}
+
+
+def test_an_image_the_overlay_does_not_declare_fails(tmp_path: Path) -> None:
+    staging = _copy_deploy(tmp_path)
+    kust = staging / "kustomization.yaml"
+    kust.write_text(kust.read_text().replace("- name: flightdelay\n", "- name: flight-delay\n"))
+    messages = [str(f) for f in check_images(staging)]
+    assert any("must end with the block that `flightdelay release` rewrites" in m for m in messages)
+    assert any("rendered Deployment runs 'flightdelay'" in m for m in messages), messages
 
 
 def _copy_deploy(tmp_path: Path) -> Path:
