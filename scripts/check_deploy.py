@@ -140,13 +140,13 @@ def run_checkov(paths: Sequence[Path]) -> dict[str, list[str]]:
 
 
 def checkov_findings(failed: dict[str, list[str]]) -> list[Finding]:
+    def how_to_skip(file: str) -> str:
+        if "Dockerfile" in file:
+            return "a `# checkov:skip=CHECK_ID:reason` comment"
+        return "a `checkov.io/skipN: CHECK_ID=reason` annotation on the object"
+
     return [
-        Finding(
-            "checkov",
-            file,
-            "",
-            f"{item} — fix it, or skip it with a justified `checkov.io/skipN: CHECK_ID=reason` annotation",
-        )
+        Finding("checkov", file, "", f"{item} — fix it, or skip it with a justified {how_to_skip(file)}")
         for file, items in sorted(failed.items())
         for item in items
     ]

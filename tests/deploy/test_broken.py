@@ -252,6 +252,17 @@ CASES: list[tuple[str, str, Mutate, str, list[str]]] = [
         ["PodMonitor x", "no schema for PodMonitor.monitoring.coreos.com/v1"],
     ),
     (
+        "hpa-api-removed-before-the-pinned-version",
+        "staging",
+        lambda d: find(d, "HorizontalPodAutoscaler").update({"apiVersion": "autoscaling/v2beta2"}),
+        "schema",
+        [
+            "HorizontalPodAutoscaler flightdelay-staging/flightdelay",
+            "autoscaling/v2beta2",
+            "use an API version that Kubernetes 1.31.0 serves",
+        ],
+    ),
+    (
         "configmap-typo",
         "staging",
         lambda d: find(d, "ConfigMap").update({"dat": {}}),

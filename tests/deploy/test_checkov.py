@@ -56,4 +56,4 @@ def test_checkov_catches_the_broken_copies(checkov_run: CheckRun) -> None:
     assert checkov_run.returncode == 1, checkov_run.output
     assert "CKV_K8S_16" in _failures(checkov_run, "broken-privileged.yaml"), checkov_run.output
     assert "CKV_K8S_9" in _failures(checkov_run, "broken-readinessProbe.yaml"), checkov_run.output
-    assert "checkov.io/skipN: CHECK_ID=reason" in checkov_run.output
+    assert "checkov.io/skipN: CHECK_ID=reason` annotation on the object" in checkov_run.output
