@@ -25,6 +25,7 @@ from check_alerts import (
     check_rule_metrics,
     check_runbooks,
 )
+from check_argocd import check_argocd, check_project_kinds
 from check_common import (
     ARGOCD,
     DEPLOY,
@@ -41,7 +42,7 @@ from check_common import (
     run_tool,
     tool,
 )
-from check_policy import check_argocd, check_overlay, check_overlays, check_project_kinds
+from check_policy import check_overlay, check_overlays
 from check_schemas import check_schemas
 
 MANAGED_BLOCK = re.compile(

@@ -22,8 +22,9 @@ SCRIPTS = REPO_ROOT / "scripts"
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
 
+from check_argocd import check_argocd  # noqa: E402
 from check_common import ARGOCD, OVERLAYS, load_docs, render  # noqa: E402
-from check_policy import check_argocd, check_overlays  # noqa: E402
+from check_policy import check_overlays  # noqa: E402
 
 Obj = dict[str, Any]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from check_policy import check_project_kinds
+from check_argocd import check_project_kinds
 
 from tests.deploy.conftest import Mutate, Obj, find, run_check, run_policy
 from tests.helpers import REPO_ROOT
