@@ -78,7 +78,7 @@ def validate_builtin(obj: Obj, version: str = KUBERNETES_VERSION) -> list[Findin
     """Strict OpenAPI validation from kubernetes-validate (offline schemas)."""
     try:
         import kubernetes_validate
-    except ImportError as exc:  # pragma: no cover - exercised only in a broken environment
+    except ImportError as exc:
         raise CheckError(
             "kubernetes-validate is missing: run the checks with the tools "
             "environment (`make tools`; scripts/check_deploy.py re-executes there)"
