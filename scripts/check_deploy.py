@@ -195,7 +195,7 @@ def _ensure_tools_python() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     sub = parser.add_subparsers(dest="command", required=True)
     p_all = sub.add_parser("all", help="every check on the committed manifests")
     p_all.add_argument("--no-checkov", action="store_true", help="skip the (slow) checkov scan")
