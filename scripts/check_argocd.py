@@ -111,9 +111,23 @@ def check_project_kinds(project: Obj, rendered: Iterable[Obj]) -> list[Finding]:
     spec = project["spec"]
     allowed = {(g["group"], g["kind"]) for g in spec.get("namespaceResourceWhitelist") or []}
     allowed |= {(g["group"], g["kind"]) for g in spec.get("clusterResourceWhitelist") or []}
+    rendered = list(rendered)
     used = {(str(o["apiVersion"]).rpartition("/")[0], o["kind"]) for o in rendered}
     used.add(("", "Namespace"))  # created by the Applications (CreateNamespace=true)
+    # The project may create Namespaces only for CreateNamespace: an overlay that renders one
+    # could rewrite any namespace's labels (Pod Security) through this project.
     out = [
+        Finding(
+            "policy",
+            describe(o),
+            "kind",
+            "overlays must not render Namespaces — the "
+            "Applications create theirs (CreateNamespace=true, managedNamespaceMetadata)",
+        )
+        for o in rendered
+        if o["kind"] == "Namespace"
+    ]
+    out += [
         Finding(
             "policy",
             describe(project),

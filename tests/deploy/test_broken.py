@@ -404,6 +404,9 @@ def test_project_kinds_must_match_what_the_overlays_render(rendered: dict[str, l
         for m in messages
     ), messages
     assert any("Secret (core) is allowed but no overlay renders it" in m for m in messages), messages
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}
+    messages = [str(f) for f in check_project_kinds(project, [*overlays, namespace])]
+    assert any("Namespace kube-system: kind: overlays must not render Namespaces" in m for m in messages)
 
 
 def test_missing_tools_fail_instead_of_skipping() -> None:
