@@ -64,6 +64,11 @@ format: setup ## apply ruff fixes and formatting
 test: setup tools system lint test-serve-env ## every check: lint, type check, unit + integration + static deploy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
+.PHONY: check-deploy
+check-deploy: setup tools system ## render, validate, policy-check, unit-test alerts and checkov-scan deploy/ and argocd/
+	MYPYPATH=scripts mypy --strict --explicit-package-bases scripts/check_*.py
+	$(FLIGHTDELAY_TOOLS_BIN)/python scripts/check_deploy.py all
+
 test-fast: setup ## unit tests only
 	pytest -q -m "not slow"
 
