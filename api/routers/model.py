@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from api.schemas import ModelInfo
 from api.service import Service, get_service
@@ -30,7 +30,17 @@ async def model_info(svc: Annotated[Service, Depends(get_service)]) -> ModelInfo
     )
 
 
-@router.get("/metrics", summary="Prometheus metrics of all workers", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics of all workers",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format",
+        }
+    },
+)
 async def metrics(svc: Annotated[Service, Depends(get_service)]) -> Response:
     body, ctype = svc.metrics.exposition()
     return Response(body, media_type=ctype)
