@@ -18,7 +18,7 @@ PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 
-.PHONY: help setup tools system data repro lint format test test-fast demo serve bench bench-pipeline lock clean
+.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,8 +61,13 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup tools system lint ## every check: lint, type check, unit + integration + static deploy checks
-	pytest -q
+test: setup tools system lint test-serve-env ## every check: lint, type check, unit + integration + static deploy checks
+	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
+
+.PHONY: check-deploy
+check-deploy: setup tools system ## render, validate, policy-check, unit-test alerts and checkov-scan deploy/ and argocd/
+	MYPYPATH=scripts mypy --strict --explicit-package-bases scripts/check_*.py
+	$(FLIGHTDELAY_TOOLS_BIN)/python scripts/check_deploy.py all
 
 test-fast: setup ## unit tests only
 	pytest -q -m "not slow"
@@ -72,6 +77,27 @@ demo: setup ## the whole GitOps lifecycle on this machine, offline
 
 serve: setup ## run gunicorn on the latest trained bundle ($$HOST:$$PORT, MODEL_DIR, WORKERS)
 	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
+
+# The serving image's dependency set alone (requirements-serve.txt + this package without deps),
+# plus the test runner: proof that serving never needs the pipeline's libraries.
+SERVE_VENV := .venv-serve
+SERVE_STAMP := $(SERVE_VENV)/.installed
+$(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell find src -name '*.py') $(STAMP)
+	@echo "setup: building $(SERVE_VENV) from requirements-serve.txt alone (uv)"
+	@test -x $(SERVE_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(SERVE_VENV)
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip sync --quiet requirements-serve.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet --no-deps --reinstall-package flightdelay .
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet -c requirements.txt pytest pytest-timeout httpx
+	@touch $(SERVE_STAMP)
+
+serve-env: $(SERVE_STAMP) ## build .venv-serve: the serving image's dependency set, nothing else
+
+test-serve-env: serve-env ## API tests inside the serving-only environment (no pandas, sklearn, mlflow)
+	@! $(SERVE_VENV)/bin/python -c "import pandas" 2>/dev/null || { echo "test-serve-env: pandas is importable in $(SERVE_VENV); the serving set must not need it"; exit 1; }
+	PATH=$(CURDIR)/$(SERVE_VENV)/bin:/usr/bin:/bin $(SERVE_VENV)/bin/python -m pytest -q -m serve_only tests/api
+
+bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
+	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
 
 bench: bench-pipeline ## every benchmark
 

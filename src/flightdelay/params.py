@@ -174,9 +174,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
-        lines = [
-            f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
-        ]
+        lines = [f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
         raise ConfigError(
-            f"{p} is invalid:\n" + "\n".join(lines), hint="fix the keys above (unknown keys are refused)"
+            f"{p} is invalid:\n" + "\n".join(lines),
+            hint="fix the keys above (unknown keys are refused)",
         ) from e

@@ -1,7 +1,7 @@
 """MLflow registry adapter: register a model bundle, move aliases, and fetch a bundle back.
 
-mlflow is imported inside the functions (PLC0415): importing it costs seconds, and most CLI
-commands never need it.
+mlflow is imported inside the functions: importing it costs seconds, and most CLI commands
+never need it.
 
 A registered version is an MLflow run holding (a) the sklearn-compatible model built from the
 bundle, so `mlflow models serve models:/flight-delay@champion` works, and (b) the bundle itself
@@ -30,7 +30,7 @@ def client() -> Any:
 
 
 def _registered(c: Any) -> bool:
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException
 
     try:
         c.get_registered_model(MODEL_NAME)
@@ -68,12 +68,12 @@ def register_bundle(
     bundle_dir: str | Path, *, tags: Mapping[str, str], run_name: str = "release"
 ) -> str:
     """Log the bundle as a new model version; returns the version number (as a string)."""
-    from flightdelay import bundle as bundle_mod  # noqa: PLC0415
-    from flightdelay.model import FlightDelayModel  # noqa: PLC0415
+    from flightdelay import bundle as bundle_mod
+    from flightdelay.model import FlightDelayModel
 
     mlflow = tracking._mlflow()
     b = bundle_mod.load(bundle_dir)
-    from xgboost import XGBClassifier  # noqa: PLC0415
+    from xgboost import XGBClassifier
 
     clf = XGBClassifier()
     clf.load_model(str(Path(bundle_dir) / bundle_mod.MODEL_FILE))
@@ -103,7 +103,7 @@ def register_bundle(
 
 
 def alias_version(alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException
 
     c = client()
     try:
@@ -117,9 +117,9 @@ def set_alias(alias: str, version: str) -> None:
 
 
 def delete_alias(alias: str) -> None:
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException
 
-    # deleting an alias that is not there leaves the state we want
+    # Deleting an alias that is not there leaves the state we want.
     with contextlib.suppress(MlflowException):
         client().delete_registered_model_alias(MODEL_NAME, alias)
 

@@ -52,7 +52,7 @@ def _free_port() -> int:
 
 def _pg_database(dsn: str) -> tuple[str, str]:
     """Create a throwaway database in the cluster behind `dsn`; returns (its DSN, its name)."""
-    import psycopg2  # noqa: PLC0415 — only when PostgreSQL is asked for
+    import psycopg2
 
     name = f"flightdelay_test_{uuid.uuid4().hex[:8]}"
     conn = psycopg2.connect(dsn)
@@ -67,7 +67,7 @@ def _pg_database(dsn: str) -> tuple[str, str]:
 
 
 def _pg_drop(dsn: str, name: str) -> None:
-    import psycopg2  # noqa: PLC0415
+    import psycopg2
 
     conn = psycopg2.connect(dsn)
     conn.autocommit = True
@@ -149,8 +149,8 @@ def _wait_healthy(server: Server, timeout_s: float = 240) -> None:
 @pytest.fixture
 def registry(mlflow_server: Server, monkeypatch: pytest.MonkeyPatch) -> str:
     """The server's URI, with `flight-delay` deleted so each test starts from an empty registry."""
-    from mlflow.exceptions import MlflowException  # noqa: PLC0415
-    from mlflow.tracking import MlflowClient  # noqa: PLC0415
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
     _wait_healthy(mlflow_server)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mlflow_server.uri)
