@@ -136,8 +136,7 @@ class ReleaseParams(Section):
     def _champion_env(self) -> ReleaseParams:
         if self.champion_env not in self.overlays:
             raise ValueError(
-                f"champion_env {self.champion_env!r} is not one of the overlays "
-                f"{sorted(self.overlays)}"
+                f"champion_env {self.champion_env!r} is not one of the overlays {sorted(self.overlays)}"
             )
         return self
 

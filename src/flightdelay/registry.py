@@ -64,9 +64,7 @@ def model_requirements() -> list[str]:
     return out
 
 
-def register_bundle(
-    bundle_dir: str | Path, *, tags: Mapping[str, str], run_name: str = "release"
-) -> str:
+def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name: str = "release") -> str:
     """Log the bundle as a new model version; returns the version number (as a string)."""
     from flightdelay import bundle as bundle_mod
     from flightdelay.model import FlightDelayModel
@@ -185,9 +183,7 @@ def download_bundle(version: str, dest: str | Path) -> Path:
     """Fetch the bundle of a registered version into `dest` (replaced)."""
     mlflow = tracking._mlflow()
     tags = version_tags(version)
-    run_id = (
-        tags.get("bundle_run_id") or client().get_model_version(MODEL_NAME, str(version)).run_id
-    )
+    run_id = tags.get("bundle_run_id") or client().get_model_version(MODEL_NAME, str(version)).run_id
     dest = Path(dest)
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -71,9 +71,7 @@ def test_release_bump_verify_rollback(release_repo: Path, registry: str, tmp_pat
     other = tmp_path / "other"
     git(tmp_path, "clone", "-q", str(origin), str(other))
     (other / STAGING).write_text(
-        (other / STAGING)
-        .read_text()
-        .replace("newTag: model-v0-bootstrap", "newTag: model-v0-hotfix")
+        (other / STAGING).read_text().replace("newTag: model-v0-bootstrap", "newTag: model-v0-hotfix")
     )
     (other / "NOTES.md").write_text("a concurrent merge\n")
     git(other, "add", "-A")
@@ -130,8 +128,6 @@ def test_release_bump_verify_rollback(release_repo: Path, registry: str, tmp_pat
     assert deployed == ["v1", "v2", "v1"]
     v2_at = v2["deployed_production_at"].split()[0]
     assert (
-        cli(
-            repo, registry, "release", "history", "--env", "production", "--at", v2_at
-        ).stdout.splitlines()[0]
+        cli(repo, registry, "release", "history", "--env", "production", "--at", v2_at).stdout.splitlines()[0]
         == "2"
     )

@@ -25,9 +25,7 @@ def test_bump_rewrites_only_the_image_lines(staging: Path) -> None:
     assert overlay.write(staging, REF)
     after = (staging / "kustomization.yaml").read_text()
     assert overlay.read(staging) == REF
-    changed = [
-        (a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b
-    ]
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
     assert changed == [
         ("    newName: ghcr.io/example-org/flightdelay", "    newName: ghcr.io/acme/fd"),
         ("    newTag: model-v0-bootstrap", "    newTag: model-v3-1a2b3c4"),
@@ -48,9 +46,9 @@ def test_digest_line_added_and_removed(staging: Path) -> None:
 def test_version_and_reference_parsing() -> None:
     assert REF.model_version == 3
     assert overlay.ImageRef("x", "model-v0-bootstrap").model_version is None
-    assert overlay.ImageRef.parse(
-        f"localhost:5000/fd:model-v3-1a2b3c4@{DIGEST}"
-    ) == overlay.ImageRef("localhost:5000/fd", "model-v3-1a2b3c4", DIGEST)
+    assert overlay.ImageRef.parse(f"localhost:5000/fd:model-v3-1a2b3c4@{DIGEST}") == overlay.ImageRef(
+        "localhost:5000/fd", "model-v3-1a2b3c4", DIGEST
+    )
     assert overlay.image_tag(12, "1a2b3c4d5e6f") == "model-v12-1a2b3c4"
     with pytest.raises(ReleaseError, match="not an image digest"):
         overlay.check_digest("sha256:xyz")

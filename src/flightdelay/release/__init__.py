@@ -64,9 +64,7 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
     )
     r.add_argument("--image-repository", help="image name without tag (default: params.yaml)")
     r.add_argument("--pr", help="pull request number recorded on the version")
-    push_help = (
-        "push commits/tags to release.remote with rebase-and-retry (CI); default: local only"
-    )
+    push_help = "push commits/tags to release.remote with rebase-and-retry (CI); default: local only"
     r.add_argument("--push", action=argparse.BooleanOptionalAction, default=False, help=push_help)
     rs = r.add_subparsers(dest="release_cmd", metavar="SUBCOMMAND")
 
@@ -84,17 +82,14 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
 
     rb = rs.add_parser(
         "rollback",
-        help="revert the overlays to --to (default: previous) and "
-        "move champion back, in a new commit",
+        help="revert the overlays to --to (default: previous) and move champion back, in a new commit",
     )
     rb.add_argument("--to", help="model version to return to (default: the `previous` alias)")
     rb.add_argument("--push", action=argparse.BooleanOptionalAction, default=False, help=push_help)
 
     rs.add_parser("verify", help="git tag, alias, model card and overlays agree (exit 8 if not)")
 
-    rec = rs.add_parser(
-        "record", help="tag the version an overlay runs as deployed (after a merge)"
-    )
+    rec = rs.add_parser("record", help="tag the version an overlay runs as deployed (after a merge)")
     rec.add_argument("--env", required=True)
 
     h = rs.add_parser("history", help="which version ran in an environment, and when")

@@ -146,12 +146,8 @@ def model_card(
     return "\n".join(lines)
 
 
-def changelog_entry(
-    f: ReleaseFacts, metrics: Mapping[str, Any], card_path: str, previous: str | None
-) -> str:
-    headline = ", ".join(
-        f"{k} {_fmt(metrics[k])}" for k in ("roc_auc", "pr_auc", "f1") if k in metrics
-    )
+def changelog_entry(f: ReleaseFacts, metrics: Mapping[str, Any], card_path: str, previous: str | None) -> str:
+    headline = ", ".join(f"{k} {_fmt(metrics[k])}" for k in ("roc_auc", "pr_auc", "f1") if k in metrics)
     window = f"{f.training_window.get('start')}…{f.training_window.get('end')}"
     return "\n".join(
         [

@@ -103,9 +103,7 @@ def bump(
         gitops.require_clean([str(d)])
         v = version or registry.alias_version(CHAMPION)
         if v is None:
-            raise ReleaseError(
-                "there is no champion to deploy", hint="run `flightdelay release` first"
-            )
+            raise ReleaseError("there is no champion to deploy", hint="run `flightdelay release` first")
         ref = version_image(v)
         if digest:
             ref = replace(ref, digest=overlay.check_digest(digest))
@@ -121,9 +119,7 @@ def bump(
 
         def apply() -> None:
             overlay.write(d, ref)
-            gitops.commit(
-                [str(d / overlay.KUSTOMIZATION)], f"deploy({env}): {gitops.tag_name(v)} {ref}"
-            )
+            gitops.commit([str(d / overlay.KUSTOMIZATION)], f"deploy({env}): {gitops.tag_name(v)} {ref}")
 
         changed = current != ref
         if changed:

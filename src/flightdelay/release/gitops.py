@@ -126,10 +126,7 @@ def push(
                     f"push to {remote}/{branch} failed {attempts} times: {e.message}",
                     hint="re-run the job; the change is idempotent",
                 ) from e
-            say(
-                f"release: push rejected (attempt {attempt}/{attempts}); "
-                f"rebasing on {remote}/{branch}"
-            )
+            say(f"release: push rejected (attempt {attempt}/{attempts}); rebasing on {remote}/{branch}")
         git("fetch", "-q", remote, branch)
         rebase = subprocess.run(
             ["git", "rebase", "-q", "FETCH_HEAD"], capture_output=True, text=True, check=False

@@ -71,9 +71,7 @@ def _block(lines: list[str], path: Path) -> tuple[int, int]:
         indent = len(m.group("indent"))
         end = i + 1
         while (
-            end < len(lines)
-            and lines[end].strip()
-            and (len(lines[end]) - len(lines[end].lstrip()) > indent)
+            end < len(lines) and lines[end].strip() and (len(lines[end]) - len(lines[end].lstrip()) > indent)
         ):
             end += 1
         return i + 1, end
@@ -87,15 +85,11 @@ def read(overlay_dir: str | Path) -> ImageRef:
     """The image reference an overlay pins."""
     path = Path(overlay_dir) / KUSTOMIZATION
     if not path.is_file():
-        raise ReleaseError(
-            f"overlay {path} does not exist", hint="check release.overlays in params.yaml"
-        )
+        raise ReleaseError(f"overlay {path} does not exist", hint="check release.overlays in params.yaml")
     lines = path.read_text().splitlines()
     start, end = _block(lines, path)
     fields = {
-        m.group("key"): m.group("value")
-        for m in (_FIELD_RE.match(line) for line in lines[start:end])
-        if m
+        m.group("key"): m.group("value") for m in (_FIELD_RE.match(line) for line in lines[start:end]) if m
     }
     if "newName" not in fields or "newTag" not in fields:
         raise ReleaseError(

@@ -69,9 +69,7 @@ def check_model_hash(p: Params) -> str:
     }
     for label, path in found.items():
         if not path.is_file():
-            raise ReleaseError(
-                f"{label} is missing", hint="run `dvc pull` to fetch the reviewed model"
-            )
+            raise ReleaseError(f"{label} is missing", hint="run `dvc pull` to fetch the reviewed model")
         actual = hashing.file_md5(path)
         if actual != recorded:
             raise ReleaseError(
@@ -86,8 +84,7 @@ def check_model_hash(p: Params) -> str:
         raise ReleaseError(f"the bundle cannot be loaded: {e.message}", hint=e.hint) from e
     if meta_md5 != recorded:
         raise ReleaseError(
-            f"{p.paths.bundle}/metadata.json names model md5 {meta_md5}, "
-            f"dvc.lock records {recorded}",
+            f"{p.paths.bundle}/metadata.json names model md5 {meta_md5}, dvc.lock records {recorded}",
             hint="run `dvc repro bundle` and commit",
         )
     return recorded
@@ -233,9 +230,7 @@ def _release(
     slices = _read_json(p.paths.slices) or []
     version = registry.register_bundle(
         p.paths.bundle,
-        tags=_version_tags(
-            p, sha=sha, model_md5=model_md5, pr=pr, released_at=released_at, metrics=metrics
-        ),
+        tags=_version_tags(p, sha=sha, model_md5=model_md5, pr=pr, released_at=released_at, metrics=metrics),
     )
     undo.append(lambda: registry.delete_version(version))
     tag = gitops.tag_name(version)

@@ -38,9 +38,7 @@ def _check_version(p: Params, r: Report, version: str, where: str) -> None:
     card = card_path(p, version)
     text = card.read_text() if card.is_file() else ""
     r.check(
-        f"`{tag}`" in text
-        and tags.get("model_md5", "?") in text
-        and tags.get("image", "?") in text,
+        f"`{tag}`" in text and tags.get("model_md5", "?") in text and tags.get("image", "?") in text,
         f"{where}: model card {card} names {tag}, its model md5 and image",
         f"{where}: model card {card} "
         + ("is missing" if not text else "does not match the registry (tag, md5 or image)"),
@@ -123,6 +121,4 @@ def running_at(env: str, when: str) -> str | None:
 
 
 def summary(r: Report) -> str:
-    return "\n".join(
-        [*(f"ok       {line}" for line in r.ok), *(f"MISMATCH {line}" for line in r.problems)]
-    )
+    return "\n".join([*(f"ok       {line}" for line in r.ok), *(f"MISMATCH {line}" for line in r.problems)])
