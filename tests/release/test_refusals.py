@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,7 +70,7 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
         shutil.copytree(repo / outputs, other / outputs, dirs_exist_ok=True)
     procs = [
         subprocess.Popen(
-            ["flightdelay", "release"],
+            [sys.executable, "-m", "flightdelay", "release"],
             cwd=wt,
             env={**os.environ, **env_for(wt, registry)},
             stdout=subprocess.PIPE,
