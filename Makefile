@@ -18,7 +18,7 @@ PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 
-.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve lock clean
+.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -99,7 +99,10 @@ test-serve-env: serve-env ## API tests inside the serving-only environment (no p
 bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
 	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline ## every benchmark
+soak: setup system ## load (60 s at a fixed rate near capacity) and faults under load, with figures
+	python scripts/soak.py --model-dir $(MODEL_DIR)
+
+bench: bench-pipeline bench-serve ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
