@@ -239,8 +239,15 @@ BROKEN = [
         ["release.yml:22", "job 'build', step 1 'actions/checkout@", "persist-credentials: false"],
     ),
     (
-        "persist-credentials true",
+        "persist-credentials true without a reason",
         mutate("persist-credentials: false", "persist-credentials: true"),
+        "release.yml",
+        "credentials",
+        ["job 'build'", "`persist-credentials: true # <why this job pushes>`"],
+    ),
+    (
+        "persist-credentials true with a one-word comment",
+        mutate("persist-credentials: false", "persist-credentials: true # yes"),
         "release.yml",
         "credentials",
         ["job 'build'"],
@@ -312,6 +319,15 @@ ALLOWED = [
         ),
     ),
     ("git -C push", mutate("run: git push origin", "run: git -C repo push origin")),
+    (
+        "persist-credentials true with a reason",
+        mutate(
+            PUSH_STEPS,
+            f"      - uses: {CHECKOUT} # v4.2.2\n"
+            "        with:\n          persist-credentials: true # make release pushes the tag\n"
+            "      - run: make release",
+        ),
+    ),
     (
         "string concurrency group",
         mutate(

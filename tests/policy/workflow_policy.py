@@ -8,8 +8,9 @@ Rules (ids appear in every message):
 - `pin`           every `uses:` pinned to a full 40-hex commit SHA with a `# vX.Y.Z` comment
                   (local `./…` actions and `docker://…@sha256:` images are allowed).
 - `credentials`   `persist-credentials: false` on every `actions/checkout`, except in a job that
-                  pushes (a `git push` in a run step, or a checkout given an explicit `token:`) or
-                  that carries the marker `# policy: persist-credentials <reason>`.
+                  pushes: a `git push` in a run step, a checkout given an explicit `token:`, an
+                  explicit `persist-credentials: true  # <reason>`, or the marker
+                  `# policy: persist-credentials <reason>` on the `uses:` line.
 - `timeout`       `timeout-minutes` on every job (jobs calling a reusable workflow are exempt: the
                   called workflow's jobs carry it).
 - `concurrency`   release workflows (name or file name contains "release" or "promot") have a
@@ -32,6 +33,7 @@ EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 # `git push`, `git -C dir push`, `git -c key=value push`.
 GIT_PUSH = re.compile(r"\bgit\s+(?:-[Cc]\s+\S+\s+)*push\b")
 CREDENTIALS_MARKER = re.compile(r"#\s*policy:\s*persist-credentials\s+\S")
+REASON_COMMENT = re.compile(r"#\s*\S+\s+\S+")  # a reason: at least two words
 RELEASE_NAME = re.compile(r"release|promot", re.IGNORECASE)
 
 # Jobs allowed to keep checkout credentials without a visible push: {(file name, job id): reason}.
@@ -375,16 +377,17 @@ class _Checker:
         value = with_.get("persist-credentials")
         if value is False or str(value).lower() == "false" or pushes:
             return
-        marker_lines = [step.line_of("uses"), with_.line_of("persist-credentials")]
-        if any(CREDENTIALS_MARKER.search(self.raw(n)) for n in marker_lines if n):
+        declared = value is True and REASON_COMMENT.search(self.raw(with_.line_of("persist-credentials")))
+        if declared or CREDENTIALS_MARKER.search(self.raw(step.line_of("uses"))):
             return
         self.add(
             step.line_of("uses"),
             "credentials",
             where,
             "checkout leaves the job token in .git/config for every later step",
-            "add `persist-credentials: false` under `with:`; a job that pushes shows it with `git push` "
-            "in a run step or the comment `# policy: persist-credentials <reason>` on the `uses:` line",
+            "add `persist-credentials: false` under `with:`; a job that pushes says so: "
+            "`persist-credentials: true # <why this job pushes>`, a `git push` in a run step, "
+            "or `# policy: persist-credentials <reason>` on the `uses:` line",
         )
 
     def check_script(
