@@ -62,3 +62,8 @@ def repo_files(root: Path = REPO_ROOT) -> list[str]:
         check=True,
     )
     return sorted({f for f in proc.stdout.splitlines() if (root / f).is_file()})
+
+
+def repo_ids(paths: Sequence[Path]) -> list[str]:
+    """Test ids for repository files: their paths relative to the repository root."""
+    return [p.relative_to(REPO_ROOT).as_posix() for p in paths]
