@@ -32,7 +32,8 @@ def new_secrets(root: Path, files: list[str], baseline: Path, scratch: Path) -> 
 
 
 def test_no_secret_outside_the_baseline(tmp_path: Path) -> None:
-    found = new_secrets(REPO_ROOT, repo_files(), BASELINE, tmp_path)
+    files = [f for f in repo_files() if f != BASELINE.name]  # its hashes look like secrets
+    found = new_secrets(REPO_ROOT, files, BASELINE, tmp_path)
     assert not found, (
         "detect-secrets found secrets not in .secrets.baseline: "
         f"{found}. Remove them; for a false positive run `detect-secrets scan --baseline .secrets.baseline` "
