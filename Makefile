@@ -61,7 +61,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup tools system lint test-serve-env ## every check: lint, type check, unit + integration + static deploy checks
+test: setup tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
 .PHONY: check-deploy
@@ -114,3 +114,15 @@ lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist
+
+.PHONY: audit sbom policy
+
+audit: tools ## pip-audit requirements.txt; says SKIPPED-BY-NETWORK when the advisory database is unreachable
+	@python scripts/supply_chain.py audit
+
+sbom: tools ## CycloneDX SBOM of the serving environment (requirements-serve.txt) -> build/sbom-serve.cdx.json
+	@python scripts/supply_chain.py sbom
+
+policy: setup tools ## workflow policy and supply-chain checks (zizmor, schemas, secrets, SBOM, Dockerfile)
+	mypy --strict tests/policy scripts/supply_chain.py
+	pytest -q tests/policy
