@@ -1,4 +1,4 @@
-"""`flightdelay drift …` subcommands: check, issue-action."""
+"""`flightdelay drift …` subcommands: check, issue-action, next-month."""
 
 from __future__ import annotations
 
@@ -87,7 +87,14 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     ia.add_argument("--summary", required=True, help="summary.json of the check")
     ia.add_argument("--existing", help="JSON list of open drift issues (gh issue list --json), or -")
 
+    dsub.add_parser("next-month", help="print the month after the training window (data.window.end)")
+
     def handler(args: argparse.Namespace, p: Params) -> int:
+        if args.drift_cmd == "next-month":
+            from flightdelay.drift.sources import next_month
+
+            print(next_month(p.data.window.end))
+            return 0
         return _check(args, p) if args.drift_cmd == "check" else _issue_action(args, p)
 
     handlers["drift"] = handler
