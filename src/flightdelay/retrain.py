@@ -52,12 +52,14 @@ def move_window_end(text: str, new_end: str) -> str:
         elif section == "data" and re.match(r"^\s+window:\s*(#.*)?$", line):
             in_window = True
         elif section == "data" and in_window and (m := END_RE.match(line.rstrip("\n"))):
-            nl = line[len(line.rstrip("\n")):]
+            nl = line[len(line.rstrip("\n")) :]
             lines[i] = f"{m['head']}{m['q']}{new_end}{m['q']}{m['tail']}{nl}"
             hits += 1
     if hits != 1:
-        raise ConfigError(f"found {hits} `data.window.end` entries in params.yaml, expected one",
-                          hint="keep `data: window: end: \"YYYY-MM\"` in block style")
+        raise ConfigError(
+            f"found {hits} `data.window.end` entries in params.yaml, expected one",
+            hint='keep `data: window: end: "YYYY-MM"` in block style',
+        )
     return "".join(lines)
 
 
@@ -69,9 +71,11 @@ def check_months(months: list[str], window_end: str) -> list[str]:
     expected, out = next_month(window_end), []
     for m in sorted(set(months)):
         if m != expected:
-            raise DataError(f"month {m} does not follow the training window (ends {window_end}); "
-                            f"expected {expected}",
-                            hint="retrain on the months right after data.window.end, in order")
+            raise DataError(
+                f"month {m} does not follow the training window (ends {window_end}); "
+                f"expected {expected}",
+                hint="retrain on the months right after data.window.end, in order",
+            )
         out.append(m)
         expected = next_month(m)
     return out
@@ -81,68 +85,109 @@ def _evidence(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     if not path.is_file():
-        raise DataError(f"drift evidence {path} does not exist",
-                        hint="pass the summary.json written by `flightdelay drift check`")
+        raise DataError(
+            f"drift evidence {path} does not exist",
+            hint="pass the summary.json written by `flightdelay drift check`",
+        )
     return dict(json.loads(path.read_text()))
 
 
-def render_pr(months: list[str], old: tuple[str, str], new_end: str, ev: dict[str, Any],
-              issue: int | None, evidence_url: str | None) -> tuple[str, str, str]:
+def render_pr(
+    months: list[str],
+    old: tuple[str, str],
+    new_end: str,
+    ev: dict[str, Any],
+    issue: int | None,
+    evidence_url: str | None,
+) -> tuple[str, str, str]:
     """(title, commit message, PR body)."""
     span = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
     title = f"Retrain on data through {new_end} (drift evidence)"
     facts = []
     if ev:
         dd = ev.get("data_drift", {})
-        facts.append(f"drift check {ev.get('checked_at', '?')}: status {ev.get('status')}, "
-                     f"importance-weighted drift share {float(dd.get('share') or 0):.2f}")
+        facts.append(
+            f"drift check {ev.get('checked_at', '?')}: status {ev.get('status')}, "
+            f"importance-weighted drift share {float(dd.get('share') or 0):.2f}"
+        )
         drifted = [c["column"] for c in dd.get("columns", []) if c.get("drifted")]
         if drifted:
             facts.append("drifted columns: " + ", ".join(drifted))
         q = ev.get("model_quality") or {}
         if q.get("current"):
-            facts.append(f"ROC AUC on {', '.join(ev['current'].get('months') or ['the current window'])}: "
-                         f"{q['current'].get('roc_auc')} (holdout {q['reference'].get('roc_auc')}, "
-                         f"floor {q.get('floor')})")
+            facts.append(
+                f"ROC AUC on {', '.join(ev['current'].get('months') or ['the current window'])}: "
+                f"{q['current'].get('roc_auc')} (holdout {q['reference'].get('roc_auc')}, "
+                f"floor {q.get('floor')})"
+            )
         t = ev.get("trigger") or {}
         if t:
-            facts.append(f"trigger: drift in {t.get('drift_count')} of the last "
-                         f"{len(t.get('considered', []))} checks (needs {t.get('n')} of {t.get('m')})")
+            facts.append(
+                f"trigger: drift in {t.get('drift_count')} of the last "
+                f"{len(t.get('considered', []))} checks (needs {t.get('n')} of {t.get('m')})"
+            )
     links = []
     if issue:
         links.append(f"Refs #{issue}")
     if evidence_url:
         links.append(f"Evidence: {evidence_url}")
-    message = "\n".join([
-        f"retrain: add {span}, move the training window end {old[1]} → {new_end}", "",
-        *[f"- {f}" for f in facts], *([""] if facts else []), *links,
-    ]).rstrip() + "\n"
-    body = "\n".join([
-        "## Retraining", "",
-        f"- New labelled data: **{', '.join(months)}** (DVC-tracked, `data/raw/<month>.dvc`).",
-        f"- Training window: `{old[0]} … {old[1]}` → `{old[0]} … {new_end}`; the newest month "
-        f"({new_end}) becomes the holdout, so the PR report compares this candidate with the "
-        "current champion on a month neither trained on.", "",
-        "## Drift evidence", "",
-        *([f"- {f}" for f in facts] or ["- (no drift summary attached)"]),
-        *([f"- {link}" for link in links]), "",
-        "The PR pipeline reruns `dvc repro`, the gate and the report on this branch.", "",
-    ])
+    message = (
+        "\n".join(
+            [
+                f"retrain: add {span}, move the training window end {old[1]} → {new_end}",
+                "",
+                *[f"- {f}" for f in facts],
+                *([""] if facts else []),
+                *links,
+            ]
+        ).rstrip()
+        + "\n"
+    )
+    body = "\n".join(
+        [
+            "## Retraining",
+            "",
+            f"- New labelled data: **{', '.join(months)}** (DVC-tracked, `data/raw/<month>.dvc`).",
+            f"- Training window: `{old[0]} … {old[1]}` → `{old[0]} … {new_end}`; the newest month "
+            f"({new_end}) becomes the holdout, so the PR report compares this candidate with the "
+            "current champion on a month neither trained on.",
+            "",
+            "## Drift evidence",
+            "",
+            *([f"- {f}" for f in facts] or ["- (no drift summary attached)"]),
+            *([f"- {link}" for link in links]),
+            "",
+            "The PR pipeline reruns `dvc repro`, the gate and the report on this branch.",
+            "",
+        ]
+    )
     return title, message, body
 
 
-def prepare(p: Params, months: list[str], *, evidence: Path | None = None, issue: int | None = None,
-            evidence_url: str | None = None, body_out: Path | None = None,
-            params_path: Path = Path("params.yaml"), push: bool = False) -> Prepared:
+def prepare(
+    p: Params,
+    months: list[str],
+    *,
+    evidence: Path | None = None,
+    issue: int | None = None,
+    evidence_url: str | None = None,
+    body_out: Path | None = None,
+    params_path: Path = Path("params.yaml"),
+    push: bool = False,
+) -> Prepared:
     months = check_months(months, p.data.window.end)
     new_end = months[-1]
     branch = f"{BRANCH_PREFIX}{new_end}"
     if gitio.is_dirty():
-        raise RetrainError("the working tree has uncommitted changes",
-                           hint="commit or stash them; retrain prepare commits only its own changes")
+        raise RetrainError(
+            "the working tree has uncommitted changes",
+            hint="commit or stash them; retrain prepare commits only its own changes",
+        )
     if gitio.git("branch", "--list", branch):
-        raise RetrainError(f"branch {branch} already exists",
-                           hint=f"delete it (`git branch -D {branch}`) or open its PR")
+        raise RetrainError(
+            f"branch {branch} already exists",
+            hint=f"delete it (`git branch -D {branch}`) or open its PR",
+        )
     ev = _evidence(evidence)
     old = (p.data.window.start, p.data.window.end)
     title, message, body = render_pr(months, old, new_end, ev, issue, evidence_url)
@@ -175,20 +220,43 @@ def prepare(p: Params, months: list[str], *, evidence: Path | None = None, issue
     out.write_text(f"<!-- title: {title} -->\n{body}")
     commit = gitio.git("rev-parse", "HEAD")
     say(f"retrain: committed {commit[:10]} on {branch}; PR body in {out}")
-    return Prepared(branch=branch, commit=commit, months=months, window=(old[0], new_end),
-                    pr_title=title, pr_body=out)
+    return Prepared(
+        branch=branch,
+        commit=commit,
+        months=months,
+        window=(old[0], new_end),
+        pr_title=title,
+        pr_body=out,
+    )
 
 
 def _handler(args: argparse.Namespace, p: Params) -> int:
     months = [next_month(p.data.window.end) if m == "next" else m for m in args.months]
     try:
-        res = prepare(p, months, evidence=args.evidence and Path(args.evidence), issue=args.issue,
-                      evidence_url=args.evidence_url, body_out=args.body_out and Path(args.body_out),
-                      params_path=Path(args.params), push=args.push)
+        res = prepare(
+            p,
+            months,
+            evidence=args.evidence and Path(args.evidence),
+            issue=args.issue,
+            evidence_url=args.evidence_url,
+            body_out=args.body_out and Path(args.body_out),
+            params_path=Path(args.params),
+            push=args.push,
+        )
     except ToolError as e:
         raise RetrainError(f"retraining branch not created: {e.message}", hint=e.hint) from e
-    print(json.dumps({"branch": res.branch, "commit": res.commit, "months": res.months,
-                      "window": list(res.window), "title": res.pr_title, "body": str(res.pr_body)}))
+    print(
+        json.dumps(
+            {
+                "branch": res.branch,
+                "commit": res.commit,
+                "months": res.months,
+                "window": list(res.window),
+                "title": res.pr_title,
+                "body": str(res.pr_body),
+            }
+        )
+    )
     return 0
 
 
@@ -196,8 +264,13 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     r = sub.add_parser("retrain", help="prepare a retraining branch with new labelled months")
     rsub = r.add_subparsers(dest="retrain_cmd", required=True)
     pr = rsub.add_parser("prepare", help="data add + move the window + commit on retrain/<month>")
-    pr.add_argument("--months", nargs="+", required=True, metavar="YYYY-MM",
-                    help="new months right after data.window.end (`next` = the next one)")
+    pr.add_argument(
+        "--months",
+        nargs="+",
+        required=True,
+        metavar="YYYY-MM",
+        help="new months right after data.window.end (`next` = the next one)",
+    )
     pr.add_argument("--evidence", help="summary.json of the drift check that asked for this")
     pr.add_argument("--issue", type=int, help="number of the drift issue to reference")
     pr.add_argument("--evidence-url", help="link to the drift run / HTML report")

@@ -36,7 +36,9 @@ def july_log(pipeline_repo: Path, tmp_path: Path) -> Path:
     return write_prediction_log(tmp_path / "predictions.jsonl", df, scores, malformed=2)
 
 
-def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, july_log: Path) -> None:
+def test_log_check_exit_codes_outputs_trigger_and_issue(
+    pipeline_repo: Path, july_log: Path
+) -> None:
     repo = pipeline_repo
     rc, out, err = fd(repo, "drift", "check", "--log", str(july_log))
     assert rc == 10, err
@@ -46,11 +48,15 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
     assert summary["schema_version"] == 1
     assert summary["current"]["malformed_lines"] == 2
     assert summary["prediction_drift"]["score"] is not None
-    assert summary["model_quality"] is None           # a log has no outcomes
+    assert summary["model_quality"] is None  # a log has no outcomes
     assert summary["trigger"]["retrain_recommended"] is False  # one drifting check is not enough
     prom = (repo / "reports/drift/metrics.prom").read_text()
-    for name in ("flightdelay_drift_share", "flightdelay_drift_detected",
-                 "flightdelay_model_quality_roc_auc", "flightdelay_model_quality_floor"):
+    for name in (
+        "flightdelay_drift_share",
+        "flightdelay_drift_detected",
+        "flightdelay_model_quality_roc_auc",
+        "flightdelay_model_quality_floor",
+    ):
         assert f"# TYPE {name} gauge" in prom
     assert "flightdelay_model_quality_roc_auc NaN" in prom
 
@@ -60,8 +66,16 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
 
     existing = repo / "existing.json"
     existing.write_text(json.dumps([{"number": 7, "state": "OPEN"}]))
-    _, out, _ = fd(repo, "drift", "issue-action", "--summary", "reports/drift/summary.json",
-                   "--existing", str(existing), check_rc=True)
+    _, out, _ = fd(
+        repo,
+        "drift",
+        "issue-action",
+        "--summary",
+        "reports/drift/summary.json",
+        "--existing",
+        str(existing),
+        check_rc=True,
+    )
     assert json.loads(out)["action"] == "update"
     assert json.loads(out)["number"] == 7
 
@@ -74,11 +88,18 @@ def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(pipeline_repo: 
     repo = pipeline_repo
     evidence = repo / "reports" / "drift" / "summary.json"
     evidence.parent.mkdir(parents=True)
-    evidence.write_text(json.dumps({"status": "drift", "checked_at": "2026-01-02T00:00:00+00:00",
-                                    "data_drift": {"share": 0.42, "columns": [
-                                        {"column": "temp", "drifted": True}]}}))
-    rc, out, err = fd(repo, "retrain", "prepare", "--months", "next", "--evidence", str(evidence),
-                      "--issue", "12")
+    evidence.write_text(
+        json.dumps(
+            {
+                "status": "drift",
+                "checked_at": "2026-01-02T00:00:00+00:00",
+                "data_drift": {"share": 0.42, "columns": [{"column": "temp", "drifted": True}]},
+            }
+        )
+    )
+    rc, out, err = fd(
+        repo, "retrain", "prepare", "--months", "next", "--evidence", str(evidence), "--issue", "12"
+    )
     assert rc == 0, err
     res = json.loads(out)
     assert res["branch"] == "retrain/2013-03"
@@ -91,13 +112,18 @@ def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(pipeline_repo: 
     changed = set(git(repo, "show", "--name-only", "--format=", "HEAD").splitlines())
     assert {"params.yaml", "data/raw/2013-03.dvc"} <= changed
     assert load_params(repo / "params.yaml").data.window.end == "2013-03"
-    body = Path(res["body"]).read_text() if Path(res["body"]).is_absolute() else \
-        (repo / res["body"]).read_text()
+    body = (
+        Path(res["body"]).read_text()
+        if Path(res["body"]).is_absolute()
+        else (repo / res["body"]).read_text()
+    )
     assert "Refs #12" in body
     assert "temp" in body
 
 
-def test_retrain_prepare_refuses_a_dirty_tree_and_rolls_back_on_failure(pipeline_repo: Path) -> None:
+def test_retrain_prepare_refuses_a_dirty_tree_and_rolls_back_on_failure(
+    pipeline_repo: Path,
+) -> None:
     repo = pipeline_repo
     params = repo / "params.yaml"
     original = params.read_text()
@@ -109,8 +135,10 @@ def test_retrain_prepare_refuses_a_dirty_tree_and_rolls_back_on_failure(pipeline
 
     # A window written in flow style cannot be edited: the step fails after `data add` ran,
     # and everything it did is undone.
-    text = original.replace('window:\n    start: 2013-01\n    end: 2013-02',
-                            'window: {start: "2013-01", end: "2013-02"}')
+    text = original.replace(
+        "window:\n    start: 2013-01\n    end: 2013-02",
+        'window: {start: "2013-01", end: "2013-02"}',
+    )
     assert text != original
     params.write_text(text)
     git(repo, "commit", "-qam", "flow-style window")

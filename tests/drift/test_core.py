@@ -11,15 +11,26 @@ P = DriftParams()
 
 
 def col(name: str, score: float | None, weight: float, kind: str = "numerical") -> core.ColumnDrift:
-    return core.ColumnDrift(column=name, kind=kind, method="wasserstein",  # type: ignore[arg-type]
-                            threshold=0.1, score=score, reference_values=1000,
-                            current_values=1000, weight=weight)
+    return core.ColumnDrift(
+        column=name,
+        kind=kind,
+        method="wasserstein",  # type: ignore[arg-type]
+        threshold=0.1,
+        score=score,
+        reference_values=1000,
+        current_values=1000,
+        weight=weight,
+    )
 
 
 def test_weights_map_derived_features_back_to_input_columns() -> None:
-    importance = [{"feature": "dep_minute", "gain": 6.0}, {"feature": "temp", "gain": 2.0},
-                  {"feature": "month", "gain": 50.0}, {"feature": "day_of_week", "gain": 50.0},
-                  {"feature": "arr_minute", "gain": 2.0}]
+    importance = [
+        {"feature": "dep_minute", "gain": 6.0},
+        {"feature": "temp", "gain": 2.0},
+        {"feature": "month", "gain": 50.0},
+        {"feature": "day_of_week", "gain": 50.0},
+        {"feature": "arr_minute", "gain": 2.0},
+    ]
     w = core.column_weights(importance, ["sched_dep_time", "sched_arr_time", "temp", "visib"])
     assert w == {"sched_dep_time": 0.6, "sched_arr_time": 0.2, "temp": 0.2, "visib": 0.0}
 
@@ -58,10 +69,12 @@ def test_columns_not_compared_do_not_count() -> None:
 
 def test_prediction_drift_and_quality_floor_each_make_drift() -> None:
     calm = [col("a", 0.0, 1.0)]
-    assert core.decide(calm, P, prediction_score=0.2, current_roc_auc=None,
-                       floor=None).prediction_drift
-    v = core.decide(calm, P, prediction_score=0.0, current_roc_auc=0.70,
-                    floor=core.quality_floor(0.75, P))
+    assert core.decide(
+        calm, P, prediction_score=0.2, current_roc_auc=None, floor=None
+    ).prediction_drift
+    v = core.decide(
+        calm, P, prediction_score=0.0, current_roc_auc=0.70, floor=core.quality_floor(0.75, P)
+    )
     assert v.quality_below_floor
     assert v.status == "drift"
     ok = core.decide(calm, P, prediction_score=0.0, current_roc_auc=0.73, floor=0.72)

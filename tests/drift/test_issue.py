@@ -8,8 +8,12 @@ from flightdelay.drift import issue
 
 
 def summary(status: str, retrain: bool = False) -> dict[str, Any]:
-    return {"status": status, "checked_at": "2026-01-01T00:00:00+00:00",
-            "data_drift": {"share": 0.5}, "trigger": {"retrain_recommended": retrain}}
+    return {
+        "status": status,
+        "checked_at": "2026-01-01T00:00:00+00:00",
+        "data_drift": {"share": 0.5},
+        "trigger": {"retrain_recommended": retrain},
+    }
 
 
 def test_drift_without_an_issue_opens_one() -> None:
@@ -18,8 +22,10 @@ def test_drift_without_an_issue_opens_one() -> None:
 
 
 def test_drift_with_an_open_issue_updates_the_oldest_and_reports_duplicates() -> None:
-    a = issue.decide(summary("drift", retrain=True),
-                     [{"number": 9, "state": "OPEN"}, {"number": 4, "state": "OPEN"}])
+    a = issue.decide(
+        summary("drift", retrain=True),
+        [{"number": 9, "state": "OPEN"}, {"number": 4, "state": "OPEN"}],
+    )
     assert (a.action, a.number, a.duplicates) == ("update", 4, [9])
     assert "Retraining was requested" in a.comment
 

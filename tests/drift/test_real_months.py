@@ -34,8 +34,9 @@ def months(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def params(tmp_path: Path) -> Params:
     p = load_params(REPO_ROOT / "params.yaml")
-    paths = p.paths.model_copy(update={"plots": str(tmp_path / "plots"),
-                                       "metrics": str(tmp_path / "metrics.json")})
+    paths = p.paths.model_copy(
+        update={"plots": str(tmp_path / "plots"), "metrics": str(tmp_path / "metrics.json")}
+    )
     return p.model_copy(update={"paths": paths})
 
 
@@ -58,11 +59,14 @@ def random_halves(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_july_against_january_june_drifts_in_the_weather(
-        months: dict[str, pd.DataFrame], params: Params, tmp_path: Path) -> None:
-    reference = pd.concat([months[f"2013-0{i}"] for i in range(1, 7)]).sample(20000, random_state=13)
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
+    reference = pd.concat([months[f"2013-0{i}"] for i in range(1, 7)]).sample(
+        20000, random_state=13
+    )
     s = run(params, reference, months["2013-07"], tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
-    assert WEATHER_SHIFTS <= drifted(s)
+    assert drifted(s) >= WEATHER_SHIFTS
     assert not drifted(s) & {"carrier", "origin", "sched_dep_time", "distance"}
     assert s["data_drift"]["share"] >= params.drift.share_threshold  # type: ignore[index]
     out = tmp_path / "out"
@@ -72,7 +76,8 @@ def test_july_against_january_june_drifts_in_the_weather(
 
 
 def test_two_random_halves_of_a_month_do_not_drift(
-        months: dict[str, pd.DataFrame], params: Params, tmp_path: Path) -> None:
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
     # Random (exchangeable) halves. Calendar halves are not a null case: the first and second
     # half of July 2013 had different weather, and the check rightly sees it.
     a, b = random_halves(months["2013-07"])
@@ -83,7 +88,8 @@ def test_two_random_halves_of_a_month_do_not_drift(
 
 
 def test_temperatures_in_celsius_are_flagged_on_temperature(
-        months: dict[str, pd.DataFrame], params: Params, tmp_path: Path) -> None:
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
     a, b = random_halves(months["2013-07"])
     b = b.assign(temp=(pd.to_numeric(b["temp"]) - 32) * 5 / 9)
     s = run(params, a, b, tmp_path / "out")
@@ -93,7 +99,8 @@ def test_temperatures_in_celsius_are_flagged_on_temperature(
 
 
 def test_fewer_rows_than_the_guard_is_not_enough_data(
-        months: dict[str, pd.DataFrame], params: Params, tmp_path: Path) -> None:
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
     small = months["2013-07"].head(params.drift.min_rows - 1)
     s = run(params, months["2013-06"], small, tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("not_enough_data", core.EXIT_NOT_ENOUGH_DATA)
@@ -108,7 +115,8 @@ def test_fewer_rows_than_the_guard_is_not_enough_data(
 
 
 def test_sampling_cap_bounds_rows_compared(
-        months: dict[str, pd.DataFrame], params: Params, tmp_path: Path) -> None:
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
     p = params.model_copy(update={"drift": params.drift.model_copy(update={"max_rows": 6000})})
     s = run(p, months["2013-06"], months["2013-07"], tmp_path / "out")
     assert s["current"]["rows"] == len(months["2013-07"])  # type: ignore[index]

@@ -17,16 +17,33 @@ from tests.drift.logs import write_prediction_log
 
 
 def frame(n: int) -> pd.DataFrame:
-    row = {"year": 2013, "month": 7, "day": 1, "sched_dep_time": 830, "sched_arr_time": 1100,
-           "carrier": "UA", "origin": "EWR", "dest": "ORD", "distance": 719, "temp": 80.1,
-           "dewp": 60.0, "humid": 50.0, "wind_dir": 200, "wind_speed": 8.0,
-           "wind_gust": float("nan"), "precip": 0.0, "pressure": 1012.0, "visib": 10.0}
+    row = {
+        "year": 2013,
+        "month": 7,
+        "day": 1,
+        "sched_dep_time": 830,
+        "sched_arr_time": 1100,
+        "carrier": "UA",
+        "origin": "EWR",
+        "dest": "ORD",
+        "distance": 719,
+        "temp": 80.1,
+        "dewp": 60.0,
+        "humid": 50.0,
+        "wind_dir": 200,
+        "wind_speed": 8.0,
+        "wind_gust": float("nan"),
+        "precip": 0.0,
+        "pressure": 1012.0,
+        "visib": 10.0,
+    }
     return pd.DataFrame([row] * n)
 
 
 def test_log_lines_become_rows_and_malformed_ones_are_counted(tmp_path: Path) -> None:
-    path = write_prediction_log(tmp_path / "p.jsonl", frame(5), np.linspace(0.1, 0.5, 5),
-                                model_version="3", malformed=3)
+    path = write_prediction_log(
+        tmp_path / "p.jsonl", frame(5), np.linspace(0.1, 0.5, 5), model_version="3", malformed=3
+    )
     with path.open("a") as fh:
         fh.write("\n")  # blank lines are not lines
     cur = sources.read_prediction_log(path)
@@ -39,11 +56,19 @@ def test_log_lines_become_rows_and_malformed_ones_are_counted(tmp_path: Path) ->
 
 
 def test_log_lines_with_wrong_types_are_malformed() -> None:
-    good = {"ts": "2026-01-01T00:00:00Z", "score": 0.3,
-            "features": {"carrier": "UA", "origin": "EWR", "dest": "ORD"}}
+    good = {
+        "ts": "2026-01-01T00:00:00Z",
+        "score": 0.3,
+        "features": {"carrier": "UA", "origin": "EWR", "dest": "ORD"},
+    }
     assert sources.parse_log_line(json.dumps(good).encode()) is not None
-    for bad in ({**good, "score": True}, {**good, "score": "0.3"}, {**good, "ts": "yesterday"},
-                {**good, "features": []}, {**good, "score": float("nan")}):
+    for bad in (
+        {**good, "score": True},
+        {**good, "score": "0.3"},
+        {**good, "ts": "yesterday"},
+        {**good, "features": []},
+        {**good, "score": float("nan")},
+    ):
         assert sources.parse_log_line(json.dumps(bad).encode()) is None
 
 

@@ -13,16 +13,23 @@ from flightdelay.params import DriftTrigger
 T = DriftTrigger(n=2, m=3)
 
 
-@pytest.mark.parametrize(("statuses", "retrain", "count"), [
-    (["drift"], False, 1),                                  # one noisy day
-    (["drift", "drift"], True, 2),
-    (["drift", "no_drift", "drift"], True, 2),              # 2 of the last 3
-    (["drift", "no_drift", "no_drift", "drift"], False, 1),  # the old drift fell out of the window
-    (["drift", "drift", "no_drift"], False, 2),             # drift cleared now: no PR
-    (["drift", "not_enough_data", "drift"], True, 2),       # no verdict: neither counts nor breaks
-    (["drift", "drift", "not_enough_data"], False, 2),
-    ([], False, 0),
-])
+@pytest.mark.parametrize(
+    ("statuses", "retrain", "count"),
+    [
+        (["drift"], False, 1),  # one noisy day
+        (["drift", "drift"], True, 2),
+        (["drift", "no_drift", "drift"], True, 2),  # 2 of the last 3
+        (
+            ["drift", "no_drift", "no_drift", "drift"],
+            False,
+            1,
+        ),  # the old drift fell out of the window
+        (["drift", "drift", "no_drift"], False, 2),  # drift cleared now: no PR
+        (["drift", "not_enough_data", "drift"], True, 2),  # no verdict: neither counts nor breaks
+        (["drift", "drift", "not_enough_data"], False, 2),
+        ([], False, 0),
+    ],
+)
 def test_n_of_m(statuses: list[str], retrain: bool, count: int) -> None:
     d = trigger.decide(statuses, T)
     assert (d.retrain, d.drift_count) == (retrain, count)

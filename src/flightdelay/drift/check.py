@@ -39,8 +39,10 @@ class CheckResult:
 def load_reference(p: Params) -> pd.DataFrame:
     path = Path(p.paths.reference)
     if not path.is_file():
-        raise DataError(f"drift reference {path} is missing",
-                        hint="run `dvc repro` (or `dvc pull`) to produce it")
+        raise DataError(
+            f"drift reference {path} is missing",
+            hint="run `dvc repro` (or `dvc pull`) to produce it",
+        )
     return pd.read_parquet(path)
 
 
@@ -71,32 +73,48 @@ def _quality(cur: pd.DataFrame, p: Params) -> dict[str, Any]:
     thr = float(ref.get("threshold", p.evaluate.threshold))
     m = classification_metrics(cur[sources.LABEL].to_numpy(), cur["score"].to_numpy(), thr)
     floor = core.quality_floor(float(ref["roc_auc"]), p.drift)
-    return {"current": {k: _finite(v) for k, v in m.items()},
-            "reference": {k: ref[k] for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1",
-                                              "positive_rate", "rows") if k in ref},
-            "reference_months": ref.get("holdout_months", []),
-            "floor": round(floor, 6), "threshold": thr}
+    return {
+        "current": {k: _finite(v) for k, v in m.items()},
+        "reference": {
+            k: ref[k]
+            for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "positive_rate", "rows")
+            if k in ref
+        },
+        "reference_months": ref.get("holdout_months", []),
+        "floor": round(floor, 6),
+        "threshold": thr,
+    }
 
 
 def _finite(v: float | None) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), 6)
 
 
-def run_check(p: Params, current: sources.Current, *, out_dir: Path | None = None,
-              history: Path | None = None, bundle_dir: Path | None = None,
-              run_url: str | None = None, reference: pd.DataFrame | None = None,
-              now: dt.datetime | None = None) -> CheckResult:
+def run_check(
+    p: Params,
+    current: sources.Current,
+    *,
+    out_dir: Path | None = None,
+    history: Path | None = None,
+    bundle_dir: Path | None = None,
+    run_url: str | None = None,
+    reference: pd.DataFrame | None = None,
+    now: dt.datetime | None = None,
+) -> CheckResult:
     d = p.drift
     out = Path(out_dir or d.output_dir)
     now = now or dt.datetime.now(dt.UTC)
     ref_full = load_reference(p) if reference is None else reference
     cur_full = current.frame
-    say(f"drift: current = {current.description}: {len(cur_full):,} rows; "
-        f"reference {len(ref_full):,} rows")
+    say(
+        f"drift: current = {current.description}: {len(cur_full):,} rows; "
+        f"reference {len(ref_full):,} rows"
+    )
     if current.labelled and "score" not in cur_full.columns:
         with step("drift: scoring the labelled window with the bundle"):
-            cur_full = cur_full.assign(score=score_with_bundle(cur_full,
-                                                               Path(bundle_dir or p.paths.bundle)))
+            cur_full = cur_full.assign(
+                score=score_with_bundle(cur_full, Path(bundle_dir or p.paths.bundle))
+            )
     rows = len(cur_full)
     ref = sources.cap(ref_full, d.max_rows, d.seed)
     cur = sources.cap(cur_full, d.max_rows, d.seed)
@@ -114,24 +132,35 @@ def run_check(p: Params, current: sources.Current, *, out_dir: Path | None = Non
         columns = core.with_weights(result.columns, weights)
         pred_score = result.prediction.score if result.prediction else None
         if result.prediction is not None:
-            prediction = {"method": result.prediction.method, "score": _finite(pred_score),
-                          "threshold": result.prediction.threshold,
-                          "detected": bool(result.prediction.drifted),
-                          "mean_reference": _finite(float(ref["score"].mean())),
-                          "mean_current": _finite(float(cur["score"].mean()))}
+            prediction = {
+                "method": result.prediction.method,
+                "score": _finite(pred_score),
+                "threshold": result.prediction.threshold,
+                "detected": bool(result.prediction.drifted),
+                "mean_reference": _finite(float(ref["score"].mean())),
+                "mean_current": _finite(float(cur["score"].mean())),
+            }
         if current.labelled:
             quality = _quality(cur_full, p)
-        verdict = core.decide(columns, d, prediction_score=pred_score if prediction else None,
-                              current_roc_auc=(quality or {}).get("current", {}).get("roc_auc"),
-                              floor=(quality or {}).get("floor"))
+        verdict = core.decide(
+            columns,
+            d,
+            prediction_score=pred_score if prediction else None,
+            current_roc_auc=(quality or {}).get("current", {}).get("roc_auc"),
+            floor=(quality or {}).get("floor"),
+        )
         if quality is not None:
             quality["below_floor"] = verdict.quality_below_floor
         html = outputs.HTML_FILE
         evidently_adapter.save_html(result, out / html)
 
     hist_path = Path(history or d.history)
-    entry = {"checked_at": now.isoformat(timespec="seconds"), "status": verdict.status,
-             "drift_share": round(verdict.drift_share, 6), "source": current.description}
+    entry = {
+        "checked_at": now.isoformat(timespec="seconds"),
+        "status": verdict.status,
+        "drift_share": round(verdict.drift_share, 6),
+        "source": current.description,
+    }
     checks = trigger.append(hist_path, entry, d.trigger.history_size)
     decision = trigger.decide([c["status"] for c in checks], d.trigger)
 
@@ -143,29 +172,53 @@ def run_check(p: Params, current: sources.Current, *, out_dir: Path | None = Non
         "reasons": verdict.reasons,
         "checked_at": entry["checked_at"],
         "checked_at_unix": int(now.timestamp()),
-        "current": {"source": current.source, "description": current.description,
-                    "rows": rows, "rows_used": len(cur), "lines_read": current.rows_read,
-                    "malformed_lines": current.malformed, "months": current.months,
-                    "model_versions": current.model_versions, "labelled": current.labelled},
-        "reference": {"path": p.paths.reference, "rows": len(ref_full), "rows_used": len(ref),
-                      "window": {"start": p.data.window.start, "end": p.data.window.end}},
+        "current": {
+            "source": current.source,
+            "description": current.description,
+            "rows": rows,
+            "rows_used": len(cur),
+            "lines_read": current.rows_read,
+            "malformed_lines": current.malformed,
+            "months": current.months,
+            "model_versions": current.model_versions,
+            "labelled": current.labelled,
+        },
+        "reference": {
+            "path": p.paths.reference,
+            "rows": len(ref_full),
+            "rows_used": len(ref),
+            "window": {"start": p.data.window.start, "end": p.data.window.end},
+        },
         "data_drift": {
             "share": round(verdict.drift_share, 6),
             "unweighted_share": round(verdict.unweighted_share, 6),
-            "threshold": d.share_threshold, "detected": verdict.data_drift,
+            "threshold": d.share_threshold,
+            "detected": verdict.data_drift,
             "critical_columns": verdict.critical_columns,
-            "columns": [{"column": c.column, "kind": c.kind, "method": c.method,
-                         "threshold": c.threshold, "score": _finite(c.score),
-                         "drifted": c.drifted, "weight": round(c.weight, 6),
-                         "reference_values": c.reference_values,
-                         "current_values": c.current_values}
-                        for c in sorted(columns, key=lambda c: (-c.drifted, -c.weight))],
+            "columns": [
+                {
+                    "column": c.column,
+                    "kind": c.kind,
+                    "method": c.method,
+                    "threshold": c.threshold,
+                    "score": _finite(c.score),
+                    "drifted": c.drifted,
+                    "weight": round(c.weight, 6),
+                    "reference_values": c.reference_values,
+                    "current_values": c.current_values,
+                }
+                for c in sorted(columns, key=lambda c: (-c.drifted, -c.weight))
+            ],
         },
         "prediction_drift": prediction,
         "model_quality": quality,
         "trigger": decision.as_dict() | {"history": str(hist_path)},
-        "artifacts": {"html": html, "summary": outputs.SUMMARY_FILE,
-                      "markdown": outputs.MARKDOWN_FILE, "prometheus": outputs.PROM_FILE},
+        "artifacts": {
+            "html": html,
+            "summary": outputs.SUMMARY_FILE,
+            "markdown": outputs.MARKDOWN_FILE,
+            "prometheus": outputs.PROM_FILE,
+        },
         "run_url": run_url,
     }
     outputs.write_json(out / outputs.SUMMARY_FILE, summary)
@@ -176,9 +229,11 @@ def run_check(p: Params, current: sources.Current, *, out_dir: Path | None = Non
     if gateway:
         outputs.push(gateway, prom)
         say(f"drift: pushed metrics to {gateway}")
-    say(f"drift: {verdict.status}"
+    say(
+        f"drift: {verdict.status}"
         + (f" ({'; '.join(verdict.reasons)})" if verdict.reasons else "")
         + f"; trigger {decision.drift_count}/{decision.n} of last {decision.m}"
         + (" → retraining recommended" if decision.retrain else "")
-        + f"; outputs in {out}/")
+        + f"; outputs in {out}/"
+    )
     return CheckResult(summary=summary, out_dir=out)

@@ -33,13 +33,24 @@ def _check(args: argparse.Namespace, p: Params) -> int:
         current = sources.read_partitions(sources.resolve_months(args.months, p), p)
     else:
         current = sources.read_file(Path(args.file))
-    result = check.run_check(p, current, out_dir=args.out and Path(args.out),
-                             history=args.history and Path(args.history),
-                             bundle_dir=args.bundle and Path(args.bundle), run_url=args.run_url)
-    print(json.dumps({k: result.summary[k] for k in ("status", "exit_code", "drift_detected")}
-                     | {"drift_share": result.summary["data_drift"]["share"],
-                        "retrain_recommended": result.summary["trigger"]["retrain_recommended"],
-                        "summary": str(result.out_dir / "summary.json")}))
+    result = check.run_check(
+        p,
+        current,
+        out_dir=args.out and Path(args.out),
+        history=args.history and Path(args.history),
+        bundle_dir=args.bundle and Path(args.bundle),
+        run_url=args.run_url,
+    )
+    print(
+        json.dumps(
+            {k: result.summary[k] for k in ("status", "exit_code", "drift_detected")}
+            | {
+                "drift_share": result.summary["data_drift"]["share"],
+                "retrain_recommended": result.summary["trigger"]["retrain_recommended"],
+                "summary": str(result.out_dir / "summary.json"),
+            }
+        )
+    )
     return result.exit_code
 
 
@@ -59,11 +70,15 @@ def _issue_action(args: argparse.Namespace, p: Params) -> int:
     summary = _read_json(args.summary)
     existing = _read_json(args.existing) if args.existing else []
     if not isinstance(summary, dict) or "status" not in summary:
-        raise DataError(f"{args.summary} is not a drift summary (no 'status')",
-                        hint="pass the summary.json written by `flightdelay drift check`")
+        raise DataError(
+            f"{args.summary} is not a drift summary (no 'status')",
+            hint="pass the summary.json written by `flightdelay drift check`",
+        )
     if not isinstance(existing, list):
-        raise ConfigError(f"{args.existing} must be a JSON list of issues",
-                          hint="produce it with `gh issue list --label drift --json number,state`")
+        raise ConfigError(
+            f"{args.existing} must be a JSON list of issues",
+            hint="produce it with `gh issue list --label drift --json number,state`",
+        )
     print(json.dumps(issue.decide(summary, existing).as_dict()))
     return 0
 
@@ -71,12 +86,20 @@ def _issue_action(args: argparse.Namespace, p: Params) -> int:
 def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:  # type: ignore[type-arg]
     d = sub.add_parser("drift", help="drift check against the training reference; issue decision")
     dsub = d.add_subparsers(dest="drift_cmd", required=True)
-    c = dsub.add_parser("check", help="compare a current window with the reference",
-                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    c = dsub.add_parser(
+        "check",
+        help="compare a current window with the reference",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     src = c.add_mutually_exclusive_group(required=True)
     src.add_argument("--log", help="the service's prediction log (JSON lines)")
-    src.add_argument("--months", nargs="+", metavar="YYYY-MM",
-                     help="labelled partitions under paths.raw (`next` = month after the window)")
+    src.add_argument(
+        "--months",
+        nargs="+",
+        metavar="YYYY-MM",
+        help="labelled partitions under paths.raw (`next` = month after the window)",
+    )
     src.add_argument("--file", help="a .parquet/.csv table with the input columns, or a .jsonl log")
     c.add_argument("--since", type=_since, help="with --log: only lines at or after this ISO time")
     c.add_argument("--out", help="output directory (default drift.output_dir)")
@@ -85,9 +108,13 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     c.add_argument("--run-url", help="link to the CI run, written into the issue body")
     ia = dsub.add_parser("issue-action", help="open / update / close / none for the drift issue")
     ia.add_argument("--summary", required=True, help="summary.json of the check")
-    ia.add_argument("--existing", help="JSON list of open drift issues (gh issue list --json), or -")
+    ia.add_argument(
+        "--existing", help="JSON list of open drift issues (gh issue list --json), or -"
+    )
 
-    dsub.add_parser("next-month", help="print the month after the training window (data.window.end)")
+    dsub.add_parser(
+        "next-month", help="print the month after the training window (data.window.end)"
+    )
 
     def handler(args: argparse.Namespace, p: Params) -> int:
         if args.drift_cmd == "next-month":

@@ -14,12 +14,17 @@ EXIT_DRIFT = 10
 EXIT_NOT_ENOUGH_DATA = 11
 Status = Literal["no_drift", "drift", "not_enough_data"]
 EXIT_CODES: dict[Status, int] = {
-    "no_drift": EXIT_NO_DRIFT, "drift": EXIT_DRIFT, "not_enough_data": EXIT_NOT_ENOUGH_DATA,
+    "no_drift": EXIT_NO_DRIFT,
+    "drift": EXIT_DRIFT,
+    "not_enough_data": EXIT_NOT_ENOUGH_DATA,
 }
 # Model features derived from input columns (see features.FEATURES); calendar features map to
 # calendar columns, which drift checks leave out.
-FEATURE_TO_COLUMN = {"dep_minute": "sched_dep_time", "arr_minute": "sched_arr_time",
-                     "day_of_week": "day"}
+FEATURE_TO_COLUMN = {
+    "dep_minute": "sched_dep_time",
+    "arr_minute": "sched_arr_time",
+    "day_of_week": "day",
+}
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class ColumnDrift:
     kind: Literal["numerical", "categorical"]
     method: str
     threshold: float
-    score: float | None          # None: not compared (too few non-missing values)
+    score: float | None  # None: not compared (too few non-missing values)
     reference_values: int
     current_values: int
     weight: float = 0.0
@@ -79,8 +84,9 @@ def column_weights(importance: Iterable[Mapping[str, Any]], columns: list[str]) 
 
 
 def with_weights(results: list[ColumnDrift], weights: Mapping[str, float]) -> list[ColumnDrift]:
-    return [ColumnDrift(**{**r.__dict__, "weight": float(weights.get(r.column, 0.0))})
-            for r in results]
+    return [
+        ColumnDrift(**{**r.__dict__, "weight": float(weights.get(r.column, 0.0))}) for r in results
+    ]
 
 
 def drift_shares(results: list[ColumnDrift]) -> tuple[float, float]:
@@ -107,16 +113,26 @@ def quality_floor(holdout_roc_auc: float, p: DriftParams) -> float:
     return holdout_roc_auc - p.max_roc_auc_drop
 
 
-def decide(results: list[ColumnDrift], p: DriftParams, *, prediction_score: float | None,
-           current_roc_auc: float | None, floor: float | None) -> Verdict:
+def decide(
+    results: list[ColumnDrift],
+    p: DriftParams,
+    *,
+    prediction_score: float | None,
+    current_roc_auc: float | None,
+    floor: float | None,
+) -> Verdict:
     """The verdict: drift when the weighted share reaches `share_threshold`, a column is critical,
     the score distribution moved, or (labels known) ROC AUC fell below the floor."""
     weighted, unweighted = drift_shares(results)
     critical = critical_columns(results, p)
     data_drift = weighted >= p.share_threshold or bool(critical)
     pred = prediction_score is not None and prediction_score >= p.prediction_threshold
-    below = (current_roc_auc is not None and floor is not None
-             and math.isfinite(current_roc_auc) and current_roc_auc < floor)
+    below = (
+        current_roc_auc is not None
+        and floor is not None
+        and math.isfinite(current_roc_auc)
+        and current_roc_auc < floor
+    )
     reasons = []
     if weighted >= p.share_threshold:
         reasons.append(f"importance-weighted drift share {weighted:.2f} ≥ {p.share_threshold}")
@@ -127,13 +143,26 @@ def decide(results: list[ColumnDrift], p: DriftParams, *, prediction_score: floa
     if below:
         reasons.append(f"ROC AUC {current_roc_auc:.4f} below the floor {floor:.4f}")
     drift = data_drift or pred or below
-    return Verdict(status="drift" if drift else "no_drift", drift_share=weighted,
-                   unweighted_share=unweighted, data_drift=data_drift, critical_columns=critical,
-                   prediction_drift=pred, quality_below_floor=below, reasons=reasons)
+    return Verdict(
+        status="drift" if drift else "no_drift",
+        drift_share=weighted,
+        unweighted_share=unweighted,
+        data_drift=data_drift,
+        critical_columns=critical,
+        prediction_drift=pred,
+        quality_below_floor=below,
+        reasons=reasons,
+    )
 
 
 def not_enough_data(rows: int, p: DriftParams) -> Verdict:
-    return Verdict(status="not_enough_data", drift_share=0.0, unweighted_share=0.0,
-                   data_drift=False, critical_columns=[], prediction_drift=False,
-                   quality_below_floor=False,
-                   reasons=[f"{rows} current rows < drift.min_rows={p.min_rows}"])
+    return Verdict(
+        status="not_enough_data",
+        drift_share=0.0,
+        unweighted_share=0.0,
+        data_drift=False,
+        critical_columns=[],
+        prediction_drift=False,
+        quality_below_floor=False,
+        reasons=[f"{rows} current rows < drift.min_rows={p.min_rows}"],
+    )

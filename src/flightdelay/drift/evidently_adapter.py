@@ -47,28 +47,42 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
     cur = _frame(current, numerical, p.categorical)
     counts = {c: (int(ref[c].notna().sum()), int(cur[c].notna().sum())) for c in ref.columns}
     compared = [c for c in ref.columns if min(counts[c]) >= p.min_column_values]
-    thresholds = {**{c: p.num_threshold for c in p.numerical},
-                  **{c: p.cat_threshold for c in p.categorical},
-                  **p.per_column_threshold, SCORE: p.prediction_threshold}
-    methods = {**{c: p.num_method for c in numerical}, **{c: p.cat_method for c in p.categorical}}
+    thresholds = {
+        **dict.fromkeys(p.numerical, p.num_threshold),
+        **dict.fromkeys(p.categorical, p.cat_threshold),
+        **p.per_column_threshold,
+        SCORE: p.prediction_threshold,
+    }
+    methods = {
+        **dict.fromkeys(numerical, p.num_method),
+        **dict.fromkeys(p.categorical, p.cat_method),
+    }
     definition = DataDefinition(
         numerical_columns=[c for c in numerical if c in compared],
         categorical_columns=[c for c in p.categorical if c in compared],
     )
-    report = Report([DataDriftPreset(
-        columns=compared,
-        per_column_method={c: methods[c] for c in compared},
-        per_column_threshold={c: thresholds[c] for c in compared},
-    )])
+    report = Report(
+        [
+            DataDriftPreset(
+                columns=compared,
+                per_column_method={c: methods[c] for c in compared},
+                per_column_threshold={c: thresholds[c] for c in compared},
+            )
+        ]
+    )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Evidently's own deprecation chatter
-            snapshot = report.run(Dataset.from_pandas(cur, data_definition=definition),
-                                  Dataset.from_pandas(ref, data_definition=definition))
+            snapshot = report.run(
+                Dataset.from_pandas(cur, data_definition=definition),
+                Dataset.from_pandas(ref, data_definition=definition),
+            )
             metrics = snapshot.dict()["metrics"]
     except (ValueError, TypeError, KeyError) as e:
-        raise ToolError(f"Evidently could not compare the data: {e}",
-                               hint="check the current data's columns and types") from e
+        raise ToolError(
+            f"Evidently could not compare the data: {e}",
+            hint="check the current data's columns and types",
+        ) from e
     scores: dict[str, float] = {}
     for m in metrics:
         cfg = m.get("config", {})
@@ -76,13 +90,21 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
             scores[str(cfg["column"])] = float(m["value"])
     missing = sorted(set(compared) - set(scores))
     if missing:
-        raise ToolError(f"Evidently returned no drift value for {missing}",
-                               hint="the Evidently version may have changed its result shape")
+        raise ToolError(
+            f"Evidently returned no drift value for {missing}",
+            hint="the Evidently version may have changed its result shape",
+        )
 
     def result(c: str, kind: str) -> ColumnDrift:
-        return ColumnDrift(column=c, kind="numerical" if kind == "numerical" else "categorical",
-                           method=methods[c], threshold=thresholds[c], score=scores.get(c),
-                           reference_values=counts[c][0], current_values=counts[c][1])
+        return ColumnDrift(
+            column=c,
+            kind="numerical" if kind == "numerical" else "categorical",
+            method=methods[c],
+            threshold=thresholds[c],
+            score=scores.get(c),
+            reference_values=counts[c][0],
+            current_values=counts[c][1],
+        )
 
     cols = [result(c, "numerical") for c in p.numerical]
     cols += [result(c, "categorical") for c in p.categorical]

@@ -33,8 +33,9 @@ class IssueAction:
 
 def decide(summary: Mapping[str, Any], existing: Sequence[Mapping[str, Any]]) -> IssueAction:
     status = str(summary["status"])
-    numbers = sorted(int(i["number"]) for i in existing
-                     if str(i.get("state", "OPEN")).upper() == "OPEN")
+    numbers = sorted(
+        int(i["number"]) for i in existing if str(i.get("state", "OPEN")).upper() == "OPEN"
+    )
     share = float(summary.get("data_drift", {}).get("share") or 0.0)
     when = str(summary.get("checked_at", ""))
     if status == "drift":
@@ -42,12 +43,20 @@ def decide(summary: Mapping[str, Any], existing: Sequence[Mapping[str, Any]]) ->
             return IssueAction("open", None, TITLE, "")
         retrain = bool(summary.get("trigger", {}).get("retrain_recommended"))
         note = " Retraining was requested." if retrain else ""
-        return IssueAction("update", numbers[0], TITLE,
-                           f"Drift persists at {when}: weighted drift share {share:.2f}.{note}",
-                           duplicates=numbers[1:])
+        return IssueAction(
+            "update",
+            numbers[0],
+            TITLE,
+            f"Drift persists at {when}: weighted drift share {share:.2f}.{note}",
+            duplicates=numbers[1:],
+        )
     if status == "no_drift" and numbers:
-        return IssueAction("close", numbers[0], TITLE,
-                           f"Drift cleared at {when}: weighted drift share {share:.2f}, "
-                           "no prediction drift, quality above the floor. Closing.",
-                           close=numbers)
+        return IssueAction(
+            "close",
+            numbers[0],
+            TITLE,
+            f"Drift cleared at {when}: weighted drift share {share:.2f}, "
+            "no prediction drift, quality above the floor. Closing.",
+            close=numbers,
+        )
     return IssueAction("none", numbers[0] if numbers else None, TITLE, "")

@@ -41,26 +41,51 @@ def _prom_value(v: float) -> str:
 def render_prom(summary: Mapping[str, Any]) -> str:
     q = summary.get("model_quality") or {}
     gauges = [
-        ("flightdelay_drift_share", "Importance-weighted share of drifted input columns (0..1).",
-         _num(summary["data_drift"]["share"]) if summary["status"] != "not_enough_data"
-         else float("nan")),
-        ("flightdelay_drift_detected", "1 when the last drift check found drift, else 0.",
-         1.0 if summary["drift_detected"] else 0.0),
-        ("flightdelay_model_quality_roc_auc",
-         "ROC AUC on the current window (NaN when outcomes are unknown).",
-         _num((q.get("current") or {}).get("roc_auc"))),
-        ("flightdelay_model_quality_floor", "ROC AUC below which quality counts as degraded.",
-         _num(q.get("floor"))),
-        ("flightdelay_drift_current_rows", "Rows in the current window of the last check.",
-         float(summary["current"]["rows"])),
-        ("flightdelay_drift_retrain_recommended", "1 when the N-of-M trigger asked for retraining.",
-         1.0 if summary["trigger"]["retrain_recommended"] else 0.0),
-        ("flightdelay_drift_last_check_timestamp_seconds", "Unix time of the last drift check.",
-         float(summary["checked_at_unix"])),
+        (
+            "flightdelay_drift_share",
+            "Importance-weighted share of drifted input columns (0..1).",
+            _num(summary["data_drift"]["share"])
+            if summary["status"] != "not_enough_data"
+            else float("nan"),
+        ),
+        (
+            "flightdelay_drift_detected",
+            "1 when the last drift check found drift, else 0.",
+            1.0 if summary["drift_detected"] else 0.0,
+        ),
+        (
+            "flightdelay_model_quality_roc_auc",
+            "ROC AUC on the current window (NaN when outcomes are unknown).",
+            _num((q.get("current") or {}).get("roc_auc")),
+        ),
+        (
+            "flightdelay_model_quality_floor",
+            "ROC AUC below which quality counts as degraded.",
+            _num(q.get("floor")),
+        ),
+        (
+            "flightdelay_drift_current_rows",
+            "Rows in the current window of the last check.",
+            float(summary["current"]["rows"]),
+        ),
+        (
+            "flightdelay_drift_retrain_recommended",
+            "1 when the N-of-M trigger asked for retraining.",
+            1.0 if summary["trigger"]["retrain_recommended"] else 0.0,
+        ),
+        (
+            "flightdelay_drift_last_check_timestamp_seconds",
+            "Unix time of the last drift check.",
+            float(summary["checked_at_unix"]),
+        ),
     ]
     lines = []
     for name, help_text, value in gauges:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {_prom_value(value)}"]
+        lines += [
+            f"# HELP {name} {help_text}",
+            f"# TYPE {name} gauge",
+            f"{name} {_prom_value(value)}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -68,18 +93,26 @@ def push(url: str, text: str, timeout: float = 10.0) -> None:
     """PUT the text file to a Prometheus Pushgateway (replaces this job's group)."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ToolError(f"PUSHGATEWAY_URL {url!r} is not an http(s) URL",
-                        hint="set it like http://pushgateway.monitoring:9091")
+        raise ToolError(
+            f"PUSHGATEWAY_URL {url!r} is not an http(s) URL",
+            hint="set it like http://pushgateway.monitoring:9091",
+        )
     target = url.rstrip("/") + f"/metrics/job/{PUSH_JOB}"
-    req = urllib.request.Request(target, data=text.encode(), method="PUT",  # noqa: S310 (scheme checked)
-                                 headers={"Content-Type": "text/plain; version=0.0.4"})
+    req = urllib.request.Request(
+        target,
+        data=text.encode(),
+        method="PUT",  # noqa: S310 (scheme checked)
+        headers={"Content-Type": "text/plain; version=0.0.4"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked)
             if resp.status >= 300:
                 raise ToolError(f"Pushgateway {target} answered HTTP {resp.status}")
     except OSError as e:
-        raise ToolError(f"cannot push metrics to {target}: {e}",
-                        hint="check PUSHGATEWAY_URL, or unset it to only write metrics.prom") from e
+        raise ToolError(
+            f"cannot push metrics to {target}: {e}",
+            hint="check PUSHGATEWAY_URL, or unset it to only write metrics.prom",
+        ) from e
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -90,42 +123,70 @@ def _fmt(v: Any, digits: int = 3) -> str:
 
 def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> str:
     s, dd = summary, summary["data_drift"]
-    head = {"drift": "Drift detected", "no_drift": "No drift",
-            "not_enough_data": "Not enough data"}[s["status"]]
+    head = {
+        "drift": "Drift detected",
+        "no_drift": "No drift",
+        "not_enough_data": "Not enough data",
+    }[s["status"]]
     cur, ref = s["current"], s["reference"]
-    out = [MARKER, f"## {head}", "",
-           f"Checked {s['checked_at']}: **{cur['description']}** ({cur['rows']:,} rows, "
-           f"{cur['rows_used']:,} compared) against the training reference "
-           f"({ref['window']['start']} … {ref['window']['end']}, {ref['rows_used']:,} rows).", ""]
+    out = [
+        MARKER,
+        f"## {head}",
+        "",
+        f"Checked {s['checked_at']}: **{cur['description']}** ({cur['rows']:,} rows, "
+        f"{cur['rows_used']:,} compared) against the training reference "
+        f"({ref['window']['start']} … {ref['window']['end']}, {ref['rows_used']:,} rows).",
+        "",
+    ]
     if s["reasons"]:
         out += ["Why: " + "; ".join(s["reasons"]) + ".", ""]
     if s["status"] != "not_enough_data":
-        out += [f"Importance-weighted drift share **{dd['share']:.2f}** (threshold "
-                f"{dd['threshold']}); unweighted {dd['unweighted_share']:.2f}.", "",
-                "| column | method | score | threshold | weight | drifted |",
-                "|---|---|---:|---:|---:|:---:|"]
+        out += [
+            f"Importance-weighted drift share **{dd['share']:.2f}** (threshold "
+            f"{dd['threshold']}); unweighted {dd['unweighted_share']:.2f}.",
+            "",
+            "| column | method | score | threshold | weight | drifted |",
+            "|---|---|---:|---:|---:|:---:|",
+        ]
         for c in dd["columns"]:
             mark = "**yes**" if c["drifted"] else ("not compared" if c["score"] is None else "no")
-            out.append(f"| {c['column']} | {c['method']} | {_fmt(c['score'])} | {c['threshold']} "
-                       f"| {c['weight']:.3f} | {mark} |")
+            out.append(
+                f"| {c['column']} | {c['method']} | {_fmt(c['score'])} | {c['threshold']} "
+                f"| {c['weight']:.3f} | {mark} |"
+            )
         out.append("")
         pd_ = s.get("prediction_drift")
         if pd_:
-            out += [f"Prediction drift (score, {pd_['method']}): {_fmt(pd_['score'])} "
-                    f"(threshold {pd_['threshold']}); mean score {_fmt(pd_['mean_reference'])} → "
-                    f"{_fmt(pd_['mean_current'])}.", ""]
+            out += [
+                f"Prediction drift (score, {pd_['method']}): {_fmt(pd_['score'])} "
+                f"(threshold {pd_['threshold']}); mean score {_fmt(pd_['mean_reference'])} → "
+                f"{_fmt(pd_['mean_current'])}.",
+                "",
+            ]
     q = s.get("model_quality")
     if q:
         out += ["| model quality | holdout (training) | current window |", "|---|---:|---:|"]
         for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate"):
-            out.append(f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |")
-        out += ["", f"Floor ROC AUC {_fmt(q['floor'], 4)}: "
-                + ("**below the floor**." if q["below_floor"] else "above the floor."), ""]
+            out.append(
+                f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |"
+            )
+        out += [
+            "",
+            f"Floor ROC AUC {_fmt(q['floor'], 4)}: "
+            + ("**below the floor**." if q["below_floor"] else "above the floor."),
+            "",
+        ]
     t = s["trigger"]
-    out += [f"Retraining trigger: drift in {t['drift_count']} of the last {len(t['considered'])} "
-            f"checks (needs {t['n']} of {t['m']}) → "
-            + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet."), ""]
+    out += [
+        f"Retraining trigger: drift in {t['drift_count']} of the last {len(t['considered'])} "
+        f"checks (needs {t['n']} of {t['m']}) → "
+        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet."),
+        "",
+    ]
     if run_url:
-        out += [f"Evidence: [workflow run and HTML report]({run_url}) · summary `{SUMMARY_FILE}` "
-                f"(schema v{s['schema_version']}).", ""]
+        out += [
+            f"Evidence: [workflow run and HTML report]({run_url}) · summary `{SUMMARY_FILE}` "
+            f"(schema v{s['schema_version']}).",
+            "",
+        ]
     return "\n".join(out)

@@ -31,7 +31,7 @@ class Current:
     """The current window and where it came from."""
 
     frame: pd.DataFrame
-    source: str                       # prediction_log | partitions | file
+    source: str  # prediction_log | partitions | file
     description: str
     rows_read: int
     malformed: int = 0
@@ -77,8 +77,10 @@ def parse_log_line(line: bytes) -> dict[str, Any] | None:
 def read_prediction_log(path: Path, since: dt.datetime | None = None) -> Current:
     """Stream the log line by line (constant memory per line); keep rows at or after `since`."""
     if not path.is_file():
-        raise DataError(f"prediction log {path} does not exist",
-                        hint="pass the service's log file (PREDICTION_LOG of the API) with --log")
+        raise DataError(
+            f"prediction log {path} does not exist",
+            hint="pass the service's log file (PREDICTION_LOG of the API) with --log",
+        )
     rows: list[dict[str, Any]] = []
     malformed, first_bad, total = 0, 0, 0
     with path.open("rb") as fh:
@@ -94,15 +96,25 @@ def read_prediction_log(path: Path, since: dt.datetime | None = None) -> Current
             if since is None or row["ts"] >= since:
                 rows.append(row)
     if malformed:
-        say(f"drift: warning: skipped {malformed} malformed line(s) of {total} in {path} "
-            f"(first at line {first_bad})")
+        say(
+            f"drift: warning: skipped {malformed} malformed line(s) of {total} in {path} "
+            f"(first at line {first_bad})"
+        )
     frame = pd.DataFrame(rows, columns=[*features.INPUT_COLUMNS, "score", "ts", "model_version"])
     versions = Counter(frame["model_version"].tolist())
-    span = (f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC"
-            if len(frame) else "")
-    return Current(frame=frame, source="prediction_log",
-                   description=f"prediction log {path.name}{span}", rows_read=total,
-                   malformed=malformed, model_versions=dict(versions))
+    span = (
+        f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC"
+        if len(frame)
+        else ""
+    )
+    return Current(
+        frame=frame,
+        source="prediction_log",
+        description=f"prediction log {path.name}{span}",
+        rows_read=total,
+        malformed=malformed,
+        model_versions=dict(versions),
+    )
 
 
 def next_month(month: str) -> str:
@@ -127,20 +139,29 @@ def read_partitions(months: list[str], p: Params) -> Current:
     frames = []
     for m in months:
         if not (raw / m).is_dir():
-            raise DataError(f"partition {m} is not in {raw}",
-                            hint=f"run `flightdelay data add {m}` (or `dvc pull`) first")
+            raise DataError(
+                f"partition {m} is not in {raw}",
+                hint=f"run `flightdelay data add {m}` (or `dvc pull`) first",
+            )
         df, _ = prepare_month(m, raw, p)
         frames.append(df.loc[~df["is_duplicate"], ["partition", *features.INPUT_COLUMNS, LABEL]])
         say(f"drift: {m}: {len(frames[-1]):,} labelled flights")
     frame = pd.concat(frames, ignore_index=True)
-    return Current(frame=frame, source="partitions", description=f"labelled partitions {', '.join(months)}",
-                   rows_read=len(frame), months=months)
+    return Current(
+        frame=frame,
+        source="partitions",
+        description=f"labelled partitions {', '.join(months)}",
+        rows_read=len(frame),
+        months=months,
+    )
 
 
 def read_file(path: Path) -> Current:
     """A parquet/CSV table with INPUT_COLUMNS (and optionally `score`, `disrupted`), or a log."""
     if not path.is_file():
-        raise DataError(f"{path} does not exist", hint="pass an existing .parquet, .csv or .jsonl file")
+        raise DataError(
+            f"{path} does not exist", hint="pass an existing .parquet, .csv or .jsonl file"
+        )
     if path.suffix in (".jsonl", ".log", ".ndjson"):
         return read_prediction_log(path)
     if path.suffix == ".parquet":
@@ -148,13 +169,19 @@ def read_file(path: Path) -> Current:
     elif path.suffix == ".csv":
         frame = pd.read_csv(path, low_memory=False)
     else:
-        raise DataError(f"{path}: unknown file type {path.suffix!r}",
-                        hint="use .parquet, .csv, or .jsonl (prediction log)")
+        raise DataError(
+            f"{path}: unknown file type {path.suffix!r}",
+            hint="use .parquet, .csv, or .jsonl (prediction log)",
+        )
     missing = [c for c in features.INPUT_COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{path} lacks input columns {missing}",
-                        hint="the current window needs every model input column")
-    return Current(frame=frame, source="file", description=f"file {path.name}", rows_read=len(frame))
+        raise DataError(
+            f"{path} lacks input columns {missing}",
+            hint="the current window needs every model input column",
+        )
+    return Current(
+        frame=frame, source="file", description=f"file {path.name}", rows_read=len(frame)
+    )
 
 
 def cap(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:

@@ -23,13 +23,18 @@ VERDICTS = ("drift", "no_drift")
 class TriggerDecision:
     retrain: bool
     drift_count: int
-    considered: list[str]      # statuses of the last m checks with a verdict, oldest first
+    considered: list[str]  # statuses of the last m checks with a verdict, oldest first
     n: int
     m: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {"retrain_recommended": self.retrain, "drift_count": self.drift_count,
-                "considered": self.considered, "n": self.n, "m": self.m}
+        return {
+            "retrain_recommended": self.retrain,
+            "drift_count": self.drift_count,
+            "considered": self.considered,
+            "n": self.n,
+            "m": self.m,
+        }
 
 
 def decide(statuses: list[str], t: DriftTrigger) -> TriggerDecision:
@@ -37,11 +42,16 @@ def decide(statuses: list[str], t: DriftTrigger) -> TriggerDecision:
     neither count nor break the window. Retraining is recommended only while drift persists: the
     current check found drift and at least n of the last m verdicts were drift."""
     verdicts = [s for s in statuses if s in VERDICTS]
-    window = verdicts[-t.m:]
+    window = verdicts[-t.m :]
     count = window.count("drift")
     current = statuses[-1] if statuses else None
-    return TriggerDecision(retrain=current == "drift" and count >= t.n, drift_count=count,
-                           considered=window, n=t.n, m=t.m)
+    return TriggerDecision(
+        retrain=current == "drift" and count >= t.n,
+        drift_count=count,
+        considered=window,
+        n=t.n,
+        m=t.m,
+    )
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -50,11 +60,15 @@ def load(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:
-        raise DataError(f"drift history {path} is not valid JSON: {e}",
-                        hint="delete it to start counting again (the trigger then waits for n drifts)") from e
+        raise DataError(
+            f"drift history {path} is not valid JSON: {e}",
+            hint="delete it to start counting again (the trigger then waits for n drifts)",
+        ) from e
     if not isinstance(data, dict) or data.get("schema_version") != HISTORY_SCHEMA_VERSION:
-        raise DataError(f"drift history {path} has an unknown shape",
-                        hint=f"expected schema_version {HISTORY_SCHEMA_VERSION}; delete the file to reset")
+        raise DataError(
+            f"drift history {path} has an unknown shape",
+            hint=f"expected schema_version {HISTORY_SCHEMA_VERSION}; delete the file to reset",
+        )
     return list(data.get("checks", []))
 
 
@@ -62,7 +76,8 @@ def append(path: Path, entry: dict[str, Any], size: int) -> list[dict[str, Any]]
     checks = [*load(path), entry][-size:]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"schema_version": HISTORY_SCHEMA_VERSION, "checks": checks},
-                              indent=2) + "\n")
+    tmp.write_text(
+        json.dumps({"schema_version": HISTORY_SCHEMA_VERSION, "checks": checks}, indent=2) + "\n"
+    )
     tmp.replace(path)
     return checks
