@@ -136,8 +136,18 @@ class DriftParams(Section):
     """`drift check`: distance-based per-column drift, weighted by feature importance."""
 
     numerical: list[str] = [
-        "sched_dep_time", "sched_arr_time", "distance", "temp", "dewp", "humid", "wind_dir",
-        "wind_speed", "wind_gust", "precip", "pressure", "visib",
+        "sched_dep_time",
+        "sched_arr_time",
+        "distance",
+        "temp",
+        "dewp",
+        "humid",
+        "wind_dir",
+        "wind_speed",
+        "wind_gust",
+        "precip",
+        "pressure",
+        "visib",
     ]
     categorical: list[str] = ["carrier", "origin", "dest"]
     num_method: DistanceMethod = "wasserstein"

@@ -12,6 +12,7 @@ import argparse
 import json
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,11 @@ class Prepared:
     window: tuple[str, str]
     pr_title: str
     pr_body: Path
+
+
+def _emit(text: str) -> None:
+    """Machine-readable result on stdout (progress goes to stderr)."""
+    sys.stdout.write(text + "\n")
 
 
 def move_window_end(text: str, new_end: str) -> str:
@@ -72,8 +78,7 @@ def check_months(months: list[str], window_end: str) -> list[str]:
     for m in sorted(set(months)):
         if m != expected:
             raise DataError(
-                f"month {m} does not follow the training window (ends {window_end}); "
-                f"expected {expected}",
+                f"month {m} does not follow the training window (ends {window_end}); expected {expected}",
                 hint="retrain on the months right after data.window.end, in order",
             )
         out.append(m)
@@ -245,7 +250,7 @@ def _handler(args: argparse.Namespace, p: Params) -> int:
         )
     except ToolError as e:
         raise RetrainError(f"retraining branch not created: {e.message}", hint=e.hint) from e
-    print(
+    _emit(
         json.dumps(
             {
                 "branch": res.branch,

@@ -36,9 +36,7 @@ def july_log(pipeline_repo: Path, tmp_path: Path) -> Path:
     return write_prediction_log(tmp_path / "predictions.jsonl", df, scores, malformed=2)
 
 
-def test_log_check_exit_codes_outputs_trigger_and_issue(
-    pipeline_repo: Path, july_log: Path
-) -> None:
+def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, july_log: Path) -> None:
     repo = pipeline_repo
     rc, out, err = fd(repo, "drift", "check", "--log", str(july_log))
     assert rc == 10, err
@@ -113,9 +111,7 @@ def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(pipeline_repo: 
     assert {"params.yaml", "data/raw/2013-03.dvc"} <= changed
     assert load_params(repo / "params.yaml").data.window.end == "2013-03"
     body = (
-        Path(res["body"]).read_text()
-        if Path(res["body"]).is_absolute()
-        else (repo / res["body"]).read_text()
+        Path(res["body"]).read_text() if Path(res["body"]).is_absolute() else (repo / res["body"]).read_text()
     )
     assert "Refs #12" in body
     assert "temp" in body

@@ -69,12 +69,8 @@ def test_columns_not_compared_do_not_count() -> None:
 
 def test_prediction_drift_and_quality_floor_each_make_drift() -> None:
     calm = [col("a", 0.0, 1.0)]
-    assert core.decide(
-        calm, P, prediction_score=0.2, current_roc_auc=None, floor=None
-    ).prediction_drift
-    v = core.decide(
-        calm, P, prediction_score=0.0, current_roc_auc=0.70, floor=core.quality_floor(0.75, P)
-    )
+    assert core.decide(calm, P, prediction_score=0.2, current_roc_auc=None, floor=None).prediction_drift
+    v = core.decide(calm, P, prediction_score=0.0, current_roc_auc=0.70, floor=core.quality_floor(0.75, P))
     assert v.quality_below_floor
     assert v.status == "drift"
     ok = core.decide(calm, P, prediction_score=0.0, current_roc_auc=0.73, floor=0.72)

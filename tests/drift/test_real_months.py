@@ -61,9 +61,7 @@ def random_halves(df: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def test_july_against_january_june_drifts_in_the_weather(
     months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
 ) -> None:
-    reference = pd.concat([months[f"2013-0{i}"] for i in range(1, 7)]).sample(
-        20000, random_state=13
-    )
+    reference = pd.concat([months[f"2013-0{i}"] for i in range(1, 7)]).sample(20000, random_state=13)
     s = run(params, reference, months["2013-07"], tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
     assert drifted(s) >= WEATHER_SHIFTS

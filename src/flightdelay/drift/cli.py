@@ -16,6 +16,11 @@ EPILOG = """exit codes of `drift check`: 0 no drift, 10 drift, 11 not enough dat
 1-9 are errors (2 config, 3 data, 5 model, 9 tool)."""
 
 
+def _emit(text: str) -> None:
+    """Machine-readable result on stdout (progress goes to stderr)."""
+    sys.stdout.write(text + "\n")
+
+
 def _since(value: str) -> dt.datetime:
     try:
         ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -41,7 +46,7 @@ def _check(args: argparse.Namespace, p: Params) -> int:
         bundle_dir=args.bundle and Path(args.bundle),
         run_url=args.run_url,
     )
-    print(
+    _emit(
         json.dumps(
             {k: result.summary[k] for k in ("status", "exit_code", "drift_detected")}
             | {
@@ -79,7 +84,7 @@ def _issue_action(args: argparse.Namespace, p: Params) -> int:
             f"{args.existing} must be a JSON list of issues",
             hint="produce it with `gh issue list --label drift --json number,state`",
         )
-    print(json.dumps(issue.decide(summary, existing).as_dict()))
+    _emit(json.dumps(issue.decide(summary, existing).as_dict()))
     return 0
 
 
@@ -108,19 +113,15 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     c.add_argument("--run-url", help="link to the CI run, written into the issue body")
     ia = dsub.add_parser("issue-action", help="open / update / close / none for the drift issue")
     ia.add_argument("--summary", required=True, help="summary.json of the check")
-    ia.add_argument(
-        "--existing", help="JSON list of open drift issues (gh issue list --json), or -"
-    )
+    ia.add_argument("--existing", help="JSON list of open drift issues (gh issue list --json), or -")
 
-    dsub.add_parser(
-        "next-month", help="print the month after the training window (data.window.end)"
-    )
+    dsub.add_parser("next-month", help="print the month after the training window (data.window.end)")
 
     def handler(args: argparse.Namespace, p: Params) -> int:
         if args.drift_cmd == "next-month":
             from flightdelay.drift.sources import next_month
 
-            print(next_month(p.data.window.end))
+            _emit(next_month(p.data.window.end))
             return 0
         return _check(args, p) if args.drift_cmd == "check" else _issue_action(args, p)
 

@@ -84,9 +84,7 @@ def column_weights(importance: Iterable[Mapping[str, Any]], columns: list[str]) 
 
 
 def with_weights(results: list[ColumnDrift], weights: Mapping[str, float]) -> list[ColumnDrift]:
-    return [
-        ColumnDrift(**{**r.__dict__, "weight": float(weights.get(r.column, 0.0))}) for r in results
-    ]
+    return [ColumnDrift(**{**r.__dict__, "weight": float(weights.get(r.column, 0.0))}) for r in results]
 
 
 def drift_shares(results: list[ColumnDrift]) -> tuple[float, float]:

@@ -33,9 +33,7 @@ class IssueAction:
 
 def decide(summary: Mapping[str, Any], existing: Sequence[Mapping[str, Any]]) -> IssueAction:
     status = str(summary["status"])
-    numbers = sorted(
-        int(i["number"]) for i in existing if str(i.get("state", "OPEN")).upper() == "OPEN"
-    )
+    numbers = sorted(int(i["number"]) for i in existing if str(i.get("state", "OPEN")).upper() == "OPEN")
     share = float(summary.get("data_drift", {}).get("share") or 0.0)
     when = str(summary.get("checked_at", ""))
     if status == "drift":

@@ -44,9 +44,7 @@ def render_prom(summary: Mapping[str, Any]) -> str:
         (
             "flightdelay_drift_share",
             "Importance-weighted share of drifted input columns (0..1).",
-            _num(summary["data_drift"]["share"])
-            if summary["status"] != "not_enough_data"
-            else float("nan"),
+            _num(summary["data_drift"]["share"]) if summary["status"] != "not_enough_data" else float("nan"),
         ),
         (
             "flightdelay_drift_detected",
@@ -98,10 +96,10 @@ def push(url: str, text: str, timeout: float = 10.0) -> None:
             hint="set it like http://pushgateway.monitoring:9091",
         )
     target = url.rstrip("/") + f"/metrics/job/{PUSH_JOB}"
-    req = urllib.request.Request(
+    req = urllib.request.Request(  # noqa: S310 (scheme checked above)
         target,
         data=text.encode(),
-        method="PUT",  # noqa: S310 (scheme checked)
+        method="PUT",
         headers={"Content-Type": "text/plain; version=0.0.4"},
     )
     try:
@@ -167,9 +165,7 @@ def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> s
     if q:
         out += ["| model quality | holdout (training) | current window |", "|---|---:|---:|"]
         for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate"):
-            out.append(
-                f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |"
-            )
+            out.append(f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |")
         out += [
             "",
             f"Floor ROC AUC {_fmt(q['floor'], 4)}: "

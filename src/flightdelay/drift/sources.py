@@ -103,9 +103,7 @@ def read_prediction_log(path: Path, since: dt.datetime | None = None) -> Current
     frame = pd.DataFrame(rows, columns=[*features.INPUT_COLUMNS, "score", "ts", "model_version"])
     versions = Counter(frame["model_version"].tolist())
     span = (
-        f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC"
-        if len(frame)
-        else ""
+        f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC" if len(frame) else ""
     )
     return Current(
         frame=frame,
@@ -159,9 +157,7 @@ def read_partitions(months: list[str], p: Params) -> Current:
 def read_file(path: Path) -> Current:
     """A parquet/CSV table with INPUT_COLUMNS (and optionally `score`, `disrupted`), or a log."""
     if not path.is_file():
-        raise DataError(
-            f"{path} does not exist", hint="pass an existing .parquet, .csv or .jsonl file"
-        )
+        raise DataError(f"{path} does not exist", hint="pass an existing .parquet, .csv or .jsonl file")
     if path.suffix in (".jsonl", ".log", ".ndjson"):
         return read_prediction_log(path)
     if path.suffix == ".parquet":
@@ -179,9 +175,7 @@ def read_file(path: Path) -> Current:
             f"{path} lacks input columns {missing}",
             hint="the current window needs every model input column",
         )
-    return Current(
-        frame=frame, source="file", description=f"file {path.name}", rows_read=len(frame)
-    )
+    return Current(frame=frame, source="file", description=f"file {path.name}", rows_read=len(frame))
 
 
 def cap(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:

@@ -76,8 +76,6 @@ def append(path: Path, entry: dict[str, Any], size: int) -> list[dict[str, Any]]
     checks = [*load(path), entry][-size:]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(
-        json.dumps({"schema_version": HISTORY_SCHEMA_VERSION, "checks": checks}, indent=2) + "\n"
-    )
+    tmp.write_text(json.dumps({"schema_version": HISTORY_SCHEMA_VERSION, "checks": checks}, indent=2) + "\n")
     tmp.replace(path)
     return checks
