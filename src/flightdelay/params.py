@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flightdelay.errors import ConfigError
-from flightdelay.features import INPUT_COLUMNS
+from flightdelay.features import INPUT_COLUMNS, WEATHER
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -135,20 +135,7 @@ class DriftTrigger(Section):
 class DriftParams(Section):
     """`drift check`: distance-based per-column drift, weighted by feature importance."""
 
-    numerical: list[str] = [
-        "sched_dep_time",
-        "sched_arr_time",
-        "distance",
-        "temp",
-        "dewp",
-        "humid",
-        "wind_dir",
-        "wind_speed",
-        "wind_gust",
-        "precip",
-        "pressure",
-        "visib",
-    ]
+    numerical: list[str] = ["sched_dep_time", "sched_arr_time", "distance", *WEATHER]
     categorical: list[str] = ["carrier", "origin", "dest"]
     num_method: DistanceMethod = "wasserstein"
     num_threshold: float = Field(0.1, gt=0)
