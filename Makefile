@@ -99,10 +99,17 @@ test-serve-env: serve-env ## API tests inside the serving-only environment (no p
 bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
 	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline ## every benchmark
+bench: bench-pipeline bench-drift ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
+
+DRIFT_ARGS ?= --months next
+drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next); exit 0 ok, 10 drift, 11 too few rows
+	flightdelay drift check $(DRIFT_ARGS)
+
+bench-drift: setup ## one drift check for a month vs the reference, and for 10x both sizes (needs make repro)
+	python scripts/bench_drift.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
