@@ -15,6 +15,24 @@ from flightdelay.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 from tests.helpers import repo_env, run
 
+SUMMARY_FIELDS = {
+    "schema_version",
+    "status",
+    "exit_code",
+    "drift_detected",
+    "reasons",
+    "checked_at",
+    "checked_at_unix",
+    "current",
+    "reference",
+    "data_drift",
+    "prediction_drift",
+    "model_quality",
+    "trigger",
+    "artifacts",
+    "run_url",
+}
+
 
 def fd(repo: Path, *args: str, check_rc: bool = False) -> tuple[int, str, str]:
     proc = run([sys.executable, "-m", "flightdelay", *args], repo, repo_env(repo), check=check_rc)
@@ -38,16 +56,29 @@ def july_log(pipeline_repo: Path, tmp_path: Path) -> Path:
 
 def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, july_log: Path) -> None:
     repo = pipeline_repo
+    history = repo / "reports" / "drift" / "history.json"
+    history.parent.mkdir(parents=True)
+    earlier = [
+        {"checked_at": f"2026-01-0{i}T00:00:00+00:00", "status": s, "drift_share": 0.0}
+        for i, s in enumerate(["drift", "no_drift", "drift"], start=1)
+    ]
+    history.write_text(json.dumps({"schema_version": 1, "checks": earlier}))
+
     rc, out, err = fd(repo, "drift", "check", "--log", str(july_log))
     assert rc == 10, err
     assert json.loads(out)["status"] == "drift"
     assert "skipped 2 malformed line(s)" in err
     summary = json.loads((repo / "reports/drift/summary.json").read_text())
+    assert set(summary) == SUMMARY_FIELDS  # the documented shape, schema_version 1
     assert summary["schema_version"] == 1
     assert summary["current"]["malformed_lines"] == 2
+    assert summary["current"]["rows"] == 8000
     assert summary["prediction_drift"]["score"] is not None
     assert summary["model_quality"] is None  # a log has no outcomes
-    assert summary["trigger"]["retrain_recommended"] is False  # one drifting check is not enough
+    # Drift now and in 1 of the 2 checks before (the oldest fell out of the last 3): 2 of 3.
+    assert summary["trigger"]["considered"] == ["no_drift", "drift", "drift"]
+    assert json.loads(out)["retrain_recommended"] is True
+    assert len(json.loads(history.read_text())["checks"]) == 4
     prom = (repo / "reports/drift/metrics.prom").read_text()
     for name in (
         "flightdelay_drift_share",
@@ -57,10 +88,7 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
     ):
         assert f"# TYPE {name} gauge" in prom
     assert "flightdelay_model_quality_roc_auc NaN" in prom
-
-    rc, out, _ = fd(repo, "drift", "check", "--log", str(july_log))
-    assert rc == 10
-    assert json.loads(out)["retrain_recommended"] is True  # 2 of the last 3
+    assert "flightdelay_drift_detected 1.0" in prom
 
     existing = repo / "existing.json"
     existing.write_text(json.dumps([{"number": 7, "state": "OPEN"}]))
