@@ -15,6 +15,8 @@ from flightdelay.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 from tests.helpers import repo_env, run
 
+pytestmark = pytest.mark.slow
+
 SUMMARY_FIELDS = {
     "schema_version",
     "status",

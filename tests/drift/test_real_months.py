@@ -14,6 +14,8 @@ from flightdelay.params import Params, load_params
 from flightdelay.prepare import prepare_month
 from tests.helpers import REPO_ROOT
 
+pytestmark = pytest.mark.slow
+
 WEATHER_SHIFTS = {"temp", "dewp", "humid", "pressure"}
 
 

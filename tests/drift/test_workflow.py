@@ -52,6 +52,7 @@ def issue_step() -> str:
     return str(next(s for s in steps if s.get("id") == "issue")["run"])
 
 
+@pytest.mark.slow  # runs the CLI in a shell per case
 @pytest.mark.parametrize(
     ("status", "existing", "expected"),
     [
