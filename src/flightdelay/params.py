@@ -143,6 +143,7 @@ class DriftParams(Section):
     cat_method: DistanceMethod = "jensenshannon"
     cat_threshold: float = Field(0.1, gt=0)
     cat_critical: float = Field(0.5, gt=0)
+    max_missing_increase: float = Field(0.5, gt=0, le=1)
     per_column_threshold: dict[str, float] = {}
     share_threshold: float = Field(0.3, gt=0, le=1)
     prediction_threshold: float = Field(0.1, gt=0)

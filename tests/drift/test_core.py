@@ -62,6 +62,38 @@ def test_a_critical_column_is_drift_whatever_its_weight() -> None:
     assert v.critical_columns == ["temp"]
 
 
+def test_a_column_gone_missing_is_critical_even_when_not_compared() -> None:
+    gone = core.ColumnDrift(
+        column="temp",
+        kind="numerical",
+        method="wasserstein",
+        threshold=0.1,
+        score=None,
+        reference_values=20000,
+        current_values=0,
+        reference_rows=20000,
+        current_rows=8000,
+        weight=0.05,
+    )
+    sparse = core.ColumnDrift(
+        column="wind_gust",
+        kind="numerical",
+        method="wasserstein",
+        threshold=0.1,
+        score=None,
+        reference_values=4000,
+        current_values=100,
+        reference_rows=20000,
+        current_rows=8000,
+        weight=0.05,
+    )
+    v = core.decide(
+        [gone, sparse, col("b", 0.0, 0.9)], P, prediction_score=None, current_roc_auc=None, floor=None
+    )
+    assert v.critical_columns == ["temp"]  # gusts were mostly missing already
+    assert v.status == "drift"
+
+
 def test_columns_not_compared_do_not_count() -> None:
     cols = [col("gust", None, 0.9), col("b", 0.0, 0.1)]
     assert core.drift_shares(cols) == (0.0, 0.0)

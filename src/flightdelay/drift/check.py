@@ -201,6 +201,7 @@ def run_check(
                     "weight": round(c.weight, 6),
                     "reference_values": c.reference_values,
                     "current_values": c.current_values,
+                    "missing_increase": round(c.missing_increase, 6),
                 }
                 for c in sorted(columns, key=lambda c: (-c.drifted, -c.weight))
             ],

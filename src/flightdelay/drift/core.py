@@ -39,6 +39,16 @@ class ColumnDrift:
     reference_values: int
     current_values: int
     weight: float = 0.0
+    reference_rows: int = 0  # rows compared (after the cap), to tell missing from absent
+    current_rows: int = 0
+
+    @property
+    def missing_increase(self) -> float:
+        """How much more often the value is missing now than in the reference (−1..1)."""
+        if not self.reference_rows or not self.current_rows:
+            return 0.0
+        ref_missing = 1 - self.reference_values / self.reference_rows
+        return (1 - self.current_values / self.current_rows) - ref_missing
 
     @property
     def compared(self) -> bool:
@@ -98,11 +108,12 @@ def drift_shares(results: list[ColumnDrift]) -> tuple[float, float]:
 
 
 def critical_columns(results: list[ColumnDrift], p: DriftParams) -> list[str]:
-    """Columns so far off that the feed is broken (e.g. °C sent for °F), whatever their weight."""
+    """Columns so far off that the feed is broken, whatever their weight: a critical distance
+    (e.g. °C sent for °F), or values gone missing (e.g. a field the client stopped sending)."""
     out = []
     for r in results:
         limit = p.num_critical if r.kind == "numerical" else p.cat_critical
-        if r.compared and float(r.score or 0.0) >= limit:
+        if (r.compared and float(r.score or 0.0) >= limit) or (r.missing_increase >= p.max_missing_increase):
             out.append(r.column)
     return out
 

@@ -104,6 +104,8 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
             score=scores.get(c),
             reference_values=counts[c][0],
             current_values=counts[c][1],
+            reference_rows=len(ref),
+            current_rows=len(cur),
         )
 
     cols = [result(c, "numerical") for c in p.numerical]
