@@ -10,16 +10,26 @@ from flightdelay.params import DriftParams
 P = DriftParams()
 
 
-def col(name: str, score: float | None, weight: float, kind: str = "numerical") -> core.ColumnDrift:
+def col(
+    name: str,
+    score: float | None,
+    weight: float,
+    kind: str = "numerical",
+    values: tuple[int, int] = (1000, 1000),
+    rows: tuple[int, int] = (0, 0),
+) -> core.ColumnDrift:
+    """A column result; `values` = non-missing (reference, current), `rows` = rows compared."""
     return core.ColumnDrift(
         column=name,
         kind=kind,
-        method="wasserstein",  # type: ignore[arg-type]
-        threshold=0.1,
+        method="wasserstein",
+        threshold=0.1,  # type: ignore[arg-type]
         score=score,
-        reference_values=1000,
-        current_values=1000,
+        reference_values=values[0],
+        current_values=values[1],
         weight=weight,
+        reference_rows=rows[0],
+        current_rows=rows[1],
     )
 
 
@@ -63,30 +73,8 @@ def test_a_critical_column_is_drift_whatever_its_weight() -> None:
 
 
 def test_a_column_gone_missing_is_critical_even_when_not_compared() -> None:
-    gone = core.ColumnDrift(
-        column="temp",
-        kind="numerical",
-        method="wasserstein",
-        threshold=0.1,
-        score=None,
-        reference_values=20000,
-        current_values=0,
-        reference_rows=20000,
-        current_rows=8000,
-        weight=0.05,
-    )
-    sparse = core.ColumnDrift(
-        column="wind_gust",
-        kind="numerical",
-        method="wasserstein",
-        threshold=0.1,
-        score=None,
-        reference_values=4000,
-        current_values=100,
-        reference_rows=20000,
-        current_rows=8000,
-        weight=0.05,
-    )
+    gone = col("temp", None, 0.05, values=(20000, 0), rows=(20000, 8000))
+    sparse = col("wind_gust", None, 0.05, values=(4000, 100), rows=(20000, 8000))
     v = core.decide(
         [gone, sparse, col("b", 0.0, 0.9)], P, prediction_score=None, current_roc_auc=None, floor=None
     )
