@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from flightdelay.drift import outputs
-from flightdelay.errors import ToolError
+from flightdelay.errors import ConfigError, ToolError
 
 
 def summary(status: str = "drift", roc: float | None = 0.71) -> dict[str, Any]:
@@ -125,7 +125,9 @@ def test_push_puts_the_text_file_under_the_job(gateway: str) -> None:
 
 
 def test_push_refuses_non_http_urls_and_reports_unreachable_gateways() -> None:
-    with pytest.raises(ToolError, match="not an http"):
+    with pytest.raises(ConfigError, match="not an http"):
         outputs.push("file:///etc/passwd", "x")
+    assert outputs.gateway_url({}) is None
+    assert outputs.gateway_url({"PUSHGATEWAY_URL": " http://pg:9091 "}) == "http://pg:9091"
     with pytest.raises(ToolError, match="cannot push"):
         outputs.push("http://127.0.0.1:9", "x", timeout=2)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from flightdelay import features
 from flightdelay.drift import core, evidently_adapter, outputs, sources, trigger
-from flightdelay.errors import DataError, ModelError
+from flightdelay.errors import DataError, ModelError, ToolError
 from flightdelay.params import Params
 from flightdelay.progress import say, step
 
@@ -102,6 +102,7 @@ def run_check(
     now: dt.datetime | None = None,
 ) -> CheckResult:
     d = p.drift
+    gateway = outputs.gateway_url(os.environ)
     out = Path(out_dir or d.output_dir)
     now = now or dt.datetime.now(dt.UTC)
     ref_full = load_reference(p) if reference is None else reference
@@ -221,10 +222,13 @@ def run_check(
     (out / outputs.MARKDOWN_FILE).write_text(outputs.render_markdown(summary, run_url))
     prom = outputs.render_prom(summary)
     (out / outputs.PROM_FILE).write_text(prom)
-    gateway = os.environ.get("PUSHGATEWAY_URL", "").strip()
     if gateway:
-        outputs.push(gateway, prom)
-        say(f"drift: pushed metrics to {gateway}")
+        # The verdict and its files stand even when the gateway is down: warn, do not fail.
+        try:
+            outputs.push(gateway, prom)
+            say(f"drift: pushed metrics to {gateway}")
+        except ToolError as e:
+            say(f"drift: warning: {e}")
     say(
         f"drift: {verdict.status}"
         + (f" ({'; '.join(verdict.reasons)})" if verdict.reasons else "")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flightdelay.errors import ToolError
+from flightdelay.errors import ConfigError, ToolError
 
 SUMMARY_FILE = "summary.json"
 MARKDOWN_FILE = "issue.md"
@@ -87,14 +87,23 @@ def render_prom(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def push(url: str, text: str, timeout: float = 10.0) -> None:
-    """PUT the text file to a Prometheus Pushgateway (replaces this job's group)."""
+def gateway_url(env: Mapping[str, str]) -> str | None:
+    """PUSHGATEWAY_URL, checked before any work is done; None when unset."""
+    url = env.get("PUSHGATEWAY_URL", "").strip()
+    if not url:
+        return None
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ToolError(
+        raise ConfigError(
             f"PUSHGATEWAY_URL {url!r} is not an http(s) URL",
-            hint="set it like http://pushgateway.monitoring:9091",
+            hint="set it like http://pushgateway.monitoring:9091, or unset it",
         )
+    return url
+
+
+def push(url: str, text: str, timeout: float = 10.0) -> None:
+    """PUT the text file to a Prometheus Pushgateway (replaces this job's group)."""
+    gateway_url({"PUSHGATEWAY_URL": url})
     target = url.rstrip("/") + f"/metrics/job/{PUSH_JOB}"
     req = urllib.request.Request(  # noqa: S310 (scheme checked above)
         target,
