@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 SUMMARY_FIELDS = {
     "schema_version",
+    "drifted_features",
     "status",
     "exit_code",
     "drift_detected",

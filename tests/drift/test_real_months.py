@@ -66,6 +66,7 @@ def test_july_against_january_june_drifts_in_the_weather(
     s = run(params, reference, months["2013-07"], tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
     assert drifted(s) >= WEATHER_SHIFTS
+    assert set(s["drifted_features"]) == drifted(s)  # type: ignore[arg-type]
     assert not drifted(s) & {"carrier", "origin", "sched_dep_time", "distance"}
     # The sampling cap: every July row counted, at most drift.max_rows compared.
     assert s["current"]["rows"] == len(months["2013-07"]) > params.drift.max_rows  # type: ignore[index]

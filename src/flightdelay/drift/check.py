@@ -160,6 +160,7 @@ def run_check(
     checks = trigger.append(hist_path, entry, d.trigger.history_size)
     decision = trigger.decide([c["status"] for c in checks], d.trigger)
 
+    ordered = sorted(columns, key=lambda c: (-c.drifted, -c.weight))
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "status": verdict.status,
@@ -185,6 +186,7 @@ def run_check(
             "rows_used": len(ref),
             "window": {"start": p.data.window.start, "end": p.data.window.end},
         },
+        "drifted_features": [c.column for c in ordered if c.drifted],
         "data_drift": {
             "share": round(verdict.drift_share, 6),
             "unweighted_share": round(verdict.unweighted_share, 6),
@@ -204,7 +206,7 @@ def run_check(
                     "current_values": c.current_values,
                     "missing_increase": round(c.missing_increase, 6),
                 }
-                for c in sorted(columns, key=lambda c: (-c.drifted, -c.weight))
+                for c in ordered
             ],
         },
         "prediction_drift": prediction,
