@@ -88,6 +88,11 @@ def test_two_random_halves_of_a_month_do_not_drift(
     assert (s["status"], s["exit_code"]) == ("no_drift", core.EXIT_NO_DRIFT)
     assert drifted(s) == set()
     assert s["data_drift"]["share"] == 0.0  # type: ignore[index]
+    # At the guard's size, where distances are noisiest, still no false alarm.
+    n = params.drift.min_rows
+    small = run(params, a.iloc[:n], b.iloc[:n], tmp_path / "small")
+    assert small["status"] == "no_drift"
+    assert drifted(small) == set()
 
 
 def test_temperatures_in_celsius_are_flagged_on_temperature(
