@@ -209,8 +209,9 @@ def prepare(
         tracked = [str(data.dvc_file(raw, m)) for m in months]
         gitio.git("add", str(params_path), *tracked, str(raw / ".gitignore"))
         gitio.git("commit", "--quiet", "-m", message)
-    except (FlightDelayError, OSError) as e:
-        say(f"retrain: failed ({str(e).splitlines()[0]}); restoring {start_ref}")
+    except BaseException as e:  # anything, even Ctrl-C: put the repository back, then re-raise
+        reason = (str(e) or type(e).__name__).splitlines()[0]
+        say(f"retrain: failed ({reason}); restoring {start_ref}")
         gitio.git("reset", "--quiet", "--hard", start_sha, check=False)
         gitio.git("switch", "--quiet", start_ref if start_ref != "HEAD" else start_sha, check=False)
         gitio.git("branch", "-D", branch, check=False)

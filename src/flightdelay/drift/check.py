@@ -121,6 +121,7 @@ def run_check(
     if rows < d.min_rows:
         verdict = core.not_enough_data(rows, d)
         say(f"drift: not enough data: {rows} rows < drift.min_rows={d.min_rows}")
+        (out / outputs.HTML_FILE).unlink(missing_ok=True)  # never leave an older run's report
     else:
         with step(f"drift: comparing {len(cur):,} current with {len(ref):,} reference rows"):
             result = evidently_adapter.run(ref, cur, d)
