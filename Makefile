@@ -18,7 +18,7 @@ PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 
-.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve lock clean
+.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)

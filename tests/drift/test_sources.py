@@ -91,3 +91,22 @@ def test_cap_is_a_fixed_seed_sample() -> None:
     assert a["x"].tolist() == b["x"].tolist()
     assert a["x"].tolist() != sources.cap(df, 100, seed=2)["x"].tolist()
     assert len(sources.cap(df, 5000, seed=1)) == 1000
+
+
+def test_reads_what_the_api_writes(tmp_path: Path) -> None:
+    """Contract with the service: its prediction log writer's lines parse here, row for row."""
+    from api.predlog import PredictionLog
+
+    records = frame(3).to_dict(orient="records")
+    del records[1]["wind_gust"], records[1]["temp"]  # optional fields the client left out
+    sink = tmp_path / "log" / "predictions.jsonl"
+    plog = PredictionLog(str(sink), sample_rate=1.0, queue_size=10)
+    plog.start()
+    plog.record("req-1", "7", 0.35, records, np.array([0.1, 0.5, 0.9]))
+    plog.stop()
+    cur = sources.read_prediction_log(sink)
+    assert (len(cur.frame), cur.malformed) == (3, 0)
+    assert cur.model_versions == {"7": 3}
+    assert cur.frame["score"].tolist() == pytest.approx([0.1, 0.5, 0.9])
+    assert cur.frame["temp"].isna().tolist() == [False, True, False]
+    assert cur.frame["carrier"].tolist() == ["UA"] * 3
