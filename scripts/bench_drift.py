@@ -17,12 +17,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
-from tests.drift.logs import write_prediction_log
 
 from flightdelay import source
 from flightdelay.drift import check, sources
 from flightdelay.params import load_params
 from flightdelay.prepare import prepare_month
+from tests.drift.logs import write_prediction_log
 
 MONTH = "2013-07"
 TARGET_S = 5.0  # one month
