@@ -11,14 +11,13 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export FLIGHTDELAY_TOOLS_BIN := $(CURDIR)/.venv-tools/bin
 export DVC_NO_ANALYTICS := 1
-export PYTHONDONTWRITEBYTECODE := 1
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 
-.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve lock clean
+.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,7 +26,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet requirements.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet --compile-bytecode requirements.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -61,7 +60,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup tools system lint test-serve-env ## every check: lint, type check, unit + integration + static deploy checks
+test: setup tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
 .PHONY: check-deploy
@@ -99,10 +98,20 @@ test-serve-env: serve-env ## API tests inside the serving-only environment (no p
 bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
 	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline ## every benchmark
+soak: setup system ## load (60 s at a fixed rate near capacity) and faults under load, with figures
+	python scripts/soak.py --model-dir $(MODEL_DIR)
+
+bench: bench-pipeline bench-serve bench-drift ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
+
+DRIFT_ARGS ?= --months next
+drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next); exit 0 ok, 10 drift, 11 too few rows
+	flightdelay drift check $(DRIFT_ARGS)
+
+bench-drift: setup ## one drift check for a month vs the reference, and for 10x both sizes (needs make repro)
+	python scripts/bench_drift.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
@@ -136,3 +145,15 @@ lint-release: tools ## hadolint the Dockerfile; zizmor --offline + schema over t
 	$(FLIGHTDELAY_TOOLS_BIN)/hadolint --failure-threshold style Dockerfile
 	$(FLIGHTDELAY_TOOLS_BIN)/zizmor --offline $(RELEASE_WORKFLOWS)
 	$(FLIGHTDELAY_TOOLS_BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(RELEASE_WORKFLOWS)
+
+.PHONY: audit sbom policy
+
+audit: tools ## pip-audit requirements.txt; says SKIPPED-BY-NETWORK when the advisory database is unreachable
+	@python scripts/supply_chain.py audit
+
+sbom: tools ## CycloneDX SBOM of the serving environment (requirements-serve.txt) -> build/sbom-serve.cdx.json
+	@python scripts/supply_chain.py sbom
+
+policy: setup tools ## workflow policy and supply-chain checks (zizmor, schemas, secrets, SBOM, Dockerfile)
+	mypy --strict tests/policy scripts/supply_chain.py
+	pytest -q tests/policy

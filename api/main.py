@@ -6,6 +6,7 @@ created on first access, so importing this module does no work).
 
 from __future__ import annotations
 
+import logging
 import logging.config
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from api.middleware import EdgeMiddleware
 from api.routers import admin, health, mlflow_compat, model, predict
 from api.service import Service
 from api.settings import Settings, load_settings
+from flightdelay.errors import FlightDelayError
 
 DESCRIPTION = (
     "Probability that a scheduled New York flight is disrupted (arrives 15+ minutes late, or is "
@@ -36,7 +38,12 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await service.start()
+        try:
+            await service.start()
+        except FlightDelayError as e:
+            # One readable line before the traceback: the pod never becomes ready, and says why.
+            logging.getLogger("flightdelay.api").error("model not loaded, not serving: %s", e)
+            raise
         try:
             yield
         finally:

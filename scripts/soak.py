@@ -195,8 +195,8 @@ def fault_bad_bundle(bundle: Path, tmp: Path) -> dict[str, Any]:
             srv.start(timeout=8)
             out[name] = {"became_ready": True}
         except AssertionError as e:
-            said = [line for line in str(e).splitlines() if "bundle" in line][:1]
-            out[name] = {"became_ready": False, "says": said[0].strip()[:160] if said else str(e)[:160]}
+            said = re.search(r"not serving: ([^\\\"]+)", str(e))
+            out[name] = {"became_ready": False, "says": said.group(1) if said else str(e)[:160]}
         finally:
             srv.__exit__(None, None, None)
     return out
@@ -224,7 +224,9 @@ def main() -> int:
                 f"soak: capacity ≈ {cap['rate']:.0f} req/s; holding {rate} req/s for {args.seconds:.0f} s …",
                 file=sys.stderr,
             )
-            load = wrk(srv.port, args.seconds, rate)
+            # wrk paces by a fixed pause after each answer; calibrate the pause on a short trial.
+            trial = wrk(srv.port, 3, rate)
+            load = wrk(srv.port, args.seconds, rate * rate / max(trial["rate"], 1.0))
         results["capacity"] = cap
         results["load"] = {**load, "target_rate": rate, "seconds": args.seconds, "failed": failures(load)}
         fault_rate = rate * 0.5
