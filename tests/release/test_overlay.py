@@ -49,7 +49,7 @@ def test_version_and_reference_parsing() -> None:
     assert overlay.ImageRef.parse(f"localhost:5000/fd:model-v3-1a2b3c4@{DIGEST}") == overlay.ImageRef(
         "localhost:5000/fd", "model-v3-1a2b3c4", DIGEST
     )
-    assert overlay.image_tag(12, "1a2b3c4d5e6f") == "model-v12-1a2b3c4"
+    assert overlay.image_tag(12, "0" * 40) == "model-v12-0000000"
     with pytest.raises(ReleaseError, match="not an image digest"):
         overlay.check_digest("sha256:xyz")
 
