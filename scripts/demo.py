@@ -145,12 +145,12 @@ class Demo:
         path.write_text(yaml.safe_dump(params, sort_keys=False))
 
     def _pr_pipeline(self, label: str) -> str:
+        """What the PR workflow runs: dvc repro, the gate, the report (outputs outside the tree)."""
         self.sh("dvc", "repro", "--quiet")
-        gate = self.sh("flightdelay", "gate", "--base", "main", ok=(0, 6))
-        self.sh("flightdelay", "report", "pr", "--base", "main", "--out", f"reports/pr-{label}")
         report_dir = self.work / f"pr-report-{label}"
-        shutil.rmtree(report_dir, ignore_errors=True)
-        shutil.copytree(self.repo / f"reports/pr-{label}", report_dir)
+        gate_json = self.work / f"gate-{label}.json"
+        gate = self.sh("flightdelay", "gate", "--base", "main", "--out", str(gate_json), ok=(0, 6))
+        self.sh("flightdelay", "report", "pr", "--base", "main", "--out", str(report_dir), quiet=True)
         self.artefacts[f"PR report ({label})"] = str(report_dir / "report.md")
         if gate.returncode != 0:
             raise DemoFailed(f"the gate refused the {label} candidate; see {report_dir / 'report.md'}")
@@ -283,7 +283,7 @@ class Demo:
         )
         branch = self.sh("git", "rev-parse", "--abbrev-ref", "HEAD", quiet=True).stdout.strip()
         self._pr_pipeline("retrain")
-        report = json.loads((self.repo / "reports/pr-retrain/gate.json").read_text())
+        report = json.loads((self.work / "gate-retrain.json").read_text())
         released = self._merge_and_release(branch, 2)
         version = self._reload_under_load()
         return f"{released}; reload → /v1/model shows {version}; gate: {report.get('verdict', report)}"
