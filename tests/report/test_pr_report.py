@@ -1,0 +1,84 @@
+"""The PR report built from two real commits in a temporary git + DVC repo (+ a real MLflow
+registry holding the champion)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import edit_params, repo_env, run
+
+pytestmark = pytest.mark.slow
+
+PNG = b"\x89PNG\r\n\x1a\n"
+REGISTER_CHAMPION = """
+from flightdelay import registry
+registry.set_alias("champion", registry.register_bundle("models/bundle", tags={"git_sha": "base"}))
+"""
+
+
+def images_of(markdown: str) -> list[str]:
+    return re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+
+
+def assert_renders(out: Path) -> str:
+    text = (out / "report.md").read_text()
+    assert text.count("\n|---|") >= 5, "the report lost its tables"
+    refs = images_of(text)
+    assert {"roc.png", "pr.png", "calibration.png", "importance.png", "slices.png"} <= set(refs)
+    for ref in refs:
+        assert not ref.startswith(("http:", "https:", "/")), f"{ref} is not a relative path"
+        assert (out / ref).read_bytes()[:8] == PNG, f"{ref} is not a PNG"
+    return text
+
+
+def test_report_for_a_pr_that_adds_a_month(pipeline_repo: Path) -> None:
+    env = repo_env(pipeline_repo)
+    run(["python", "-c", REGISTER_CHAMPION], pipeline_repo, env)  # base model is the champion
+    run(["git", "checkout", "-qb", "add-march"], pipeline_repo, env)
+    run(["flightdelay", "data", "add", "2013-03"], pipeline_repo, env)
+    edit_params(pipeline_repo, {"data": {"window": {"start": "2013-01", "end": "2013-03"}}})
+    run(["dvc", "repro", "--quiet"], pipeline_repo, env)
+    run(["git", "add", "-A"], pipeline_repo, env)
+    run(["git", "commit", "-qm", "add 2013-03"], pipeline_repo, env)
+
+    proc = run(["flightdelay", "report", "pr", "--base", "main"], pipeline_repo, env)
+
+    out = pipeline_repo / "reports/pr"
+    text = assert_renders(out)
+    assert "| 2013-03 | **added** |" in text  # the new partition
+    assert re.search(r"\| 2013-03 \| – \| – \| [\d,]+ \| \d+\.\d% \|", text)  # its rows, label rate
+    assert "holdout → train" in text  # February moved from holdout to training
+    assert "**New data (2013-03) vs the base's training data**" in text  # drift of the new data
+    assert "| `data.window.end` | `2013-02` | `2013-03` | changed |" in text
+    assert "champion 1 (2013-03)" in text  # champion re-scored on the candidate's holdout
+    assert "not comparable" in text  # base was measured on February
+    verdict = json.loads((out / "gate.json").read_text())
+    assert verdict["champion"]["version"] == "1"
+    assert verdict["champion"]["metrics"]["holdout_months"] == ["2013-03"]
+    assert "report: reports/pr/report.md" in proc.stderr
+
+
+def test_report_for_a_degraded_param_change_shows_the_failing_gate(pipeline_repo: Path) -> None:
+    env = repo_env(pipeline_repo)
+    champion = pipeline_repo.parent / "champion"
+    shutil.copytree(pipeline_repo / "models/bundle", champion)
+    run(["git", "checkout", "-qb", "degrade"], pipeline_repo, env)
+    edit_params(pipeline_repo, {"train": {"max_depth": 1, "n_estimators": 2}})
+    run(["dvc", "repro", "--quiet"], pipeline_repo, env)
+
+    run(["flightdelay", "report", "pr", "--base", "main", "--champion-bundle", str(champion)],
+        pipeline_repo, env)
+
+    text = assert_renders(pipeline_repo / "reports/pr")
+    assert "❌ **Gate: FAIL**" in text
+    assert "| `train.max_depth` | `4` | `1` | changed |" in text
+    assert "base model (2013-02)" in text  # base model rebuilt from the DVC cache, same holdout
+    assert "🔴" in text
+    assert "## Serving budget" in text
+    assert re.search(r"\| candidate \| 2 \| [\d,]+ KiB \| \d+\.\d{3} ms \|", text)
+    assert "dvc exp show" in text
