@@ -308,16 +308,19 @@ def load_champion(
 ) -> Champion | None:
     """The champion re-scored on the candidate's holdout: `--champion-bundle`, else the registry
     alias `champion`, else None (first release)."""
+    registered: str | None = None
     if bundle_dir is not None:
         path: Path | None = Path(bundle_dir)
     elif use_registry:
         say("gate: looking up the registry alias `champion` …")
         path = registry.alias_bundle("champion", workdir / "champion")
+        registered = registry.alias_version("champion") if path is not None else None
     else:
         path = None
     if path is None:
         return None
     version, threshold, score = score_bundle(path, holdout)
+    version = registered or version  # the registry's number, also for bundles logged before release
     metrics, slices = holdout_metrics(holdout, score, threshold, p.evaluate.min_slice_rows)
     say(
         f"gate: champion {version} re-scored on {', '.join(metrics['holdout_months'])}: "

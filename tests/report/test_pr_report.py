@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flightdelay.errors import GateFailed
 from tests.helpers import edit_params, repo_env, run
 
 pytestmark = pytest.mark.slow
@@ -63,22 +64,52 @@ def test_report_for_a_pr_that_adds_a_month(pipeline_repo: Path) -> None:
     assert "report: reports/pr/report.md" in proc.stderr
 
 
-def test_report_for_a_degraded_param_change_shows_the_failing_gate(pipeline_repo: Path) -> None:
+def test_a_pr_that_degrades_the_model_fails_the_gate_and_the_report_says_why(
+    pipeline_repo: Path,
+) -> None:
     env = repo_env(pipeline_repo)
     champion = pipeline_repo.parent / "champion"
     shutil.copytree(pipeline_repo / "models/bundle", champion)
     run(["git", "checkout", "-qb", "degrade"], pipeline_repo, env)
     edit_params(pipeline_repo, {"train": {"max_depth": 1, "n_estimators": 2}})
-    run(["dvc", "repro", "--quiet"], pipeline_repo, env)
 
-    run(["flightdelay", "report", "pr", "--base", "main", "--champion-bundle", str(champion)],
-        pipeline_repo, env)
+    stale = run(
+        ["flightdelay", "gate", "--base", "main", "--no-champion"], pipeline_repo, env, check=False
+    )
+    assert stale.returncode != 0
+    assert "stale" in stale.stderr
+    assert "run `dvc repro`" in stale.stderr
+
+    run(["dvc", "repro", "--quiet"], pipeline_repo, env)
+    run(["git", "commit", "-qam", "shallower trees"], pipeline_repo, env)
+    gate = run(
+        ["flightdelay", "gate", "--base", "main", "--no-champion"], pipeline_repo, env, check=False
+    )
+
+    assert gate.returncode == GateFailed.exit_code, gate.stderr
+    assert "the candidate must not ship" in gate.stderr
+    assert "is worse than the base" in gate.stderr  # which comparison failed …
+    assert "roc_auc" in gate.stderr  # … on which metric
+    assert "FAIL" in gate.stdout  # the verdict table
+    assert "no champion released yet" in gate.stdout
+    verdict = json.loads((pipeline_repo / "reports/pr/gate.json").read_text())
+    assert verdict["passed"] is False
+    assert verdict["champion"] is None
+    failed = {(c["against"], c["metric"]) for c in verdict["checks"] if not c["passed"]}
+    assert ("base", "roc_auc") in failed
+    assert verdict["base"]["metrics"]["roc_auc"] > verdict["candidate"]["roc_auc"]
+
+    run(
+        ["flightdelay", "report", "pr", "--base", "main", "--champion-bundle", str(champion)],
+        pipeline_repo,
+        env,
+    )
 
     text = assert_renders(pipeline_repo / "reports/pr")
     assert "❌ **Gate: FAIL**" in text
+    assert "worse than the champion" in text
     assert "| `train.max_depth` | `4` | `1` | changed |" in text
     assert "base model (2013-02)" in text  # base model rebuilt from the DVC cache, same holdout
     assert "🔴" in text
-    assert "## Serving budget" in text
-    assert re.search(r"\| candidate \| 2 \| [\d,]+ KiB \| \d+\.\d{3} ms \|", text)
+    assert re.search(r"\| candidate \| 2 \| [\d,]+ KiB \| \d+\.\d{3} ms \|", text)  # budget
     assert "dvc exp show" in text

@@ -36,13 +36,31 @@ def test_jensen_shannon_is_zero_for_the_same_mix_and_one_for_disjoint_categories
 
 
 def test_column_drift_flags_the_shifted_columns_first() -> None:
-    ref = pd.DataFrame({"temp": RNG.normal(40, 8, 5000), "wind": RNG.normal(10, 3, 5000),
-                        "carrier": RNG.choice(["AA", "UA"], 5000)})
-    cur = pd.DataFrame({"temp": RNG.normal(75, 8, 2000), "wind": RNG.normal(10, 3, 2000),
-                        "carrier": RNG.choice(["AA", "UA"], 2000)})
+    ref = pd.DataFrame(
+        {
+            "temp": RNG.normal(40, 8, 5000),
+            "wind": RNG.normal(10, 3, 5000),
+            "carrier": RNG.choice(["AA", "UA"], 5000),
+        }
+    )
+    cur = pd.DataFrame(
+        {
+            "temp": RNG.normal(75, 8, 2000),
+            "wind": RNG.normal(10, 3, 2000),
+            "carrier": RNG.choice(["AA", "UA"], 2000),
+        }
+    )
     cur.loc[:99, "wind"] = np.nan
-    rows = column_drift(ref, cur, numeric=["temp", "wind"], categorical=["carrier"], bins=10,
-                        psi_warn=0.2, wasserstein_warn=0.1, js_warn=0.1)
+    rows = column_drift(
+        ref,
+        cur,
+        numeric=["temp", "wind"],
+        categorical=["carrier"],
+        bins=10,
+        psi_warn=0.2,
+        wasserstein_warn=0.1,
+        js_warn=0.1,
+    )
     assert rows[0].column == "temp"
     assert rows[0].drifted
     by = {r.column: r for r in rows}
@@ -55,23 +73,35 @@ def test_params_diff_lists_changed_added_and_removed_keys() -> None:
     base = {"train": {"max_depth": 6, "seed": 13}, "gate": {"floors": {"roc_auc": 0.7}}}
     head = {"train": {"max_depth": 4, "seed": 13}, "report": {"psi_bins": 10}}
     got = {c.key: (c.base, c.head, c.status) for c in diffs.params_diff(base, head)}
-    assert got == {"train.max_depth": (6, 4, "changed"), "report.psi_bins": (None, 10, "added"),
-                   "gate.floors.roc_auc": (0.7, None, "removed")}
+    assert got == {
+        "train.max_depth": (6, 4, "changed"),
+        "report.psi_bins": (None, 10, "added"),
+        "gate.floors.roc_auc": (0.7, None, "removed"),
+    }
 
 
 def test_partition_diff_reads_dvc_files() -> None:
     def dvc(md5: str) -> dict[str, object]:
         return {"outs": [{"md5": md5, "size": 10, "path": "x"}]}
 
-    got = diffs.partition_diff({"2013-01": dvc("a"), "2013-02": dvc("b")},
-                               {"2013-01": dvc("a"), "2013-02": dvc("c"), "2013-03": dvc("d")})
+    got = diffs.partition_diff(
+        {"2013-01": dvc("a"), "2013-02": dvc("b")},
+        {"2013-01": dvc("a"), "2013-02": dvc("c"), "2013-03": dvc("d")},
+    )
     assert [(p.month, p.status) for p in got] == [
-        ("2013-01", "unchanged"), ("2013-02", "changed"), ("2013-03", "added")]
+        ("2013-01", "unchanged"),
+        ("2013-02", "changed"),
+        ("2013-03", "added"),
+    ]
 
 
 def test_metric_rows_mark_better_and_worse() -> None:
-    rows = {r.metric: r for r in diffs.metric_rows({"roc_auc": 0.70, "log_loss": 0.50},
-                                                   {"roc_auc": 0.72, "log_loss": 0.52}, None)}
+    rows = {
+        r.metric: r
+        for r in diffs.metric_rows(
+            {"roc_auc": 0.70, "log_loss": 0.50}, {"roc_auc": 0.72, "log_loss": 0.52}, None
+        )
+    }
     assert rows["roc_auc"].vs_base == "+0.0200 ↑ 🟢"
     assert rows["log_loss"].vs_base == "+0.0200 ↑ 🔴"
     assert rows["roc_auc"].vs_champion == "–"

@@ -8,6 +8,7 @@ the field stays None and a note says what the report could not show and how to g
 
 from __future__ import annotations
 
+import configparser
 import io
 import json
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from flightdelay.gitio import git
 from flightdelay.params import Params
 from flightdelay.progress import say
 
-CACHE = Path(".dvc/cache/files/md5")
+DVC_DIR = Path(".dvc")
 
 
 @dataclass
@@ -54,8 +55,19 @@ def _json(ref: str, path: str) -> Any | None:
     return None if text is None else json.loads(text)
 
 
+def cache_dir() -> Path:
+    """The DVC cache of this repository: `cache.dir` from .dvc/config(.local), else .dvc/cache."""
+    found = DVC_DIR / "cache"
+    for name in ("config", "config.local"):  # the local file overrides the committed one
+        cfg = configparser.ConfigParser(interpolation=None)
+        cfg.read(DVC_DIR / name)
+        if cfg.has_option("cache", "dir"):
+            found = DVC_DIR / cfg.get("cache", "dir").strip()
+    return found / "files" / "md5"
+
+
 def _cached(md5: str) -> Path:
-    return CACHE / md5[:2] / md5[2:]
+    return cache_dir() / md5[:2] / md5[2:]
 
 
 def lock_entries(lock_text: str | None) -> dict[str, str]:
