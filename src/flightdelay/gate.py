@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from flightdelay import bundle, dvcio, registry
-from flightdelay.errors import GateFailed, ModelError, ToolError
+from flightdelay.errors import ConfigError, GateFailed, ModelError, ToolError
 from flightdelay.evaluate import SLICES, score_frame
 from flightdelay.gitio import git
 from flightdelay.metrics import classification_metrics, slice_metrics
@@ -266,16 +266,21 @@ class Champion:
     score: np.ndarray
 
 
-def git_json(ref: str, path: str) -> Any | None:
-    """A JSON file as committed on `ref`, or None when the ref does not have it."""
+def resolve_ref(ref: str) -> str:
+    """The commit SHA of `ref`; a ref that is not there is a usage error with a fix."""
     try:
-        git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        return git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     except ToolError as e:
-        raise GateFailed(
+        raise ConfigError(
             f"base ref {ref!r} is not a commit in this repository",
             hint="fetch it (`git fetch origin main`; CI needs fetch-depth: 0) or pass "
             "--base with an existing branch or SHA",
         ) from e
+
+
+def git_json(ref: str, path: str) -> Any | None:
+    """A JSON file as committed on `ref`, or None when the ref does not have it."""
+    resolve_ref(ref)
     try:
         return json.loads(git("show", f"{ref}:{path}"))
     except ToolError:

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from flightdelay.errors import ToolError
+from flightdelay.gate import resolve_ref
 from flightdelay.gitio import git
 from flightdelay.params import Params
 from flightdelay.progress import say
@@ -112,11 +113,13 @@ def _from_dvc_api(ref: str, path: str) -> bytes | None:
     return bytes(data)
 
 
-def dvc_output(ref: str, lock: dict[str, str], path: str) -> bytes | None:
+def dvc_output(ref: str, lock: dict[str, str], path: str, remote: dict[str, bool]) -> bytes | None:
+    """From the cache, else the remote, unless the remote already failed (`remote["ok"]`)."""
     data = _from_cache(lock, path)
-    if data is None and lock:
+    if data is None and lock and remote.get("ok", True):
         say(f"report: {path} at {ref} is not in the local DVC cache; asking the DVC remote …")
         data = _from_dvc_api(ref, path)
+        remote["ok"] = data is not None
     return data
 
 
@@ -138,7 +141,7 @@ def head_partitions(raw: str) -> dict[str, dict[str, Any]]:
 
 def load(ref: str, p: Params, params_file: str = "params.yaml") -> BaseSide:
     """Everything the report shows about the base; missing pieces become notes."""
-    sha = git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    sha = resolve_ref(ref)
     base = BaseSide(ref=ref, sha=sha)
     params_text = show(ref, params_file)
     base.params = yaml.safe_load(params_text) if params_text else None
@@ -152,11 +155,12 @@ def load(ref: str, p: Params, params_file: str = "params.yaml") -> BaseSide:
         base.notes.append(f"{ref} has no committed {p.paths.metrics}: the base columns are empty")
 
     lock = lock_entries(show(ref, "dvc.lock"))
-    base.model_bytes = dvc_output(ref, lock, p.paths.model)
-    spec = dvc_output(ref, lock, p.paths.feature_spec)
+    remote: dict[str, bool] = {}
+    base.model_bytes = dvc_output(ref, lock, p.paths.model, remote)
+    spec = dvc_output(ref, lock, p.paths.feature_spec, remote)
     base.spec_text = spec.decode() if spec is not None else None
     for split in ("train", "holdout"):
-        data = dvc_output(ref, lock, f"{p.paths.features}/{split}.parquet")
+        data = dvc_output(ref, lock, f"{p.paths.features}/{split}.parquet", remote)
         if data is not None:
             setattr(base, split, pd.read_parquet(io.BytesIO(data)))
     if base.model_bytes is None or base.spec_text is None:
