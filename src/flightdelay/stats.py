@@ -137,7 +137,11 @@ def column_drift(
         )
 
     def severity(d: ColumnDrift) -> float:
-        limit = psi_warn if d.method == "psi" else js_warn
-        return -(d.score / limit) if d.score == d.score else 0.0
+        """How far past its threshold a column is (the larger ratio for numerics)."""
+        ratios = [d.score / (psi_warn if d.method == "psi" else js_warn)]
+        if d.kind == "numeric":
+            ratios.append(d.wasserstein / wasserstein_warn)
+        finite = [r for r in ratios if not np.isnan(r)]  # NaN when a side has no values
+        return -max(finite) if finite else 0.0
 
     return sorted(rows, key=severity)

@@ -189,12 +189,19 @@ def _delta(metric: str, c: float, r: float) -> str:
 
 
 def metric_rows(
-    base: Mapping[str, Any] | None, candidate: Mapping[str, Any], champion: Mapping[str, Any] | None
+    base: Mapping[str, Any] | None,
+    candidate: Mapping[str, Any],
+    champion: Mapping[str, Any] | None,
+    *,
+    base_comparable: bool = True,
 ) -> list[MetricRow]:
+    """Base vs candidate vs champion; against a base measured on other months the delta is shown
+    without a better/worse mark (it mixes the model change with the data change)."""
     out = []
     for metric in METRICS:
         b, c, ch = _get(base, metric), _get(candidate, metric), _get(champion, metric)
-        out.append(MetricRow(metric, b, c, ch, _delta(metric, c, b), _delta(metric, c, ch)))
+        vs_base = _delta(metric if base_comparable else "rows", c, b)
+        out.append(MetricRow(metric, b, c, ch, vs_base, _delta(metric, c, ch)))
     return out
 
 

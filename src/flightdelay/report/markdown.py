@@ -138,7 +138,8 @@ def _metrics(c: Content) -> list[str]:
         "## Metrics",
         "",
         f"Holdout: candidate and champion on **{c.holdout}** (like for like); the base as "
-        f"committed on {c.base_holdout or '–'}. 🟢 better, 🔴 worse.",
+        f"committed on {c.base_holdout or '–'}. 🟢 better, 🔴 worse (no mark against a base "
+        "measured on other months: that delta mixes the model change with the data change).",
         "",
         table(headers, rows),
         "",

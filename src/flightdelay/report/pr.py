@@ -328,7 +328,13 @@ def build(
         holdout=holdout_label,
         base_holdout=", ".join((base.metrics or {}).get("holdout_months") or []),
         champion=champ.version if champ else "",
-        metrics=diffs.metric_rows(base.metrics, ev.candidate, champ.metrics if champ else None),
+        metrics=diffs.metric_rows(
+            base.metrics,
+            ev.candidate,
+            champ.metrics if champ else None,
+            base_comparable=(base.metrics or {}).get("holdout_months")
+            == ev.candidate.get("holdout_months"),
+        ),
         base_rescored=base_rescored,
         params=diffs.params_diff(base.params or {}, head_params),
         partitions=diffs.partition_diff(base.partitions, baseline.head_partitions(p.paths.raw)),
