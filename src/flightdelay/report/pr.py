@@ -4,6 +4,7 @@ the repository alone: base from git and the DVC cache/remote, candidate from the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import statistics
 import tempfile
@@ -216,9 +217,10 @@ def build(
         )
         verdict = gate.decide(ev, p.gate)
         gate.write_verdict(verdict, ev, out / gate.VERDICT_FILE)
-        champ_booster = None
+        champ_booster, champ_md5 = None, None
         if champ is not None:
             cb = bundle.load(champ.bundle_dir)
+            champ_md5 = cb.metadata.get("model_md5")
             champ_booster = Scored(
                 f"champion {champ.version}",
                 champ.score,
@@ -239,6 +241,15 @@ def build(
         )
         base_model = _base_scored(base, holdout)
         scored = [s for s in (cand, champ_booster, base_model) if s is not None]
+        same = (
+            base_model is not None
+            and champ is not None
+            and base.model_bytes is not None
+            and hashlib.md5(base.model_bytes, usedforsecurity=False).hexdigest() == champ_md5
+        )
+        if same and base_model is not None and champ is not None:
+            scored.remove(base_model)  # same model: one line in the plots, one budget row
+            notes.append(f"the base model is the champion ({champ.version})")
         holdout_label = ", ".join(ev.candidate.get("holdout_months") or [])
         images = _curve_images(
             out, y, scored, base, holdout_label=holdout_label, bins=p.evaluate.calibration_bins
