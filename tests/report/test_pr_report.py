@@ -6,20 +6,37 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from flightdelay import registry
+from flightdelay.cli import main
 from flightdelay.errors import GateFailed
 from tests.helpers import edit_params, repo_env, run
 
 pytestmark = pytest.mark.slow
 
 PNG = b"\x89PNG\r\n\x1a\n"
-REGISTER_CHAMPION = """
-from flightdelay import registry
-registry.set_alias("champion", registry.register_bundle("models/bundle", tags={"git_sha": "base"}))
-"""
+
+
+@pytest.fixture
+def flightdelay(
+    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """`flightdelay <args>` in-process inside the test repo: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(pipeline_repo)
+    for key, value in repo_env(pipeline_repo).items():
+        monkeypatch.setenv(key, value)
+
+    def call(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return call
 
 
 def images_of(markdown: str) -> list[str]:
@@ -37,17 +54,20 @@ def assert_renders(out: Path) -> str:
     return text
 
 
-def test_report_for_a_pr_that_adds_a_month(pipeline_repo: Path) -> None:
+def test_report_for_a_pr_that_adds_a_month(
+    pipeline_repo: Path, flightdelay: Callable[..., tuple[int, str, str]]
+) -> None:
     env = repo_env(pipeline_repo)
-    run(["python", "-c", REGISTER_CHAMPION], pipeline_repo, env)  # base model is the champion
+    version = registry.register_bundle("models/bundle", tags={"git_sha": "base"})
+    registry.set_alias("champion", version)  # the base model is the released champion
     run(["git", "checkout", "-qb", "add-march"], pipeline_repo, env)
-    run(["flightdelay", "data", "add", "2013-03"], pipeline_repo, env)
+    assert flightdelay("data", "add", "2013-03")[0] == 0
     edit_params(pipeline_repo, {"data": {"window": {"start": "2013-01", "end": "2013-03"}}})
     run(["dvc", "repro", "--quiet"], pipeline_repo, env)
     run(["git", "add", "-A"], pipeline_repo, env)
     run(["git", "commit", "-qm", "add 2013-03"], pipeline_repo, env)
 
-    proc = run(["flightdelay", "report", "pr", "--base", "main"], pipeline_repo, env)
+    code, _, err = flightdelay("report", "pr", "--base", "main")
 
     out = pipeline_repo / "reports/pr"
     text = assert_renders(out)
@@ -61,11 +81,12 @@ def test_report_for_a_pr_that_adds_a_month(pipeline_repo: Path) -> None:
     verdict = json.loads((out / "gate.json").read_text())
     assert verdict["champion"]["version"] == "1"
     assert verdict["champion"]["metrics"]["holdout_months"] == ["2013-03"]
-    assert "report: reports/pr/report.md" in proc.stderr
+    assert code == 0
+    assert "report: reports/pr/report.md" in err
 
 
 def test_a_pr_that_degrades_the_model_fails_the_gate_and_the_report_says_why(
-    pipeline_repo: Path,
+    pipeline_repo: Path, flightdelay: Callable[..., tuple[int, str, str]]
 ) -> None:
     env = repo_env(pipeline_repo)
     champion = pipeline_repo.parent / "champion"
@@ -73,25 +94,21 @@ def test_a_pr_that_degrades_the_model_fails_the_gate_and_the_report_says_why(
     run(["git", "checkout", "-qb", "degrade"], pipeline_repo, env)
     edit_params(pipeline_repo, {"train": {"max_depth": 1, "n_estimators": 2}})
 
-    stale = run(
-        ["flightdelay", "gate", "--base", "main", "--no-champion"], pipeline_repo, env, check=False
-    )
-    assert stale.returncode != 0
-    assert "stale" in stale.stderr
-    assert "run `dvc repro`" in stale.stderr
+    code, _, err = flightdelay("gate", "--base", "main", "--no-champion")
+    assert code != 0
+    assert "stale" in err
+    assert "run `dvc repro`" in err
 
     run(["dvc", "repro", "--quiet"], pipeline_repo, env)
     run(["git", "commit", "-qam", "shallower trees"], pipeline_repo, env)
-    gate = run(
-        ["flightdelay", "gate", "--base", "main", "--no-champion"], pipeline_repo, env, check=False
-    )
+    code, out, err = flightdelay("gate", "--base", "main", "--no-champion")
 
-    assert gate.returncode == GateFailed.exit_code, gate.stderr
-    assert "the candidate must not ship" in gate.stderr
-    assert "is worse than the base" in gate.stderr  # which comparison failed …
-    assert "roc_auc" in gate.stderr  # … on which metric
-    assert "FAIL" in gate.stdout  # the verdict table
-    assert "no champion released yet" in gate.stdout
+    assert code == GateFailed.exit_code, err
+    assert "the candidate must not ship" in err
+    assert "is worse than the base" in err  # which comparison failed …
+    assert "roc_auc" in err  # … on which metric
+    assert "FAIL" in out  # the verdict table
+    assert "no champion released yet" in out
     verdict = json.loads((pipeline_repo / "reports/pr/gate.json").read_text())
     assert verdict["passed"] is False
     assert verdict["champion"] is None
@@ -99,11 +116,8 @@ def test_a_pr_that_degrades_the_model_fails_the_gate_and_the_report_says_why(
     assert ("base", "roc_auc") in failed
     assert verdict["base"]["metrics"]["roc_auc"] > verdict["candidate"]["roc_auc"]
 
-    run(
-        ["flightdelay", "report", "pr", "--base", "main", "--champion-bundle", str(champion)],
-        pipeline_repo,
-        env,
-    )
+    code, _, err = flightdelay("report", "pr", "--base", "main", "--champion-bundle", str(champion))
+    assert code == 0, err
 
     text = assert_renders(pipeline_repo / "reports/pr")
     assert "❌ **Gate: FAIL**" in text
