@@ -11,7 +11,6 @@ STAMP := $(VENV)/.installed
 export PATH := $(BIN):$(PATH)
 export FLIGHTDELAY_TOOLS_BIN := $(CURDIR)/.venv-tools/bin
 export DVC_NO_ANALYTICS := 1
-export PYTHONDONTWRITEBYTECODE := 1
 
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -19,7 +18,7 @@ WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 BASE ?= main
 
-.PHONY: help setup tools system data repro gate report lint format test test-fast demo serve bench bench-pipeline lock clean
+.PHONY: help setup tools system data repro gate report lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +27,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet requirements.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet --compile-bytecode requirements.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -68,8 +67,13 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup tools system lint ## every check: lint, type check, unit + integration + static deploy checks
-	pytest -q
+test: setup tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
+	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
+
+.PHONY: check-deploy
+check-deploy: setup tools system ## render, validate, policy-check, unit-test alerts and checkov-scan deploy/ and argocd/
+	MYPYPATH=scripts mypy --strict --explicit-package-bases scripts/check_*.py
+	$(FLIGHTDELAY_TOOLS_BIN)/python scripts/check_deploy.py all
 
 test-fast: setup ## unit tests only
 	pytest -q -m "not slow"
@@ -80,10 +84,41 @@ demo: setup ## the whole GitOps lifecycle on this machine, offline
 serve: setup ## run gunicorn on the latest trained bundle ($$HOST:$$PORT, MODEL_DIR, WORKERS)
 	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
 
-bench: bench-pipeline ## every benchmark
+# The serving image's dependency set alone (requirements-serve.txt + this package without deps),
+# plus the test runner: proof that serving never needs the pipeline's libraries.
+SERVE_VENV := .venv-serve
+SERVE_STAMP := $(SERVE_VENV)/.installed
+$(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell find src -name '*.py') $(STAMP)
+	@echo "setup: building $(SERVE_VENV) from requirements-serve.txt alone (uv)"
+	@test -x $(SERVE_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(SERVE_VENV)
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip sync --quiet requirements-serve.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet --no-deps --reinstall-package flightdelay .
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet -c requirements.txt pytest pytest-timeout httpx
+	@touch $(SERVE_STAMP)
+
+serve-env: $(SERVE_STAMP) ## build .venv-serve: the serving image's dependency set, nothing else
+
+test-serve-env: serve-env ## API tests inside the serving-only environment (no pandas, sklearn, mlflow)
+	@! $(SERVE_VENV)/bin/python -c "import pandas" 2>/dev/null || { echo "test-serve-env: pandas is importable in $(SERVE_VENV); the serving set must not need it"; exit 1; }
+	PATH=$(CURDIR)/$(SERVE_VENV)/bin:/usr/bin:/bin $(SERVE_VENV)/bin/python -m pytest -q -m serve_only tests/api
+
+bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
+	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
+
+soak: setup system ## load (60 s at a fixed rate near capacity) and faults under load, with figures
+	python scripts/soak.py --model-dir $(MODEL_DIR)
+
+bench: bench-pipeline bench-serve bench-drift ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
+
+DRIFT_ARGS ?= --months next
+drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next); exit 0 ok, 10 drift, 11 too few rows
+	flightdelay drift check $(DRIFT_ARGS)
+
+bench-drift: setup ## one drift check for a month vs the reference, and for 10x both sizes (needs make repro)
+	python scripts/bench_drift.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
@@ -92,3 +127,15 @@ lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist
+
+.PHONY: audit sbom policy
+
+audit: tools ## pip-audit requirements.txt; says SKIPPED-BY-NETWORK when the advisory database is unreachable
+	@python scripts/supply_chain.py audit
+
+sbom: tools ## CycloneDX SBOM of the serving environment (requirements-serve.txt) -> build/sbom-serve.cdx.json
+	@python scripts/supply_chain.py sbom
+
+policy: setup tools ## workflow policy and supply-chain checks (zizmor, schemas, secrets, SBOM, Dockerfile)
+	mypy --strict tests/policy scripts/supply_chain.py
+	pytest -q tests/policy

@@ -26,5 +26,9 @@ def pipeline_repo(built_repo: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "repo"
     shutil.copytree(built_repo, dest, symlinks=True)
     # The copied DVC remote path must point inside the copy.
-    run(["dvc", "remote", "modify", "--local", "local", "url", str(dest / ".dvcstore")], dest, repo_env(dest))
+    run(
+        ["dvc", "remote", "modify", "--local", "local", "url", str(dest / ".dvcstore")],
+        dest,
+        repo_env(dest),
+    )
     return dest

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,19 +16,32 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL_TRAIN = {"n_estimators": 30, "max_depth": 4}
 
 
-def run(cmd: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None,
-        check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(cmd), cwd=cwd, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, check=False)
+def run(
+    cmd: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    proc = subprocess.run(
+        list(cmd),
+        cwd=cwd,
+        env={**os.environ, "PATH": path, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
 def repo_env(repo: Path) -> dict[str, str]:
-    return {"MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1",
-            "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-            "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    return {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{repo / 'mlflow.db'}",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
 
 
 def edit_params(repo: Path, changes: Mapping[str, Mapping[str, Any]]) -> None:
@@ -41,20 +55,30 @@ def edit_params(repo: Path, changes: Mapping[str, Mapping[str, Any]]) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-def make_pipeline_repo(dest: Path, months: Sequence[str] = ("2013-01", "2013-02"),
-                       train: Mapping[str, Any] | None = None) -> Path:
+def make_pipeline_repo(
+    dest: Path,
+    months: Sequence[str] = ("2013-01", "2013-02"),
+    train: Mapping[str, Any] | None = None,
+) -> Path:
     """A fresh git + DVC repo with this project's pipeline, a local remote and `months` tracked."""
     dest.mkdir(parents=True, exist_ok=True)
     for name in ("dvc.yaml", "params.yaml", ".gitignore"):
         shutil.copy(REPO_ROOT / name, dest / name)
-    shutil.copytree(REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(
+        REPO_ROOT / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
     env = repo_env(dest)
     run(["git", "init", "-q", "-b", "main"], dest, env)
     run(["dvc", "init", "-q"], dest, env)
     run(["dvc", "config", "core.autostage", "true"], dest, env)
     run(["dvc", "remote", "add", "--local", "-d", "local", str(dest / ".dvcstore")], dest, env)
-    edit_params(dest, {"data": {"window": {"start": months[0], "end": months[-1]}},
-                       "train": {**SMALL_TRAIN, **(train or {})}})
+    edit_params(
+        dest,
+        {
+            "data": {"window": {"start": months[0], "end": months[-1]}},
+            "train": {**SMALL_TRAIN, **(train or {})},
+        },
+    )
     run(["flightdelay", "data", "add", *months], dest, env)
     run(["git", "add", "-A"], dest, env)
     run(["git", "commit", "-qm", "base: data and pipeline"], dest, env)

@@ -50,8 +50,10 @@ def load(path: str | Path) -> Bundle:
 
     d = Path(path)
     if not d.is_dir():
-        raise ModelError(f"model bundle {d} does not exist",
-                         hint="run `dvc repro` (or `dvc pull`) to build models/bundle, or set MODEL_DIR")
+        raise ModelError(
+            f"model bundle {d} does not exist",
+            hint="run `dvc repro` (or `dvc pull`) to build models/bundle, or set MODEL_DIR",
+        )
     for name in (MODEL_FILE, SPEC_FILE, METADATA_FILE):
         if not (d / name).is_file():
             raise ModelError(f"model bundle {d} has no {name}", hint="rebuild it with `dvc repro bundle`")
@@ -64,14 +66,18 @@ def load(path: str | Path) -> Bundle:
         booster.load_model(str(d / MODEL_FILE))
         booster.set_param({"nthread": 1})
     except (ValueError, KeyError, xgb.core.XGBoostError, UnicodeDecodeError) as e:
-        raise ModelError(f"model bundle {d} is corrupt: {str(e).splitlines()[0][:200]}",
-                         hint="rebuild it with `dvc repro bundle` or redeploy a known-good image") from e
+        raise ModelError(
+            f"model bundle {d} is corrupt: {str(e).splitlines()[0][:200]}",
+            hint="rebuild it with `dvc repro bundle` or redeploy a known-good image",
+        ) from e
     for key in ("model_md5", "threshold"):
         if key not in metadata:
             raise ModelError(f"model bundle {d}: metadata.json lacks {key!r}")
     if booster.num_features() != len(spec.features):
-        raise ModelError(f"model bundle {d}: the model expects {booster.num_features()} features, "
-                         f"the feature spec defines {len(spec.features)}")
+        raise ModelError(
+            f"model bundle {d}: the model expects {booster.num_features()} features, "
+            f"the feature spec defines {len(spec.features)}"
+        )
     return Bundle(path=d, booster=booster, spec=spec, metadata=metadata)
 
 

@@ -87,7 +87,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction, dict[str, Handle
 
 
 # Modules exposing `register(subparsers, handlers)`; each adds its own subcommands.
-EXTENSIONS: list[str] = ["gate", "report"]
+EXTENSIONS: list[str] = ["drift.cli", "retrain", "gate", "report"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

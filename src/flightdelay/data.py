@@ -25,18 +25,21 @@ def add(params: Params, months: list[str], *, push: bool = False) -> list[str]:
     for month in months:
         if not MONTH_RE.match(month):
             raise DataError(f"{month!r} is not a month", hint="write it as YYYY-MM, e.g. 2013-07")
-    added: list[str] = []
-    for month in months:
-        if dvc_file(raw, month).exists() and dvcio.is_clean([str(dvc_file(raw, month))]):
-            say(f"data: {month} already tracked and up to date")
-            continue
+    known = [m for m in months if dvc_file(raw, m).exists() and (raw / m).exists()]
+    stale = dvcio.dirty([str(dvc_file(raw, m)) for m in known])
+    todo = [m for m in months if m not in known or str(dvc_file(raw, m)) in stale]
+    for month in sorted(set(months) - set(todo)):
+        say(f"data: {month} already tracked and up to date")
+    if not todo:
+        return []
+    for month in todo:
         source.materialize(month, raw)
-        dvcio.run("add", "--quiet", str(raw / month))
+    dvcio.run("add", "--quiet", *[str(raw / m) for m in todo])
+    for month in todo:
         say(f"data: tracked {raw / month} ({dvcio.out_md5(dvc_file(raw, month))})")
-        added.append(month)
-    if push and added:
-        dvcio.run("push", *[str(dvc_file(raw, m)) for m in added])
-    return added
+    if push:
+        dvcio.run("push", "--quiet", *[str(dvc_file(raw, m)) for m in todo])
+    return todo
 
 
 def restore(params: Params, *, push: bool = True) -> dict[str, str]:
@@ -47,31 +50,37 @@ def restore(params: Params, *, push: bool = True) -> dict[str, str]:
     if not months:
         raise DataError(f"no partitions tracked under {raw}", hint="run `flightdelay data add 2013-01`")
     dvcio.configure_remote_from_env()
-    how: dict[str, str] = {}
-    for month in months:
-        target = str(dvc_file(raw, month))
-        if (raw / month).exists() and dvcio.is_clean([target]):
-            how[month] = "workspace"
-            continue
-        if dvcio.run("pull", "--quiet", target, check=False).returncode == 0 and dvcio.is_clean([target]):
-            how[month] = "remote"
-            continue
-        expected = dvcio.out_md5(dvc_file(raw, month))
-        shutil.rmtree(raw / month, ignore_errors=True)
-        source.materialize(month, raw)
-        if not dvcio.is_clean([target]):
+    target = {m: str(dvc_file(raw, m)) for m in months}
+    todo = dvcio.dirty(list(target.values()))
+    how = {m: "workspace" for m in months if target[m] not in todo}
+    if todo:
+        dvcio.run("pull", "--quiet", *sorted(todo), check=False)  # partial success is fine
+        still = dvcio.dirty(sorted(todo))
+        how |= {m: "DVC remote" for m in months if target[m] in todo - still}
+        rebuild = [m for m in months if target[m] in still]
+        originals = {m: dvc_file(raw, m).read_text() for m in rebuild}
+        for month in rebuild:
+            shutil.rmtree(raw / month, ignore_errors=True)
+            source.materialize(month, raw)
+        if rebuild:
+            # `dvc commit` hashes the rebuilt partitions (and caches them); the hashes must not move.
+            dvcio.run("commit", "--force", "--quiet", *[target[m] for m in rebuild])
+        bad = [m for m in rebuild if dvc_file(raw, m).read_text() != originals[m]]
+        for month in bad:
+            dvc_file(raw, month).write_text(originals[month])
+            shutil.rmtree(raw / month, ignore_errors=True)
+        if bad:
             raise DataError(
-                f"partition {month} rebuilt from the embedded source does not match {target} "
-                f"(expected md5 {expected})",
+                f"partition(s) {', '.join(bad)} rebuilt from the embedded source do not match "
+                f"the committed .dvc files (e.g. expected md5 {dvcio.out_md5(dvc_file(raw, bad[0]))})",
                 hint="the partition was changed by hand or the source package differs; "
                 "restore it with `dvc pull` from the team remote",
             )
-        dvcio.run("commit", "--force", "--quiet", target)
-        how[month] = "embedded source"
-    for month, origin in how.items():
+        how |= dict.fromkeys(rebuild, "embedded source")
+    for month, origin in sorted(how.items()):
         say(f"data: {month} ← {origin}")
     if push:
-        proc = dvcio.run("push", "--quiet", *[str(dvc_file(raw, m)) for m in months], check=False)
+        proc = dvcio.run("push", "--quiet", *target.values(), check=False)
         if proc.returncode != 0:
             say("data: push to the DVC remote failed (continuing): " + proc.stderr.strip()[-200:])
     return how

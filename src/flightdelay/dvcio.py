@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -17,7 +18,11 @@ REMOTE_ENV = "DVC_REMOTE_URL"
 def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `dvc <args>`; on failure raise ToolError with DVC's own message."""
     proc = subprocess.run(
-        ["dvc", *args], cwd=cwd, capture_output=True, text=True, check=False,
+        ["dvc", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
         env={**os.environ, "DVC_NO_ANALYTICS": "1"},
     )
     if check and proc.returncode != 0:
@@ -53,11 +58,19 @@ def lock_outs(lock: Path = Path("dvc.lock")) -> dict[str, str]:
     return out
 
 
-def is_clean(targets: list[str], cwd: Path | None = None) -> bool:
-    """True when the workspace matches the given .dvc files (`dvc status` prints nothing to do)."""
+def dirty(targets: list[str], cwd: Path | None = None) -> set[str]:
+    """The targets (.dvc files) whose workspace or cache disagrees with the recorded hash."""
+    if not targets:
+        return set()
     proc = run("status", "--json", *targets, cwd=cwd)
     text = proc.stdout.strip()
-    return text in ("", "{}")
+    data = json.loads(text) if text else {}
+    return {t for t in targets if t in data or Path(t).as_posix() in data}
+
+
+def is_clean(targets: list[str], cwd: Path | None = None) -> bool:
+    """True when the workspace matches the given .dvc files (`dvc status` prints nothing to do)."""
+    return not dirty(targets, cwd)
 
 
 def configure_remote_from_env(cwd: Path | None = None) -> str | None:

@@ -30,8 +30,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 
 def load_model(p: Params) -> FlightDelayModel:
-    return FlightDelayModel(features.FeatureSpec.load(p.paths.feature_spec),
-                            load_classifier(p.paths.model))
+    return FlightDelayModel(features.FeatureSpec.load(p.paths.feature_spec), load_classifier(p.paths.model))
 
 
 def score_frame(model: FlightDelayModel, df: pd.DataFrame) -> np.ndarray:
@@ -48,10 +47,11 @@ def run(p: Params) -> dict[str, Any]:
     score = score_frame(model, holdout)
 
     m = classification_metrics(y, score, thr)
-    metrics = {
+    holdout_months = sorted(holdout["partition"].unique().tolist())
+    metrics: dict[str, Any] = {
         **{k: round(v, 6) for k, v in m.items()},
         "threshold": thr,
-        "holdout_months": sorted(holdout["partition"].unique().tolist()),
+        "holdout_months": holdout_months,
         "train_rows": len(train),
     }
     _write_json(Path(p.paths.metrics), metrics)
@@ -67,8 +67,13 @@ def run(p: Params) -> dict[str, Any]:
     gain = model.classifier.get_booster().get_score(importance_type="gain")
     names = list(features.FEATURES)
     importance = sorted(
-        ({"feature": names[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k,
-          "gain": round(float(v), 4)} for k, v in gain.items()),
+        (
+            {
+                "feature": names[int(k[1:])] if k.startswith("f") and k[1:].isdigit() else k,
+                "gain": round(float(v), 4),
+            }
+            for k, v in gain.items()
+        ),
         key=lambda r: -float(r["gain"]),
     )
     _write_json(plots / "importance.json", importance)
@@ -83,7 +88,9 @@ def run(p: Params) -> dict[str, Any]:
     Path(p.paths.reference).parent.mkdir(parents=True, exist_ok=True)
     ref.to_parquet(p.paths.reference, index=False)
 
-    say(f"evaluate: {', '.join(metrics['holdout_months'])} ROC AUC {m['roc_auc']:.4f}  "
+    say(
+        f"evaluate: {', '.join(holdout_months)} ROC AUC {m['roc_auc']:.4f}  "
         f"PR AUC {m['pr_auc']:.4f}  log loss {m['log_loss']:.4f}  Brier {m['brier']:.4f}  "
-        f"F1@{thr} {m['f1']:.3f}")
+        f"F1@{thr} {m['f1']:.3f}"
+    )
     return metrics

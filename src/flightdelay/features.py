@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,14 +26,39 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CATEGORICAL = ("carrier", "origin", "dest")
-WEATHER = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
+WEATHER = (
+    "temp",
+    "dewp",
+    "humid",
+    "wind_dir",
+    "wind_speed",
+    "wind_gust",
+    "precip",
+    "pressure",
+    "visib",
+)
 # The raw record a prediction needs: what is known before departure (the request schema).
 INPUT_COLUMNS = (
-    "year", "month", "day", "sched_dep_time", "sched_arr_time", "carrier", "origin", "dest",
-    "distance", *WEATHER,
+    "year",
+    "month",
+    "day",
+    "sched_dep_time",
+    "sched_arr_time",
+    "carrier",
+    "origin",
+    "dest",
+    "distance",
+    *WEATHER,
 )
 FEATURES = (
-    "carrier", "origin", "dest", "month", "day_of_week", "dep_minute", "arr_minute", "distance",
+    "carrier",
+    "origin",
+    "dest",
+    "month",
+    "day_of_week",
+    "dep_minute",
+    "arr_minute",
+    "distance",
     *WEATHER,
 )
 SPEC_VERSION = 1
@@ -50,11 +75,19 @@ class FeatureSpec:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"version": self.version, "features": list(self.features),
-             "categories": self.categories, "meta": self.meta},
-            indent=2, sort_keys=True,
-        ) + "\n"
+        return (
+            json.dumps(
+                {
+                    "version": self.version,
+                    "features": list(self.features),
+                    "categories": self.categories,
+                    "meta": self.meta,
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        )
 
     @classmethod
     def from_json(cls, text: str) -> FeatureSpec:
@@ -89,7 +122,7 @@ def fit_spec(df: pd.DataFrame, label: str, min_count: int) -> FeatureSpec:
 
 
 def _minute_of_day(hhmm: float) -> float:
-    if hhmm != hhmm:  # NaN
+    if math.isnan(hhmm):
         return NAN
     h, m = divmod(int(hhmm), 100)
     return float(h * 60 + m)
@@ -116,9 +149,7 @@ def encode_frame(spec: FeatureSpec, df: pd.DataFrame) -> np.ndarray:
         elif name in derived:
             out[:, j] = derived[name]
         else:
-            out[:, j] = pd.to_numeric(df[name], errors="coerce").to_numpy(
-                dtype="float64", na_value=NAN
-            )
+            out[:, j] = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype="float64", na_value=NAN)
     return out
 
 
@@ -126,7 +157,8 @@ def _hhmm_to_minutes(s: pd.Series) -> np.ndarray:
     import pandas as pd
 
     v = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=NAN)
-    return np.floor(v / 100) * 60 + np.mod(v, 100)
+    minutes: np.ndarray = np.floor(v / 100) * 60 + np.mod(v, 100)
+    return minutes
 
 
 def encode_record(spec: FeatureSpec, rec: Mapping[str, Any]) -> list[float]:
@@ -148,11 +180,24 @@ def encode_record(spec: FeatureSpec, rec: Mapping[str, Any]) -> list[float]:
 
 
 def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    rows = [encode_record(spec, r) for r in recs]
-    if not rows:
-        return np.empty((0, len(spec.features)), dtype=np.float32)
-    return np.asarray(rows, dtype=np.float32)
-
-
-def is_finite_or_missing(values: Sequence[float]) -> bool:
-    return all(v != v or math.isfinite(v) for v in values)
+    """Per-request encoding of many records: column by column (one pass of dict lookups per
+    feature), which is several times faster than row by row for batches; same float32 result."""
+    rows = recs if isinstance(recs, list) else list(recs)
+    out = np.empty((len(rows), len(spec.features)), dtype=np.float32)
+    if len(rows) == 1:
+        out[0] = encode_record(spec, rows[0])
+        return out
+    for j, name in enumerate(spec.features):
+        col: list[Any]
+        if name in spec.categories:
+            lookup = spec.categories[name]
+            col = [lookup.get(v if isinstance(v, str) else str(v), NAN) for v in (r[name] for r in rows)]
+        elif name == "day_of_week":
+            col = [dt.date(int(r["year"]), int(r["month"]), int(r["day"])).weekday() for r in rows]
+        elif name in ("dep_minute", "arr_minute"):
+            key = "sched_dep_time" if name == "dep_minute" else "sched_arr_time"
+            col = [_minute_of_day(float(r[key])) for r in rows]
+        else:
+            col = [r.get(name) for r in rows]  # None → NaN in a float array
+        out[:, j] = np.asarray(col, dtype=np.float64)
+    return out

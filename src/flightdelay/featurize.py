@@ -37,15 +37,19 @@ def run(p: Params) -> tuple[pd.DataFrame, pd.DataFrame]:
     spec = features.fit_spec(train, "disrupted", p.featurize.min_category_count)
     spec = features.FeatureSpec(
         categories=spec.categories,
-        meta={"train_months": sorted(train["partition"].unique().tolist()),
-              "holdout_months": sorted(holdout["partition"].unique().tolist())},
+        meta={
+            "train_months": sorted(train["partition"].unique().tolist()),
+            "holdout_months": sorted(holdout["partition"].unique().tolist()),
+        },
     )
     out = Path(p.paths.features)
     out.mkdir(parents=True, exist_ok=True)
     train.to_parquet(out / "train.parquet", index=False)
     holdout.to_parquet(out / "holdout.parquet", index=False)
     spec.save(p.paths.feature_spec)
-    say(f"featurize: train {len(train):,} rows {spec.meta['train_months'][0]}…"
+    say(
+        f"featurize: train {len(train):,} rows {spec.meta['train_months'][0]}…"
         f"{spec.meta['train_months'][-1]}, holdout {len(holdout):,} rows "
-        f"{', '.join(spec.meta['holdout_months'])}; dropped {dupes} duplicates")
+        f"{', '.join(spec.meta['holdout_months'])}; dropped {dupes} duplicates"
+    )
     return train, holdout

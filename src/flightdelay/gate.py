@@ -155,8 +155,7 @@ def relative_checks(
         detail = (
             f"{metric} {c:.4f} vs {against} {r:.4f} ({delta:+.4f})"
             if ok
-            else f"{metric} {c:.4f} is worse than the {against} {r:.4f} by {abs(delta):.4f} "
-            f"(tolerance {tol})"
+            else f"{metric} {c:.4f} is worse than the {against} {r:.4f} by {abs(delta):.4f} (tolerance {tol})"
         )
         out.append(Check(against, metric, c, r, limit, ok, detail))
     return out
@@ -189,8 +188,7 @@ def slice_checks(
         detail = (
             f"{name} {metric} {c:.4f} vs {against} {r:.4f}"
             if ok
-            else f"slice {name}: {metric} {c:.4f} vs {against} {r:.4f} ({c - r:+.4f}, "
-            f"tolerance {tol})"
+            else f"slice {name}: {metric} {c:.4f} vs {against} {r:.4f} ({c - r:+.4f}, tolerance {tol})"
         )
         out.append(Check("slice", f"{name} {metric}", c, r, limit, ok, detail))
     return out
@@ -224,9 +222,7 @@ def decide(ev: Evidence, g: GateParams) -> Verdict:
         slice_failures = sum(not c.passed for c in sc)
         if slice_failures <= g.max_slice_regressions:  # allowed regressions do not fail the gate
             sc = [
-                c
-                if c.passed
-                else Check(**{**asdict(c), "passed": True, "detail": c.detail + " (allowed)"})
+                c if c.passed else Check(**{**asdict(c), "passed": True, "detail": c.detail + " (allowed)"})
                 for c in sc
             ]
         checks += sc
@@ -298,9 +294,7 @@ def holdout_metrics(
     holdout: pd.DataFrame, score: np.ndarray, threshold: float, min_slice_rows: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     y = holdout["disrupted"].to_numpy()
-    m: dict[str, Any] = {
-        k: round(v, 6) for k, v in classification_metrics(y, score, threshold).items()
-    }
+    m: dict[str, Any] = {k: round(v, 6) for k, v in classification_metrics(y, score, threshold).items()}
     m["threshold"] = threshold
     m["holdout_months"] = sorted(holdout["partition"].unique().tolist())
     frame = holdout.assign(y=y, score=score)
@@ -368,9 +362,7 @@ def gather(
     candidate, cand_slices, holdout = candidate_outputs(p)
     base_metrics = git_json(base, p.paths.metrics)
     base_slices = git_json(base, p.paths.slices) or []
-    champ = load_champion(
-        p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir
-    )
+    champ = load_champion(p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir)
     ev = Evidence(
         candidate=candidate,
         candidate_slices=cand_slices,
@@ -416,8 +408,7 @@ def run(
     if not verdict.passed:
         raise GateFailed(
             f"the candidate must not ship: {verdict.reason()}",
-            hint="see the table above; fix the change or adjust params.yaml `gate:` "
-            "in a reviewed commit",
+            hint="see the table above; fix the change or adjust params.yaml `gate:` in a reviewed commit",
         )
     return verdict
 

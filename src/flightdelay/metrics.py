@@ -25,7 +25,7 @@ def classification_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -
         "recall": float(skm.recall_score(y, pred, zero_division=0)),
         "positive_rate": float(y.mean()) if len(y) else float("nan"),
         "predicted_positive_rate": float(pred.mean()) if len(y) else float("nan"),
-        "rows": int(len(y)),
+        "rows": len(y),
     }
 
 
@@ -43,8 +43,14 @@ def slice_metrics(frame: pd.DataFrame, by: str, threshold: float, min_rows: int)
 def roc_points(y: np.ndarray, score: np.ndarray, n: int = 200) -> list[dict[str, float]]:
     fpr, tpr, thr = skm.roc_curve(y, score)
     idx = np.unique(np.linspace(0, len(fpr) - 1, min(n, len(fpr))).astype(int))
-    return [{"fpr": round(float(fpr[i]), 6), "tpr": round(float(tpr[i]), 6),
-             "threshold": round(float(min(thr[i], 1.0)), 6)} for i in idx]
+    return [
+        {
+            "fpr": round(float(fpr[i]), 6),
+            "tpr": round(float(tpr[i]), 6),
+            "threshold": round(float(min(thr[i], 1.0)), 6),
+        }
+        for i in idx
+    ]
 
 
 def pr_points(y: np.ndarray, score: np.ndarray, n: int = 200) -> list[dict[str, float]]:
@@ -60,7 +66,11 @@ def calibration_points(y: np.ndarray, score: np.ndarray, bins: int) -> list[dict
     for b in range(bins):
         mask = which == b
         if mask.any():
-            out.append({"predicted": round(float(score[mask].mean()), 6),
-                        "observed": round(float(np.asarray(y)[mask].mean()), 6),
-                        "count": int(mask.sum())})
+            out.append(
+                {
+                    "predicted": round(float(score[mask].mean()), 6),
+                    "observed": round(float(np.asarray(y)[mask].mean()), 6),
+                    "count": int(mask.sum()),
+                }
+            )
     return out

@@ -15,11 +15,19 @@ from flightdelay.params import TrainParams
 
 def make_classifier(t: TrainParams) -> XGBClassifier:
     return XGBClassifier(
-        n_estimators=t.n_estimators, max_depth=t.max_depth, learning_rate=t.learning_rate,
-        subsample=t.subsample, colsample_bytree=t.colsample_bytree,
-        min_child_weight=t.min_child_weight, reg_lambda=t.reg_lambda, max_bin=t.max_bin,
-        tree_method="hist", objective="binary:logistic", eval_metric="logloss",
-        random_state=t.seed, n_jobs=t.n_jobs,
+        n_estimators=t.n_estimators,
+        max_depth=t.max_depth,
+        learning_rate=t.learning_rate,
+        subsample=t.subsample,
+        colsample_bytree=t.colsample_bytree,
+        min_child_weight=t.min_child_weight,
+        reg_lambda=t.reg_lambda,
+        max_bin=t.max_bin,
+        tree_method="hist",
+        objective="binary:logistic",
+        eval_metric="logloss",
+        random_state=t.seed,
+        n_jobs=t.n_jobs,
     )
 
 

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flightdelay.errors import ConfigError
+from flightdelay.features import INPUT_COLUMNS, WEATHER
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -155,6 +156,67 @@ class ReportParams(Section):
     max_slice_bars: int = Field(20, ge=1)
 
 
+DistanceMethod = Literal["wasserstein", "jensenshannon", "psi", "hellinger"]
+
+
+class DriftTrigger(Section):
+    """Ask for retraining only when drift was seen in at least `n` of the last `m` checks."""
+
+    n: int = Field(2, ge=1)
+    m: int = Field(3, ge=1)
+    history_size: int = Field(100, ge=1)
+
+    @model_validator(mode="after")
+    def _n_le_m(self) -> DriftTrigger:
+        if self.n > self.m:
+            raise ValueError(f"trigger.n={self.n} is larger than trigger.m={self.m}; need n <= m")
+        return self
+
+
+class DriftParams(Section):
+    """`drift check`: distance-based per-column drift, weighted by feature importance."""
+
+    numerical: list[str] = ["sched_dep_time", "sched_arr_time", "distance", *WEATHER]
+    categorical: list[str] = ["carrier", "origin", "dest"]
+    num_method: DistanceMethod = "wasserstein"
+    num_threshold: float = Field(0.1, gt=0)
+    num_critical: float = Field(3.0, gt=0)
+    cat_method: DistanceMethod = "jensenshannon"
+    cat_threshold: float = Field(0.1, gt=0)
+    cat_critical: float = Field(0.5, gt=0)
+    max_missing_increase: float = Field(0.5, gt=0, le=1)
+    per_column_threshold: dict[str, float] = {}
+    share_threshold: float = Field(0.3, gt=0, le=1)
+    prediction_threshold: float = Field(0.1, gt=0)
+    max_roc_auc_drop: float = Field(0.03, ge=0, le=1)
+    min_rows: int = Field(5000, ge=1)
+    min_column_values: int = Field(500, ge=1)
+    max_rows: int = Field(20000, ge=100)
+    seed: int = 13
+    output_dir: str = "reports/drift"
+    history: str = "reports/drift/history.json"
+    trigger: DriftTrigger = DriftTrigger()
+
+    @model_validator(mode="after")
+    def _columns(self) -> DriftParams:
+        both = set(self.numerical) & set(self.categorical)
+        if both:
+            raise ValueError(f"columns {sorted(both)} are listed as both numerical and categorical")
+        unknown = sorted((set(self.numerical) | set(self.categorical)) - set(INPUT_COLUMNS))
+        if unknown:
+            raise ValueError(f"columns {unknown} are not model inputs; choose from {list(INPUT_COLUMNS)}")
+        extra = sorted(set(self.per_column_threshold) - set(self.numerical) - set(self.categorical))
+        if extra:
+            raise ValueError(f"per_column_threshold names unmonitored columns {extra}")
+        if self.min_rows > self.max_rows:
+            raise ValueError(f"min_rows={self.min_rows} exceeds the sampling cap max_rows={self.max_rows}")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numerical, *self.categorical]
+
+
 class Params(Section):
     paths: Paths = Paths()
     data: DataParams
@@ -165,7 +227,7 @@ class Params(Section):
     evaluate: EvaluateParams = EvaluateParams()
     gate: GateParams = GateParams()
     report: ReportParams = ReportParams()
-    drift: dict[str, Any] = {}
+    drift: DriftParams = DriftParams()
     release: dict[str, Any] = {}
     serve: dict[str, Any] = {}
 
@@ -188,9 +250,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as e:
-        lines = [
-            f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()
-        ]
+        lines = [f"  {'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()]
         raise ConfigError(
-            f"{p} is invalid:\n" + "\n".join(lines), hint="fix the keys above (unknown keys are refused)"
+            f"{p} is invalid:\n" + "\n".join(lines),
+            hint="fix the keys above (unknown keys are refused)",
         ) from e

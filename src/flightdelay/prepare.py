@@ -33,18 +33,48 @@ FLIGHT_KEYS = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep
 WEATHER_KEYS = ["origin", "year", "month", "day", "hour"]
 # Raw columns the source ships; anything else in a partition is unexpected (see validate).
 RAW_FLIGHT_COLUMNS = [
-    "year", "month", "day", "dep_time", "sched_dep_time", "dep_delay", "arr_time",
-    "sched_arr_time", "arr_delay", "carrier", "flight", "tailnum", "origin", "dest", "air_time",
-    "distance", "hour", "minute", "time_hour",
+    "year",
+    "month",
+    "day",
+    "dep_time",
+    "sched_dep_time",
+    "dep_delay",
+    "arr_time",
+    "sched_arr_time",
+    "arr_delay",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "air_time",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
 ]
 RAW_WEATHER_COLUMNS = [
-    "origin", "year", "month", "day", "hour", *features.WEATHER, "time_hour",
+    "origin",
+    "year",
+    "month",
+    "day",
+    "hour",
+    *features.WEATHER,
+    "time_hour",
 ]
-JOIN_REQUIRED = {"flights": ["year", "month", "day", "sched_dep_time", "origin"],
-                 "weather": WEATHER_KEYS}
+JOIN_REQUIRED = {
+    "flights": ["year", "month", "day", "sched_dep_time", "origin"],
+    "weather": WEATHER_KEYS,
+}
 OUTPUT_COLUMNS = [
-    "partition", *features.INPUT_COLUMNS, "flight", "dep_delay", "arr_delay", "cancelled",
-    "disrupted", "is_duplicate",
+    "partition",
+    *features.INPUT_COLUMNS,
+    "flight",
+    "dep_delay",
+    "arr_delay",
+    "cancelled",
+    "disrupted",
+    "is_duplicate",
 ]
 
 
@@ -122,8 +152,10 @@ def run(p: Params) -> pd.DataFrame:
         df, info = prepare_month(month, raw, p)
         frames.append(df)
         parts[month] = info
-        say(f"prepare: {month}: {len(df):,} flights, disrupted {df['disrupted'].mean():.3f}")
-    all_rows = pd.concat(frames, ignore_index=True)
+        rate = f"{df['disrupted'].mean():.3f}" if len(df) else "n/a"
+        say(f"prepare: {month}: {len(df):,} flights, disrupted {rate}")
+    # An empty partition (all-text columns) must not change the dtypes of the others.
+    all_rows = pd.concat([f for f in frames if len(f)] or frames, ignore_index=True)
     # Text that failed to parse must survive the parquet write for validate to name it.
     for col in all_rows.columns:
         if all_rows[col].dtype == object and col not in ("partition", *features.CATEGORICAL):

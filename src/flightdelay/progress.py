@@ -9,7 +9,8 @@ from contextlib import contextmanager
 
 
 def say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    sys.stderr.write(msg + "\n")
+    sys.stderr.flush()
 
 
 @contextmanager

@@ -7,6 +7,7 @@ under the artifact path `bundle/`, which is what the image bakes and the gate re
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,7 +53,9 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
             mlflow.set_tags(dict(tags))
             mlflow.log_artifacts(str(bundle_dir), artifact_path=BUNDLE_ARTIFACT)
             info = mlflow.sklearn.log_model(
-                model, name="model", serialization_format="cloudpickle",
+                model,
+                name="model",
+                serialization_format="cloudpickle",
                 pyfunc_predict_fn="predict_proba",
             )
             mv = mlflow.register_model(info.model_uri, MODEL_NAME, tags=dict(tags))
@@ -60,8 +63,10 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
             c = client()
             c.set_model_version_tag(MODEL_NAME, mv.version, "bundle_run_id", run.info.run_id)
     except Exception as e:  # MLflow raises many types; the CLI boundary needs one
-        raise RegistryError(f"registering the bundle in MLflow failed: {e}",
-                            hint=f"check MLFLOW_TRACKING_URI ({tracking.tracking_uri()})") from e
+        raise RegistryError(
+            f"registering the bundle in MLflow failed: {e}",
+            hint=f"check MLFLOW_TRACKING_URI ({tracking.tracking_uri()})",
+        ) from e
     return str(mv.version)
 
 
@@ -82,10 +87,9 @@ def set_alias(alias: str, version: str) -> None:
 def delete_alias(alias: str) -> None:
     from mlflow.exceptions import MlflowException
 
-    try:
+    # Deleting an alias that is not there leaves the state we want.
+    with contextlib.suppress(MlflowException):
         client().delete_registered_model_alias(MODEL_NAME, alias)
-    except MlflowException:
-        pass  # deleting an alias that is not there leaves the state we want
 
 
 def version_tags(version: str) -> dict[str, str]:
@@ -105,8 +109,14 @@ def versions() -> list[dict[str, Any]]:
         return []
     out = []
     for mv in c.search_model_versions(f"name='{MODEL_NAME}'"):
-        out.append({"version": str(mv.version), "aliases": list(mv.aliases or []),
-                    "tags": dict(mv.tags), "created": int(mv.creation_timestamp)})
+        out.append(
+            {
+                "version": str(mv.version),
+                "aliases": list(mv.aliases or []),
+                "tags": dict(mv.tags),
+                "created": int(mv.creation_timestamp),
+            }
+        )
     return sorted(out, key=lambda v: int(v["version"]))
 
 
@@ -118,8 +128,13 @@ def download_bundle(version: str, dest: str | Path) -> Path:
     dest = Path(dest)
     shutil.rmtree(dest, ignore_errors=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=BUNDLE_ARTIFACT,
-                                                   dst_path=str(dest.parent / f".{dest.name}.dl")))
+    tmp = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run_id,
+            artifact_path=BUNDLE_ARTIFACT,
+            dst_path=str(dest.parent / f".{dest.name}.dl"),
+        )
+    )
     tmp.rename(dest)
     shutil.rmtree(dest.parent / f".{dest.name}.dl", ignore_errors=True)
     return dest

@@ -26,9 +26,7 @@ def _finite(values: np.ndarray | pd.Series) -> np.ndarray:
     return out
 
 
-def psi(
-    reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, bins: int = 10
-) -> float:
+def psi(reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series, bins: int = 10) -> float:
     """Population stability index of `current` against `reference` (quantile bins of the reference).
 
     0 means identical bin shares; 0.1–0.2 is a moderate shift, above 0.2 a material one.
@@ -44,9 +42,7 @@ def psi(
     return float(np.sum((q - p) * np.log(q / p)))
 
 
-def wasserstein_normalized(
-    reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series
-) -> float:
+def wasserstein_normalized(reference: np.ndarray | pd.Series, current: np.ndarray | pd.Series) -> float:
     """Earth mover's distance in units of the reference's standard deviation."""
     ref, cur = _finite(reference), _finite(current)
     if len(ref) == 0 or len(cur) == 0:
@@ -55,9 +51,7 @@ def wasserstein_normalized(
     return float(wasserstein_distance(ref, cur)) / scale
 
 
-def jensen_shannon(
-    reference: Sequence[object] | pd.Series, current: Sequence[object] | pd.Series
-) -> float:
+def jensen_shannon(reference: Sequence[object] | pd.Series, current: Sequence[object] | pd.Series) -> float:
     """Jensen–Shannon distance (base 2) between the category frequencies; 0 same, 1 disjoint."""
     ref = pd.Series(reference).dropna().astype(str)
     cur = pd.Series(current).dropna().astype(str)
@@ -125,12 +119,8 @@ def column_drift(
                 method="js",
                 score=score,
                 wasserstein=float("nan"),
-                reference_mean=float((r.astype(str) == top_value).mean())
-                if top_value
-                else float("nan"),
-                current_mean=float((c.astype(str) == top_value).mean())
-                if top_value
-                else float("nan"),
+                reference_mean=float((r.astype(str) == top_value).mean()) if top_value else float("nan"),
+                current_mean=float((c.astype(str) == top_value).mean()) if top_value else float("nan"),
                 missing_delta=float(c.isna().mean() - r.isna().mean()),
                 drifted=bool(score > js_warn),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,14 +16,42 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or DEFAULT_URI
 
 
+def pip_requirements() -> list[str]:
+    """Pinned requirements of the logged model, read from the environment (MLflow's own
+    inference imports and inspects every module and costs seconds per run)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for dist in (
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "xgboost-cpu",
+        "pydantic",
+        "pyyaml",
+        "cloudpickle",
+    ):
+        try:
+            out.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            continue
+    return out
+
+
 def _mlflow() -> Any:
     import logging
+    import warnings
 
     import mlflow
+
+    warnings.filterwarnings("ignore", message=".*(cloudpickle|skops|Integer columns).*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow.types.utils")
 
     # MLflow logs alembic migrations and artifact warnings at INFO; keep stage output readable.
     for name in ("alembic", "mlflow"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # The pickle-format warning is about loading untrusted files; our models come from our registry.
+    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
 
@@ -43,12 +72,17 @@ def log_training_run(
     mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
     with mlflow.start_run(run_name=tags.get("window", "train")) as run:
         mlflow.log_params(dict(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
         mlflow.set_tags(dict(tags))
         signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
         mlflow.sklearn.log_model(
-            model, name="model", signature=signature, input_example=input_example,
-            serialization_format="cloudpickle", pyfunc_predict_fn="predict_proba",
+            model,
+            name="model",
+            signature=signature,
+            input_example=input_example,
+            serialization_format="cloudpickle",
+            pyfunc_predict_fn="predict_proba",
+            pip_requirements=pip_requirements(),
         )
         for a in artifacts:
             if a.exists():

@@ -23,8 +23,7 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     train = pd.read_parquet(fdir / "train.parquet")
     holdout = pd.read_parquet(fdir / "holdout.parquet")
     spec = features.FeatureSpec.load(p.paths.feature_spec)
-    with step(f"train: XGBoost {p.train.n_estimators} trees, depth {p.train.max_depth}, "
-              f"{len(train):,} rows"):
+    with step(f"train: XGBoost {p.train.n_estimators} trees, depth {p.train.max_depth}, {len(train):,} rows"):
         model = fit(p, train, spec)
     out = Path(p.paths.model)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -36,8 +35,10 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     if log:
         hashes = hashing.partition_hashes(p.paths.raw, p.window_months)
         tags = {
-            "git_sha": gitio.head_sha(), "git_dirty": str(gitio.is_dirty()).lower(),
-            "dvc.model_md5": hashing.file_md5(out), "dvc.data_fingerprint": hashing.data_fingerprint(hashes),
+            "git_sha": gitio.head_sha(),
+            "git_dirty": str(gitio.is_dirty()).lower(),
+            "dvc.model_md5": hashing.file_md5(out),
+            "dvc.data_fingerprint": hashing.data_fingerprint(hashes),
             "window": f"{p.data.window.start}..{p.data.window.end}",
             **{f"dvc.raw.{k}": v for k, v in hashes.items()},
         }
@@ -46,7 +47,8 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
                 params={f"train.{k}": v for k, v in p.train.model_dump().items()}
                 | {"evaluate.threshold": p.evaluate.threshold, "data.window": tags["window"]},
                 metrics={f"holdout_{k}": v for k, v in m.items()},
-                tags=tags, model=model,
+                tags=tags,
+                model=model,
                 input_example=holdout[list(features.INPUT_COLUMNS)].head(5).reset_index(drop=True),
                 artifacts=[Path(p.paths.feature_spec)],
             )

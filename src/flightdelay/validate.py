@@ -22,9 +22,30 @@ from flightdelay.params import Params, ValidateParams
 from flightdelay.prepare import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS
 from flightdelay.progress import say
 
-NUMERIC = ("year", "month", "day", "sched_dep_time", "sched_arr_time", "distance", *features.WEATHER)
-MONTH_NAMES = ["", "January", "February", "March", "April", "May", "June", "July", "August",
-               "September", "October", "November", "December"]
+NUMERIC = (
+    "year",
+    "month",
+    "day",
+    "sched_dep_time",
+    "sched_arr_time",
+    "distance",
+    *features.WEATHER,
+)
+MONTH_NAMES = [
+    "",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 @dataclass(frozen=True)
@@ -50,17 +71,44 @@ def rule_schema(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> l
         for table, expected in (("flights", RAW_FLIGHT_COLUMNS), ("weather", RAW_WEATHER_COLUMNS)):
             cols = info["flight_columns" if table == "flights" else "weather_columns"]
             for col in [c for c in expected if c not in cols]:
-                out.append(Violation("schema", col, month, info["rows"],
-                                     f"{table}.csv has no column {col!r}; restore the partition "
-                                     f"with `flightdelay data restore` or add the column"))
-            for col in [c for c in cols if c not in expected]:
-                leak = col in v.forbidden_columns
-                out.append(Violation(
-                    "leakage" if leak else "schema", col, month, info["rows"],
-                    f"{table}.csv has unexpected column {col!r}"
-                    + (" that is only known after the flight and would leak the label"
-                       if leak else "") + "; remove it or add it to the schema deliberately"))
+                out.append(
+                    Violation(
+                        "schema",
+                        col,
+                        month,
+                        info["rows"],
+                        f"{table}.csv has no column {col!r}; restore the partition "
+                        f"with `flightdelay data restore` or add the column",
+                    )
+                )
+            for col in [c for c in cols if c not in expected and c not in v.forbidden_columns]:
+                out.append(
+                    Violation(
+                        "schema",
+                        col,
+                        month,
+                        info["rows"],
+                        f"{table}.csv has unexpected column {col!r}; remove it or "
+                        "add it to the schema deliberately",
+                    )
+                )
     return out
+
+
+def rule_leakage(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
+    return [
+        Violation(
+            "leakage",
+            col,
+            month,
+            info["rows"],
+            f"flights.csv carries {col!r}, which is only known after the flight and would "
+            "leak the label; remove the column from the partition",
+        )
+        for month, info in sorted(parts.items())
+        for col in info["flight_columns"]
+        if col in v.forbidden_columns
+    ]
 
 
 def rule_types(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
@@ -70,33 +118,53 @@ def rule_types(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> li
             bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
             for month, n in _by_month(df, bad).items():
                 sample = df.loc[bad & (df["partition"] == month), col].iloc[0]
-                out.append(Violation("types", col, month, n,
-                                     f"{n} values are not numbers (e.g. {str(sample)[:20]!r})"))
+                out.append(
+                    Violation(
+                        "types",
+                        col,
+                        month,
+                        n,
+                        f"{n} values are not numbers (e.g. {str(sample)[:20]!r})",
+                    )
+                )
     return out
 
 
 def rule_rows(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
     return [
-        Violation("row_count", None, m, int(info["rows"]),
-                  f"only {info['rows']} flights (minimum {v.min_rows_per_month}); is the "
-                  "partition empty or truncated?")
-        for m, info in sorted(parts.items()) if info["rows"] < v.min_rows_per_month
+        Violation(
+            "row_count",
+            None,
+            m,
+            v.min_rows_per_month - int(info["rows"]),
+            f"only {info['rows']} flights (minimum {v.min_rows_per_month}); is the "
+            "partition empty or truncated?",
+        )
+        for m, info in sorted(parts.items())
+        if info["rows"] < v.min_rows_per_month
     ]
 
 
 def rule_dates(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
     year = pd.to_numeric(df["year"], errors="coerce")
     month = pd.to_numeric(df["month"], errors="coerce")
-    label = year.astype("Int64").astype("string") + "-" + month.astype("Int64").astype(
-        "string").str.zfill(2)
-    dates = pd.to_datetime(pd.DataFrame({"year": year, "month": month,
-                                         "day": pd.to_numeric(df["day"], errors="coerce")}),
-                           errors="coerce")
+    label = year.astype("Int64").astype("string") + "-" + month.astype("Int64").astype("string").str.zfill(2)
+    dates = pd.to_datetime(
+        pd.DataFrame({"year": year, "month": month, "day": pd.to_numeric(df["day"], errors="coerce")}),
+        errors="coerce",
+    )
     wrong = (label != df["partition"]).fillna(True) | dates.isna()
-    return [Violation("dates", "year/month/day", m, n,
-                      f"{n} flights are dated outside the partition month (or are not real dates); "
-                      "move them to their own partition")
-            for m, n in _by_month(df, wrong).items()]
+    return [
+        Violation(
+            "dates",
+            "year/month/day",
+            m,
+            n,
+            f"{n} flights are dated outside the partition month (or are not real dates); "
+            "move them to their own partition",
+        )
+        for m, n in _by_month(df, wrong).items()
+    ]
 
 
 def rule_categories(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
@@ -110,10 +178,17 @@ def rule_categories(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) 
     for col, bad in checks.items():
         for m, n in _by_month(df, bad).items():
             vals = sorted(df.loc[bad & (df["partition"] == m), col].astype(str).unique())[:5]
-            out.append(Violation("categories", col, m, n,
-                                 f"{n} rows have unknown {col} values {vals}; add them to "
-                                 f"validate.{col + 's' if col != 'dest' else 'dest_pattern'} "
-                                 "in params.yaml if they are real"))
+            out.append(
+                Violation(
+                    "categories",
+                    col,
+                    m,
+                    n,
+                    f"{n} rows have unknown {col} values {vals}; add them to "
+                    f"validate.{col + 's' if col != 'dest' else 'dest_pattern'} "
+                    "in params.yaml if they are real",
+                )
+            )
     return out
 
 
@@ -135,19 +210,24 @@ def rule_nulls(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> li
         frac = df[col].isna().groupby(df["partition"]).mean()
         for m, f in frac.items():
             if f > budget:
-                n = int(round(f * int((df["partition"] == m).sum())))
-                out.append(Violation("nulls", col, str(m), n,
-                                     f"{f:.1%} missing (budget {budget:.1%})"))
+                n = round(f * int((df["partition"] == m).sum()))
+                out.append(Violation("nulls", col, str(m), n, f"{f:.1%} missing (budget {budget:.1%})"))
     return out
 
 
 def rule_duplicates(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
     frac = df["is_duplicate"].groupby(df["partition"]).mean()
     return [
-        Violation("duplicates", None, str(m), int(df.loc[df["partition"] == m, "is_duplicate"].sum()),
-                  f"{f:.1%} of flights are duplicated (budget {v.max_duplicate_fraction:.1%}); "
-                  "de-duplicate the partition at its source")
-        for m, f in frac.items() if f > v.max_duplicate_fraction
+        Violation(
+            "duplicates",
+            None,
+            str(m),
+            int(df.loc[df["partition"] == m, "is_duplicate"].sum()),
+            f"{f:.1%} of flights are duplicated (budget {v.max_duplicate_fraction:.1%}); "
+            "de-duplicate the partition at its source",
+        )
+        for m, f in frac.items()
+        if f > v.max_duplicate_fraction
     ]
 
 
@@ -158,26 +238,47 @@ def rule_temperature_units(df: pd.DataFrame, parts: dict[str, Any], v: ValidateP
     for m, mean in df.groupby("partition")["temp"].mean().items():
         cal = int(str(m)[5:])
         lo, hi = v.temp_monthly_mean_f[cal]
-        if mean == mean and not lo <= mean <= hi:
-            out.append(Violation(
-                "temperature_units", "temp", str(m), int((df["partition"] == m).sum()),
-                f"mean temperature {mean:.1f} is outside the {lo:g}–{hi:g} °F expected for New "
-                f"York in {MONTH_NAMES[cal]}; are the temperatures in °C? convert them to °F"))
+        if pd.notna(mean) and not lo <= mean <= hi:
+            out.append(
+                Violation(
+                    "temperature_units",
+                    "temp",
+                    str(m),
+                    int((df["partition"] == m).sum()),
+                    f"mean temperature {mean:.1f} is outside the {lo:g}–{hi:g} °F expected for New "
+                    f"York in {MONTH_NAMES[cal]}; are the temperatures in °C? convert them to °F",
+                )
+            )
     return out
 
 
 def rule_label_rate(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
     rate = df.groupby("partition")["disrupted"].mean()
-    return [Violation("label_rate", "disrupted", str(m), int((df["partition"] == m).sum()),
-                      f"disruption rate {r:.1%} is implausible (expected above 0 and at most "
-                      f"{v.max_label_rate:.0%}); check arr_delay units and the join")
-            for m, r in rate.items() if not 0 < r <= v.max_label_rate]
+    return [
+        Violation(
+            "label_rate",
+            "disrupted",
+            str(m),
+            int((df["partition"] == m).sum()),
+            f"disruption rate {r:.1%} is implausible (expected above 0 and at most "
+            f"{v.max_label_rate:.0%}); check arr_delay units and the join",
+        )
+        for m, r in rate.items()
+        if not 0 < r <= v.max_label_rate
+    ]
 
 
 RULES: dict[str, Rule] = {
-    "schema": rule_schema, "types": rule_types, "row_count": rule_rows, "dates": rule_dates,
-    "categories": rule_categories, "ranges": rule_ranges, "nulls": rule_nulls,
-    "duplicates": rule_duplicates, "temperature_units": rule_temperature_units,
+    "schema": rule_schema,
+    "leakage": rule_leakage,
+    "types": rule_types,
+    "row_count": rule_rows,
+    "dates": rule_dates,
+    "categories": rule_categories,
+    "ranges": rule_ranges,
+    "nulls": rule_nulls,
+    "duplicates": rule_duplicates,
+    "temperature_units": rule_temperature_units,
     "label_rate": rule_label_rate,
 }
 
@@ -196,12 +297,18 @@ def check(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> dict[st
     }
 
 
-def format_failures(report: dict[str, Any], limit: int = 12) -> str:
+def format_failures(report: dict[str, Any], limit: int = 25) -> str:
     lines = []
     for r in report["rules"]:
         for x in r["violations"]:
-            where = " ".join(s for s in (
-                f"month {x['month']}" if x["month"] else "", f"column {x['column']!r}" if x["column"] else "") if s)
+            where = " ".join(
+                s
+                for s in (
+                    f"month {x['month']}" if x["month"] else "",
+                    f"column {x['column']!r}" if x["column"] else "",
+                )
+                if s
+            )
             lines.append(f"  ✗ rule {x['rule']}: {where}: {x['message']} [{x['count']} rows]")
     more = f"\n  … and {len(lines) - limit} more in the report" if len(lines) > limit else ""
     return "\n".join(lines[:limit]) + more

@@ -16,17 +16,12 @@ G = GateParams(
 )
 
 
-def metrics(
-    roc: float, log_loss: float = 0.5, months: tuple[str, ...] = ("2013-06",)
-) -> dict[str, Any]:
+def metrics(roc: float, log_loss: float = 0.5, months: tuple[str, ...] = ("2013-06",)) -> dict[str, Any]:
     return {"roc_auc": roc, "log_loss": log_loss, "holdout_months": list(months)}
 
 
 def slices(**roc_by_carrier: float) -> list[dict[str, Any]]:
-    return [
-        {"slice": "carrier", "value": k, "roc_auc": v, "rows": 1000}
-        for k, v in roc_by_carrier.items()
-    ]
+    return [{"slice": "carrier", "value": k, "roc_auc": v, "rows": 1000} for k, v in roc_by_carrier.items()]
 
 
 def test_a_candidate_at_least_as_good_passes_everything() -> None:
@@ -53,14 +48,10 @@ def test_below_the_floor_fails_with_the_metric_and_the_floor_in_the_reason() -> 
 
 
 def test_regression_against_the_champion_beyond_tolerance_fails() -> None:
-    ev = Evidence(
-        candidate=metrics(0.74), candidate_slices=[], champion=metrics(0.75), champion_version="2"
-    )
+    ev = Evidence(candidate=metrics(0.74), candidate_slices=[], champion=metrics(0.75), champion_version="2")
     v = decide(ev, G)
     assert not v.passed
-    assert (
-        "roc_auc 0.7400 is worse than the champion 0.7500 by 0.0100 (tolerance 0.005)" in v.reason()
-    )
+    assert "roc_auc 0.7400 is worse than the champion 0.7500 by 0.0100 (tolerance 0.005)" in v.reason()
 
 
 def test_a_loss_is_worse_when_higher() -> None:
@@ -97,10 +88,7 @@ def test_a_slice_regression_fails_and_names_the_slice() -> None:
     )
     v = decide(ev, G)
     assert not v.passed
-    assert (
-        "slice carrier=AA: roc_auc 0.7000 vs champion 0.7400 (-0.0400, tolerance 0.03)"
-        in v.reason()
-    )
+    assert "slice carrier=AA: roc_auc 0.7000 vs champion 0.7400 (-0.0400, tolerance 0.03)" in v.reason()
     assert "FAIL" in format_table(v)
 
 

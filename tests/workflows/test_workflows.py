@@ -65,13 +65,9 @@ def test_hardening_rules(workflow: Path) -> None:
     uses = [line for line in text.splitlines() if re.match(r"^\s*-?\s*uses:", line)]
     for line in uses:
         if "uses: ./" not in line:
-            assert PINNED.match(line), (
-                f"not pinned by SHA with a `# vX.Y.Z` comment: {line.strip()}"
-            )
+            assert PINNED.match(line), f"not pinned by SHA with a `# vX.Y.Z` comment: {line.strip()}"
     top = doc.get("permissions")
-    read_only = top == "read-all" or (
-        isinstance(top, dict) and set(top.values()) <= {"read", "none"}
-    )
+    read_only = top == "read-all" or (isinstance(top, dict) and set(top.values()) <= {"read", "none"})
     assert read_only, f"top-level permissions: {top}"
     for name, job in doc["jobs"].items():
         assert isinstance(job.get("timeout-minutes"), int), f"job {name} has no timeout-minutes"

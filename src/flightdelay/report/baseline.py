@@ -103,8 +103,8 @@ def _from_cache(lock: dict[str, str], path: str) -> bytes | None:
 def _from_dvc_api(ref: str, path: str) -> bytes | None:
     """Through DVC's API: cache, then the configured remote. None when the remote lacks it too."""
     # DVC's Python API is slow to import: only when the cache missed.
-    import dvc.api  # noqa: PLC0415
-    from dvc.exceptions import DvcException  # noqa: PLC0415
+    import dvc.api
+    from dvc.exceptions import DvcException
 
     try:
         data = dvc.api.read(path, repo=".", rev=ref, mode="rb")

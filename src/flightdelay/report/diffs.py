@@ -47,9 +47,7 @@ def params_diff(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[ParamC
         if bv == hv:
             continue
         status = "added" if bv is MISSING else "removed" if hv is MISSING else "changed"
-        out.append(
-            ParamChange(key, None if bv is MISSING else bv, None if hv is MISSING else hv, status)
-        )
+        out.append(ParamChange(key, None if bv is MISSING else bv, None if hv is MISSING else hv, status))
     return out
 
 
@@ -83,9 +81,7 @@ def partition_diff(
         else:
             status = "unchanged" if bmd5 == hmd5 else "changed"
         out.append(
-            PartitionChange(
-                month, status, bmd5, hmd5, int(b.get("size", 0) or 0), int(h.get("size", 0) or 0)
-            )
+            PartitionChange(month, status, bmd5, hmd5, int(b.get("size", 0) or 0), int(h.get("size", 0) or 0))
         )
     return out
 

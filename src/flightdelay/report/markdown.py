@@ -127,8 +127,7 @@ def _metrics(c: Content) -> list[str]:
         "Δ vs champion",
     ]
     rows: list[list[Any]] = [
-        [m.metric, f4(m.base), f4(m.candidate), m.vs_base, f4(m.champion), m.vs_champion]
-        for m in c.metrics
+        [m.metric, f4(m.base), f4(m.candidate), m.vs_base, f4(m.champion), m.vs_champion] for m in c.metrics
     ]
     if c.base_rescored is not None:
         headers.insert(4, f"base model ({c.holdout})")

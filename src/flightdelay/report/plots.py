@@ -15,10 +15,10 @@ DPI = 100
 
 def _plt() -> Any:
     # Imported on first plot, so that the CLI starts fast and no backend is chosen at import time.
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     return plt
 
@@ -56,9 +56,7 @@ def curves(
     return _save(fig, path)
 
 
-def importance(
-    candidate: Sequence[Mapping[str, Any]], base: Sequence[Mapping[str, Any]], path: Path
-) -> Path:
+def importance(candidate: Sequence[Mapping[str, Any]], base: Sequence[Mapping[str, Any]], path: Path) -> Path:
     """Share of total gain per feature, candidate vs base (bars side by side)."""
     plt = _plt()
 

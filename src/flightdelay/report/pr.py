@@ -43,9 +43,7 @@ class Scored:
     size_bytes: int
 
 
-def single_row_latency_ms(
-    booster: Any, spec: features.FeatureSpec, row: pd.DataFrame, repeats: int
-) -> float:
+def single_row_latency_ms(booster: Any, spec: features.FeatureSpec, row: pd.DataFrame, repeats: int) -> float:
     """Median wall time of one `inplace_predict` on a float32 row (the serving fast path)."""
     x = features.encode_frame(spec, row).astype(np.float32)
     booster.set_param({"nthread": 1})
@@ -71,14 +69,10 @@ def _base_scored(base: baseline.BaseSide, holdout: pd.DataFrame) -> Scored | Non
     return Scored("base model", score, model.classifier.get_booster(), spec, len(base.model_bytes))
 
 
-def _frame(
-    train: pd.DataFrame | None, holdout: pd.DataFrame | None
-) -> tuple[pd.DataFrame, dict[str, str]]:
+def _frame(train: pd.DataFrame | None, holdout: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, str]]:
     parts = [f for f in (train, holdout) if f is not None]
     role = {str(m): "train" for m in (train["partition"].unique() if train is not None else [])}
-    role |= {
-        str(m): "holdout" for m in (holdout["partition"].unique() if holdout is not None else [])
-    }
+    role |= {str(m): "holdout" for m in (holdout["partition"].unique() if holdout is not None else [])}
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), role
 
 
@@ -105,9 +99,7 @@ def _curve_images(
     if not any(s.label.startswith("base") for s in scored) and base.curves.get("roc"):
         held = ", ".join((base.metrics or {}).get("holdout_months") or [])
         label = f"base (committed, {held})"
-        roc.append(
-            (label, [p["fpr"] for p in base.curves["roc"]], [p["tpr"] for p in base.curves["roc"]])
-        )
+        roc.append((label, [p["fpr"] for p in base.curves["roc"]], [p["tpr"] for p in base.curves["roc"]]))
         pr.append(
             (
                 label,
@@ -273,9 +265,7 @@ def build(
             slice_ref, against = base_slices, "base model"
         else:
             slice_ref, against = [], ""
-        deltas = diffs.slice_deltas(
-            list(ev.candidate_slices), slice_ref, g.slice_metric, g.min_slice_rows
-        )
+        deltas = diffs.slice_deltas(list(ev.candidate_slices), slice_ref, g.slice_metric, g.min_slice_rows)
         if deltas:
             worst = deltas[: p.report.max_slice_bars]
             plots.slice_deltas(
@@ -326,9 +316,7 @@ def build(
     short = git("rev-parse", "--short", "HEAD")
     checkout = branch if branch != "HEAD" else short
     if is_dirty():
-        notes.append(
-            "the workspace has uncommitted changes: the candidate is the workspace, not HEAD"
-        )
+        notes.append("the workspace has uncommitted changes: the candidate is the workspace, not HEAD")
     r = p.report
     content = markdown.Content(
         head=f"{checkout} @ {short}" if checkout != short else short,
@@ -343,8 +331,7 @@ def build(
             base.metrics,
             ev.candidate,
             champ.metrics if champ else None,
-            base_comparable=(base.metrics or {}).get("holdout_months")
-            == ev.candidate.get("holdout_months"),
+            base_comparable=(base.metrics or {}).get("holdout_months") == ev.candidate.get("holdout_months"),
         ),
         base_rescored=base_rescored,
         params=diffs.params_diff(base.params or {}, head_params),

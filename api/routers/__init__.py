@@ -1,0 +1,1 @@
+"""One router per resource: predict, mlflow_compat, health, model, admin."""

@@ -1,0 +1,229 @@
+"""Request and response schemas of the HTTP API (strict; separate from the model's internal types).
+
+A flight is a `TypedDict`, so validated input is already the plain dict that
+`flightdelay.features.encode_records` takes: no per-row object conversion on the hot path.
+Bodies are validated with `validate_json` in strict mode: a JSON integer is accepted for a float
+field, but `true`, `"12"` or `NaN` are not.
+
+Numeric ranges are the physical ranges the `validate` stage enforces on training data
+(`params.yaml` → `validate.ranges`; a test keeps both in step). Unseen categories: `origin` and
+`carrier` must be ones the pipeline accepts (enumerations); a `dest` airport that the model has not
+seen often enough in training is scored with the model's learned default for a missing value.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal, NotRequired
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, TypeAdapter
+from typing_extensions import TypedDict
+
+Carrier = Literal[
+    "9E", "AA", "AS", "B6", "DL", "EV", "F9", "FL", "HA", "MQ", "OO", "UA", "US", "VX", "WN", "YV"
+]
+Origin = Literal["EWR", "JFK", "LGA"]
+
+
+def _rng(lo: float, hi: float, doc: str) -> Any:
+    return Field(ge=lo, le=hi, description=doc)
+
+
+Weather = float | None
+
+EXAMPLE_FLIGHT: dict[str, Any] = {
+    "year": 2013,
+    "month": 6,
+    "day": 14,
+    "sched_dep_time": 1730,
+    "sched_arr_time": 2015,
+    "carrier": "B6",
+    "origin": "JFK",
+    "dest": "BOS",
+    "distance": 187,
+    "temp": 78.1,
+    "dewp": 60.1,
+    "humid": 53.6,
+    "wind_dir": 200,
+    "wind_speed": 12.7,
+    "wind_gust": None,
+    "precip": 0.0,
+    "pressure": 1012.3,
+    "visib": 10,
+}
+
+
+class Flight(TypedDict):
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        strict=True,
+        extra="forbid",
+        title="Flight",
+        json_schema_extra={"examples": [EXAMPLE_FLIGHT]},
+    )
+
+    year: Annotated[int, _rng(2000, 2100, "scheduled year")]
+    month: Annotated[int, _rng(1, 12, "scheduled month")]
+    day: Annotated[int, _rng(1, 31, "scheduled day of month")]
+    sched_dep_time: Annotated[int, _rng(0, 2359, "scheduled departure, local HHMM")]
+    sched_arr_time: Annotated[int, _rng(0, 2400, "scheduled arrival, local HHMM")]
+    carrier: Annotated[Carrier, Field(description="two-letter carrier code")]
+    origin: Annotated[Origin, Field(description="New York airport of departure")]
+    dest: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="FAA code; unseen: as missing")]
+    distance: Annotated[float, _rng(1, 6000, "miles")]
+    temp: NotRequired[Annotated[Weather, _rng(-30, 120, "°F at origin, scheduled hour")]]
+    dewp: NotRequired[Annotated[Weather, _rng(-40, 90, "dew point °F")]]
+    humid: NotRequired[Annotated[Weather, _rng(0, 100, "relative humidity %")]]
+    wind_dir: NotRequired[Annotated[Weather, _rng(0, 360, "degrees")]]
+    wind_speed: NotRequired[Annotated[Weather, _rng(0, 100, "mph")]]
+    wind_gust: NotRequired[Annotated[Weather, _rng(0, 150, "mph")]]
+    precip: NotRequired[Annotated[Weather, _rng(0, 5, "inches")]]
+    pressure: NotRequired[Annotated[Weather, _rng(950, 1060, "sea level pressure, hPa")]]
+    visib: NotRequired[Annotated[Weather, _rng(0, 10, "miles")]]
+
+
+def _check_calendar(f: Flight) -> Flight:
+    try:
+        dt.date(f["year"], f["month"], f["day"])
+    except ValueError as e:
+        raise ValueError(f"year/month/day is not a calendar date: {e}") from None
+    for name in ("sched_dep_time", "sched_arr_time"):
+        if f[name] % 100 >= 60:
+            raise ValueError(f"{name} {f[name]} is not HHMM: minutes must be below 60")
+    return f
+
+
+ValidFlight = Annotated[Flight, AfterValidator(_check_calendar)]
+
+
+class FlightBatch(TypedDict):
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        strict=True,
+        extra="forbid",
+        title="FlightBatch",
+        json_schema_extra={"examples": [{"flights": [EXAMPLE_FLIGHT]}]},
+    )
+
+    flights: Annotated[list[ValidFlight], Field(min_length=1, description="≤ MAX_BATCH_ROWS")]
+
+
+def _single_or_batch(v: Any) -> str:
+    return "batch" if isinstance(v, dict) and "flights" in v else "single"
+
+
+PredictRequest = Annotated[
+    Annotated[ValidFlight, Tag("single")] | Annotated[FlightBatch, Tag("batch")],
+    Discriminator(_single_or_batch),
+]
+
+
+class DataframeSplit(TypedDict):
+    __pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[misc]
+
+    columns: list[str]
+    data: list[list[Any]]
+    index: NotRequired[list[Any]]
+
+
+class InvocationsSplit(TypedDict):
+    __pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[misc]
+
+    dataframe_split: DataframeSplit
+    params: NotRequired[dict[str, Any]]
+
+
+class InvocationsRecords(TypedDict):
+    __pydantic_config__ = ConfigDict(strict=True, extra="forbid")  # type: ignore[misc]
+
+    dataframe_records: list[ValidFlight]
+    params: NotRequired[dict[str, Any]]
+
+
+def _mlflow_format(v: Any) -> str | None:
+    if isinstance(v, dict):
+        if "dataframe_records" in v:
+            return "records"
+        if "dataframe_split" in v:
+            return "split"
+    return None
+
+
+InvocationsRequest = Annotated[
+    Annotated[InvocationsSplit, Tag("split")] | Annotated[InvocationsRecords, Tag("records")],
+    Discriminator(
+        _mlflow_format,
+        custom_error_type="mlflow_format",
+        custom_error_message="expected an object with `dataframe_split` or "
+        "`dataframe_records` (the MLflow scoring formats this model accepts)",
+    ),
+]
+
+
+class Prediction(BaseModel):
+    probability: float = Field(description="P(arrives ≥15 min late, or cancelled or diverted)")
+    decision: bool = Field(description="probability ≥ the model's operating threshold")
+
+
+class PredictResponse(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "8f14e45fceea167a",
+                    "model_version": "3",
+                    "threshold": 0.31,
+                    "predictions": [{"probability": 0.27, "decision": False}],
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    model_version: str
+    threshold: float
+    predictions: list[Prediction]
+
+
+class InvocationsResponse(BaseModel):
+    predictions: list[float] = Field(description="disruption probability per row")
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="machine-readable kind, e.g. validation, malformed_json")
+    message: str
+    request_id: str | None = None
+    detail: list[dict[str, Any]] | None = Field(None, description="field errors with `loc` paths")
+
+
+class ModelInfo(BaseModel):
+    version: str
+    model_name: str | None
+    model_md5: str
+    threshold: float
+    training_window: dict[str, Any] | None
+    generation: int = Field(description="reload counter shared by all workers")
+    loaded_at: str
+    model_dir: str
+    metadata: dict[str, Any]
+
+
+class ReloadRequest(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    model_dir: str | None = Field(None, description="bundle directory; default: MODEL_DIR")
+
+
+class ReloadResponse(BaseModel):
+    version: str
+    previous_version: str
+    generation: int
+    model_dir: str
+
+
+class Adapters:
+    """TypeAdapters built once per app (building them checks the schemas)."""
+
+    def __init__(self) -> None:
+        self.predict: TypeAdapter[Any] = TypeAdapter(PredictRequest)
+        self.flights: TypeAdapter[list[Flight]] = TypeAdapter(list[ValidFlight])
+        self.invocations: TypeAdapter[Any] = TypeAdapter(InvocationsRequest)
+        self.reload: TypeAdapter[ReloadRequest] = TypeAdapter(ReloadRequest)

@@ -1,0 +1,186 @@
+"""Reading the current window: the service's prediction log, labelled partitions, or a file.
+
+Prediction log contract (one JSON object per line, written by the API):
+`{"ts": ISO 8601 UTC, "request_id": str, "model_version": str, "score": float, "decision": bool,
+"features": {INPUT_COLUMNS…}}`. Malformed lines are counted and skipped, never fatal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from flightdelay import features
+from flightdelay.errors import DataError
+from flightdelay.params import MONTH_RE, Params
+from flightdelay.progress import say
+
+LABEL = "disrupted"
+
+
+@dataclass
+class Current:
+    """The current window and where it came from."""
+
+    frame: pd.DataFrame
+    source: str  # prediction_log | partitions | file
+    description: str
+    rows_read: int
+    malformed: int = 0
+    months: list[str] = field(default_factory=list)
+    model_versions: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def labelled(self) -> bool:
+        return LABEL in self.frame.columns and bool(self.frame[LABEL].notna().all())
+
+
+def _parse_ts(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo else ts.replace(tzinfo=dt.UTC)
+
+
+def parse_log_line(line: bytes) -> dict[str, Any] | None:
+    """One log line → a flat row (features + score + ts + model_version), or None if malformed."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    feats, score = obj.get("features"), obj.get("score")
+    if not isinstance(feats, dict) or isinstance(score, bool) or not isinstance(score, int | float):
+        return None
+    if not math.isfinite(score) or not all(c in feats for c in ("carrier", "origin", "dest")):
+        return None
+    ts = _parse_ts(obj.get("ts"))
+    if ts is None:
+        return None
+    row = {c: feats.get(c) for c in features.INPUT_COLUMNS}
+    row.update(score=float(score), ts=ts, model_version=str(obj.get("model_version", "unknown")))
+    return row
+
+
+def read_prediction_log(path: Path, since: dt.datetime | None = None) -> Current:
+    """Stream the log line by line (constant memory per line); keep rows at or after `since`."""
+    if not path.is_file():
+        raise DataError(
+            f"prediction log {path} does not exist",
+            hint="pass the service's log file (PREDICTION_LOG of the API) with --log",
+        )
+    rows: list[dict[str, Any]] = []
+    malformed, first_bad, total = 0, 0, 0
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            total += 1
+            row = parse_log_line(line)
+            if row is None:
+                malformed += 1
+                first_bad = first_bad or lineno
+                continue
+            if since is None or row["ts"] >= since:
+                rows.append(row)
+    if malformed:
+        say(
+            f"drift: warning: skipped {malformed} malformed line(s) of {total} in {path} "
+            f"(first at line {first_bad})"
+        )
+    frame = pd.DataFrame(rows, columns=[*features.INPUT_COLUMNS, "score", "ts", "model_version"])
+    versions = Counter(frame["model_version"].tolist())
+    span = (
+        f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC" if len(frame) else ""
+    )
+    return Current(
+        frame=frame,
+        source="prediction_log",
+        description=f"prediction log {path.name}{span}",
+        rows_read=total,
+        malformed=malformed,
+        model_versions=dict(versions),
+    )
+
+
+def next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:])
+    return f"{y + (m == 12):04d}-{m % 12 + 1:02d}"
+
+
+def resolve_months(months: list[str], p: Params) -> list[str]:
+    """`next` means the month after the training window; others must be YYYY-MM."""
+    out = [next_month(p.data.window.end) if m == "next" else m for m in months]
+    bad = [m for m in out if not MONTH_RE.match(m)]
+    if bad:
+        raise DataError(f"{bad} are not months", hint="write them as YYYY-MM (or `next`)")
+    return out
+
+
+def read_partitions(months: list[str], p: Params) -> Current:
+    """Labelled raw partitions, prepared exactly as training prepares them (duplicates dropped)."""
+    from flightdelay.prepare import prepare_month
+
+    raw = Path(p.paths.raw)
+    frames = []
+    for m in months:
+        if not (raw / m).is_dir():
+            raise DataError(
+                f"partition {m} is not in {raw}",
+                hint=f"run `flightdelay data add {m}` (or `dvc pull`) first",
+            )
+        df, _ = prepare_month(m, raw, p)
+        frames.append(df.loc[~df["is_duplicate"], ["partition", *features.INPUT_COLUMNS, LABEL]])
+        say(f"drift: {m}: {len(frames[-1]):,} labelled flights")
+    frame = pd.concat(frames, ignore_index=True)
+    return Current(
+        frame=frame,
+        source="partitions",
+        description=f"labelled partitions {', '.join(months)}",
+        rows_read=len(frame),
+        months=months,
+    )
+
+
+def read_file(path: Path) -> Current:
+    """A parquet/CSV table with INPUT_COLUMNS (and optionally `score`, `disrupted`), or a log."""
+    if not path.is_file():
+        raise DataError(f"{path} does not exist", hint="pass an existing .parquet, .csv or .jsonl file")
+    if path.suffix in (".jsonl", ".log", ".ndjson"):
+        return read_prediction_log(path)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix == ".csv":
+        frame = pd.read_csv(path, low_memory=False)
+    else:
+        raise DataError(
+            f"{path}: unknown file type {path.suffix!r}",
+            hint="use .parquet, .csv, or .jsonl (prediction log)",
+        )
+    missing = [c for c in features.INPUT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path} lacks input columns {missing}",
+            hint="the current window needs every model input column",
+        )
+    return Current(frame=frame, source="file", description=f"file {path.name}", rows_read=len(frame))
+
+
+def cap(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """A fixed-seed sample of at most `max_rows` rows (the cost bound at any volume)."""
+    if len(frame) <= max_rows:
+        return frame.reset_index(drop=True)
+    idx = np.random.default_rng(seed).choice(len(frame), size=max_rows, replace=False)
+    return frame.iloc[np.sort(idx)].reset_index(drop=True)

@@ -1,0 +1,120 @@
+"""drift.yml: the hardening policy, and the issue step's shell run against a recording `gh` stub."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import REPO_ROOT
+
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
+GH_STUB = """#!/usr/bin/env bash
+echo "$*" >> "$GH_CALLS"
+case "$1 $2" in
+  "issue list") cat "$GH_EXISTING" ;;
+  "issue create") echo "https://github.com/o/r/issues/31" ;;
+esac
+"""
+
+
+def workflow() -> dict[str, Any]:
+    return dict(yaml.safe_load(WORKFLOW.read_text()))
+
+
+def test_least_privilege_pinned_and_bounded() -> None:
+    text = WORKFLOW.read_text()
+    w = workflow()
+    assert w["permissions"] == {}
+    for uses in re.findall(r"uses:\s*(\S+.*)", text):
+        assert re.fullmatch(r"[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", uses), uses
+    for name, job in w["jobs"].items():
+        assert job.get("timeout-minutes"), name
+        assert "write" not in json.dumps(job.get("permissions", {})) or name in ("check", "keepalive")
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+            # Expressions only in env/with, never spliced into shell.
+            assert "${{" not in step.get("run", ""), step.get("name")
+    assert w["jobs"]["retrain"]["permissions"] == {"contents": "read"}
+    assert w["jobs"]["keepalive"]["if"] == "github.event_name == 'schedule'"
+
+
+def issue_step() -> str:
+    steps = workflow()["jobs"]["check"]["steps"]
+    return str(next(s for s in steps if s.get("id") == "issue")["run"])
+
+
+@pytest.mark.slow  # runs the CLI in a shell per case
+@pytest.mark.parametrize(
+    ("status", "existing", "expected"),
+    [
+        ("drift", [], ["label create drift", "issue list", "issue create --title"]),
+        (
+            "drift",
+            [{"number": 5, "state": "OPEN"}],
+            ["label create drift", "issue list", "issue edit 5 --body-file", "issue comment 5"],
+        ),
+        (
+            "no_drift",
+            [{"number": 5, "state": "OPEN"}, {"number": 8, "state": "OPEN"}],
+            [
+                "label create drift",
+                "issue list",
+                "issue comment 5",
+                "issue close 5 --reason completed",
+                "issue comment 8",
+                "issue close 8 --reason completed",
+            ],
+        ),
+        ("not_enough_data", [{"number": 5, "state": "OPEN"}], ["label create drift", "issue list"]),
+    ],
+)
+def test_issue_step_runs_the_decision(
+    tmp_path: Path, status: str, existing: list[Any], expected: list[str]
+) -> None:
+    bin_dir = tmp_path / "stub-bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(GH_STUB)
+    (bin_dir / "gh").chmod(0o755)
+    work = tmp_path / "work"
+    (work / "reports" / "drift").mkdir(parents=True)
+    (work / ".venv" / "bin").mkdir(parents=True)
+    (work / ".venv" / "bin" / "flightdelay").symlink_to(Path(sys.executable).parent / "flightdelay")
+    (work / "params.yaml").symlink_to(REPO_ROOT / "params.yaml")
+    (work / "reports/drift/summary.json").write_text(
+        json.dumps({"status": status, "checked_at": "t", "data_drift": {"share": 0.4}, "trigger": {}})
+    )
+    (work / "reports/drift/issue.md").write_text("body")
+    (tmp_path / "gh-open-issues.json").write_text(json.dumps(existing))
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "DRIFT_LABEL": "drift",
+        "GH_CALLS": str(tmp_path / "calls"),
+        "GH_EXISTING": str(tmp_path / "gh-open-issues.json"),
+        "RUNNER_TEMP": str(tmp_path),
+        "GITHUB_OUTPUT": str(tmp_path / "out"),
+    }
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", issue_step()],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert len(calls) == len(expected)
+    for call, prefix in zip(calls, expected, strict=True):
+        assert call.startswith(prefix), (call, prefix)
+    number = "31" if expected[-1].startswith("issue create") else ("5" if existing else "")
+    assert f"number={number}" in (tmp_path / "out").read_text()

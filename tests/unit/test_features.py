@@ -1,0 +1,89 @@
+"""The one feature definition: vectorised (training) and per-record (serving) encodings agree."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flightdelay import features
+from flightdelay.features import FeatureSpec, encode_frame, encode_record, encode_records, fit_spec
+
+
+def _rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "year": [2013, 2013, 2013, 2013],
+            "month": [1, 2, 6, 12],
+            "day": [1, 28, 15, 31],
+            "sched_dep_time": [515, 2359, 0, 1230],
+            "sched_arr_time": [819, 5, 130, 1545],
+            "carrier": ["UA", "AA", "ZZ", "B6"],
+            "origin": ["EWR", "JFK", "LGA", "XXX"],
+            "dest": ["IAH", "MIA", "ORD", "NEW"],
+            "distance": [1400.0, 1089.0, 733.0, 2475.0],
+            "temp": [39.02, np.nan, 80.1, 20.0],
+            "dewp": [26.06, 10.0, 60.0, 5.0],
+            "humid": [59.37, 50.0, 70.0, 40.0],
+            "wind_dir": [270.0, np.nan, 10.0, 0.0],
+            "wind_speed": [10.35702, 8.0, 0.0, 30.0],
+            "wind_gust": [np.nan, np.nan, 20.0, 40.0],
+            "precip": [0.0, 0.1, 0.0, 0.02],
+            "pressure": [1012.0, np.nan, 1020.5, 990.0],
+            "visib": [10.0, 2.0, 10.0, 0.25],
+        }
+    )
+
+
+SPEC = FeatureSpec(
+    categories={
+        "carrier": {"UA": 0.0, "AA": 1.0, "B6": 2.0},
+        "origin": {"EWR": 0.0, "JFK": 1.0, "LGA": 2.0},
+        "dest": {"IAH": 0.0, "MIA": 1.0, "ORD": 2.0},
+    }
+)
+
+
+def test_frame_and_record_encodings_are_identical() -> None:
+    df = _rows()
+    by_frame = encode_frame(SPEC, df)
+    by_record = encode_records(SPEC, df.replace({np.nan: None}).to_dict("records"))
+    assert by_frame.dtype == by_record.dtype == np.float32
+    np.testing.assert_array_equal(by_frame, by_record)
+
+
+def test_derived_schedule_features() -> None:
+    row = encode_record(SPEC, _rows().iloc[0].to_dict())
+    f = dict(zip(features.FEATURES, row, strict=True))
+    assert f["dep_minute"] == 5 * 60 + 15
+    assert f["arr_minute"] == 8 * 60 + 19
+    assert f["day_of_week"] == 1.0  # 2013-01-01 was a Tuesday
+    assert f["month"] == 1.0
+
+
+def test_unseen_categories_become_missing_not_errors() -> None:
+    row = dict(zip(features.FEATURES, encode_record(SPEC, _rows().iloc[3].to_dict()), strict=True))
+    assert math.isnan(row["origin"]) and math.isnan(row["dest"])
+    assert row["carrier"] == 2.0
+
+
+def test_fit_spec_ranks_categories_by_label_rate_and_drops_rare() -> None:
+    df = pd.DataFrame(
+        {
+            "carrier": ["A"] * 30 + ["B"] * 30 + ["C"] * 5,
+            "origin": ["EWR"] * 65,
+            "dest": ["IAH"] * 65,
+            "y": [1] * 20 + [0] * 10 + [1] * 5 + [0] * 25 + [1] * 5,
+        }
+    )
+    spec = fit_spec(df, "y", min_count=20)
+    assert spec.categories["carrier"] == {"B": 0.0, "A": 1.0}  # C is too rare → missing
+
+
+def test_spec_round_trips_and_refuses_other_versions() -> None:
+    again = FeatureSpec.from_json(SPEC.to_json())
+    assert again.categories == SPEC.categories
+    with pytest.raises(ValueError, match="version"):
+        FeatureSpec.from_json(SPEC.to_json().replace('"version": 1', '"version": 99'))

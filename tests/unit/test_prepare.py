@@ -1,0 +1,92 @@
+"""prepare: labels, the scheduled-hour weather join, and its documented cleaning rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from flightdelay.errors import DataValidationError
+from flightdelay.params import load_params
+from flightdelay.prepare import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS, prepare_month
+from tests.helpers import REPO_ROOT
+
+PARAMS = load_params(REPO_ROOT / "params.yaml")
+
+
+def _flight(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = dict.fromkeys(RAW_FLIGHT_COLUMNS)
+    base.update(
+        year=2013,
+        month=3,
+        day=5,
+        dep_time=600,
+        sched_dep_time=559,
+        dep_delay=1,
+        arr_time=800,
+        sched_arr_time=805,
+        arr_delay=-5,
+        carrier="UA",
+        flight=1,
+        tailnum="N1",
+        origin="EWR",
+        dest="IAH",
+        air_time=200,
+        distance=1400,
+        hour=5,
+        minute=59,
+        time_hour="2013-03-05T10:00:00Z",
+    )
+    base.update(kw)
+    return base
+
+
+def _weather(hour: int, temp: float, **kw: object) -> dict[str, object]:
+    base: dict[str, object] = dict.fromkeys(RAW_WEATHER_COLUMNS, 1.0)
+    base.update(origin="EWR", year=2013, month=3, day=5, hour=hour, temp=temp, wind_speed=5.0, time_hour="x")
+    base.update(kw)
+    return base
+
+
+def _write(tmp: Path, flights: list[dict[str, object]], weather: list[dict[str, object]]) -> Path:
+    part = tmp / "2013-03"
+    part.mkdir(parents=True)
+    pd.DataFrame(flights).to_csv(part / "flights.csv", index=False)
+    pd.DataFrame(weather).to_csv(part / "weather.csv", index=False)
+    return tmp
+
+
+def test_label_rules(tmp_path: Path) -> None:
+    flights = [
+        _flight(flight=1, arr_delay=14),  # on time
+        _flight(flight=2, arr_delay=15),  # exactly 15 → disrupted
+        _flight(flight=3, arr_delay=None, dep_time=None),  # cancelled
+        _flight(flight=4, arr_delay=None),  # diverted (departed, never arrived)
+    ]
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    assert df.sort_values("flight")["disrupted"].tolist() == [0, 1, 1, 1]
+    assert df.sort_values("flight")["cancelled"].tolist() == [False, False, True, False]
+
+
+def test_weather_joins_on_the_scheduled_hour_first_reading_kept(tmp_path: Path) -> None:
+    weather = [_weather(5, 40.0), _weather(5, 99.0), _weather(6, 50.0, wind_speed=1048.0)]
+    flights = [_flight(flight=1, sched_dep_time=559), _flight(flight=2, sched_dep_time=600)]
+    df, info = prepare_month("2013-03", _write(tmp_path, flights, weather), PARAMS)
+    by = df.set_index("flight")
+    assert by.loc[1, "temp"] == 40.0  # 05:59 uses the 05:00 reading, the first of the duplicates
+    assert by.loc[2, "temp"] == 50.0
+    assert pd.isna(by.loc[2, "wind_speed"])  # 1,048 mph is a sensor error → missing
+    assert info["weather_duplicates_dropped"] == 1
+
+
+def test_duplicates_are_flagged_not_dropped(tmp_path: Path) -> None:
+    flights = [_flight(flight=1), _flight(flight=1), _flight(flight=2)]
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    assert len(df) == 3 and df["is_duplicate"].sum() == 1
+
+
+def test_missing_join_key_is_a_readable_error(tmp_path: Path) -> None:
+    flights = [{k: v for k, v in _flight().items() if k != "origin"}]
+    with pytest.raises(DataValidationError, match=r"2013-03 flights.csv has no column 'origin'"):
+        prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
