@@ -16,8 +16,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
+BASE ?= main
 
-.PHONY: help setup tools system data repro lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean drift bench-drift
+.PHONY: help setup tools system data repro gate report lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +51,12 @@ data: setup ## restore the DVC-tracked raw partitions (remote, else embedded sou
 
 repro: data ## run the DVC pipeline (dvc repro)
 	@dvc repro
+
+gate: setup ## may the candidate ship? floors, base (BASE=ref, default main), champion re-scored
+	flightdelay gate --base $(BASE)
+
+report: setup ## PR report (markdown + PNG) vs BASE in reports/pr/ (needs `dvc repro` first)
+	flightdelay report pr --base $(BASE)
 
 lint: setup ## ruff (lint + format check) and mypy
 	ruff check src api tests scripts

@@ -87,7 +87,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction, dict[str, Handle
 
 
 # Modules exposing `register(subparsers, handlers)`; each adds its own subcommands.
-EXTENSIONS: list[str] = ["drift.cli", "retrain", "release"]
+EXTENSIONS: list[str] = ["gate", "report", "release", "drift.cli", "retrain"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -43,6 +43,7 @@ class Paths(Section):
     slices: str = "reports/slices.json"
     plots: str = "reports/plots"
     bundle: str = "models/bundle"
+    pr_report: str = "reports/pr"
 
 
 class Window(Section):
@@ -142,6 +143,46 @@ class ReleaseParams(Section):
         return self
 
 
+Metric = Literal["roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"]
+LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "brier"})
+
+
+class GateParams(Section):
+    """What a candidate must meet to ship (`flightdelay gate`)."""
+
+    floors: dict[Metric, float] = {"roc_auc": 0.70}
+    ceilings: dict[Metric, float] = {"log_loss": 0.69}
+    tolerance: dict[Metric, float] = {"roc_auc": 0.005, "pr_auc": 0.01, "log_loss": 0.01}
+    slice_metric: Metric = "roc_auc"
+    slice_tolerance: float = Field(0.03, ge=0)
+    min_slice_rows: int = Field(500, ge=1)
+    max_slice_regressions: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _directions(self) -> GateParams:
+        wrong = [m for m in self.floors if m in LOWER_IS_BETTER]
+        wrong += [m for m in self.ceilings if m not in LOWER_IS_BETTER]
+        if wrong:
+            raise ValueError(
+                f"{wrong}: floors are for higher-is-better metrics, ceilings for "
+                f"losses ({sorted(LOWER_IS_BETTER)})"
+            )
+        if any(v < 0 for v in self.tolerance.values()):
+            raise ValueError("tolerances are allowed regressions and must be >= 0")
+        return self
+
+
+class ReportParams(Section):
+    """The pull-request report (`flightdelay report pr`)."""
+
+    psi_bins: int = Field(10, ge=2)
+    psi_warn: float = Field(0.2, gt=0)
+    wasserstein_warn: float = Field(0.1, gt=0)
+    js_warn: float = Field(0.1, gt=0, le=1)
+    latency_repeats: int = Field(200, ge=5)
+    max_slice_bars: int = Field(20, ge=1)
+
+
 DistanceMethod = Literal["wasserstein", "jensenshannon", "psi", "hellinger"]
 
 
@@ -211,10 +252,10 @@ class Params(Section):
     featurize: FeaturizeParams = FeaturizeParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
-    gate: dict[str, Any] = {}
+    gate: GateParams = GateParams()
+    report: ReportParams = ReportParams()
     drift: DriftParams = DriftParams()
     release: ReleaseParams = ReleaseParams()
-    serve: dict[str, Any] = {}
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

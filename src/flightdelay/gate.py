@@ -1,0 +1,451 @@
+"""`flightdelay gate`: may the candidate from `dvc repro` ship?
+
+The candidate (workspace metrics after `dvc repro`) is checked against
+(a) absolute floors/ceilings in params.yaml `gate:`,
+(b) the metrics committed on the base ref, when both were measured on the same holdout months, and
+(c) the released champion re-scored on the candidate's holdout (like for like), overall and per
+    slice (carrier, origin).
+`decide` is pure; `gather` does the I/O (git, registry, scoring). The verdict is printed as a table,
+written as JSON, and a failing verdict raises GateFailed (exit code 6).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from flightdelay import bundle, dvcio, registry
+from flightdelay.errors import ConfigError, GateFailed, ModelError, ToolError
+from flightdelay.evaluate import SLICES, score_frame
+from flightdelay.gitio import git
+from flightdelay.metrics import classification_metrics, slice_metrics
+from flightdelay.model import FlightDelayModel, load_classifier
+from flightdelay.params import LOWER_IS_BETTER, GateParams, Params
+from flightdelay.progress import say
+
+VERDICT_FILE = "gate.json"
+SHOWN = ("roc_auc", "pr_auc", "log_loss", "brier", "f1")
+
+
+# ---------------------------------------------------------------- pure core
+
+
+@dataclass(frozen=True)
+class Check:
+    against: str  # "floor" | "ceiling" | "base" | "champion" | "slice"
+    metric: str
+    candidate: float
+    reference: float
+    limit: float  # the bound the candidate had to meet
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the decision needs, already loaded."""
+
+    candidate: Mapping[str, Any]
+    candidate_slices: Sequence[Mapping[str, Any]]
+    base: Mapping[str, Any] | None = None
+    base_ref: str = ""
+    base_slices: Sequence[Mapping[str, Any]] = ()
+    champion: Mapping[str, Any] | None = None
+    champion_version: str = ""
+    champion_slices: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    checks: list[Check]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if not c.passed]
+
+    def reason(self) -> str:
+        if self.passed:
+            return "the candidate meets every check"
+        return "; ".join(c.detail for c in self.failures)
+
+    def to_dict(self, evidence: Evidence) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "reason": self.reason(),
+            "notes": self.notes,
+            "checks": [asdict(c) for c in self.checks],
+            "candidate": dict(evidence.candidate),
+            "base": {"ref": evidence.base_ref, "metrics": dict(evidence.base or {}) or None},
+            "champion": (
+                {"version": evidence.champion_version, "metrics": dict(evidence.champion)}
+                if evidence.champion is not None
+                else None
+            ),
+        }
+
+
+def _higher(metric: str) -> bool:
+    return metric not in LOWER_IS_BETTER
+
+
+def _num(m: Mapping[str, Any], key: str) -> float:
+    v = m.get(key)
+    return float(v) if isinstance(v, int | float) else float("nan")
+
+
+def bound_checks(candidate: Mapping[str, Any], g: GateParams) -> list[Check]:
+    out = []
+    for metric, floor in g.floors.items():
+        v = _num(candidate, metric)
+        ok = v >= floor
+        out.append(
+            Check(
+                "floor",
+                metric,
+                v,
+                floor,
+                floor,
+                ok,
+                f"{metric} {v:.4f} {'≥' if ok else 'is below the floor'} {floor:.4f}",
+            )
+        )
+    for metric, ceiling in g.ceilings.items():
+        v = _num(candidate, metric)
+        ok = v <= ceiling
+        out.append(
+            Check(
+                "ceiling",
+                metric,
+                v,
+                ceiling,
+                ceiling,
+                ok,
+                f"{metric} {v:.4f} {'≤' if ok else 'is above the ceiling'} {ceiling:.4f}",
+            )
+        )
+    return out
+
+
+def relative_checks(
+    candidate: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    against: str,
+    tolerance: Mapping[Any, float],
+) -> list[Check]:
+    """Candidate may be worse than the reference by at most `tolerance[metric]`."""
+    out = []
+    for metric, tol in tolerance.items():
+        c, r = _num(candidate, metric), _num(reference, metric)
+        if math.isnan(r):
+            continue
+        limit = r - tol if _higher(metric) else r + tol
+        ok = c >= limit if _higher(metric) else c <= limit
+        delta = c - r
+        detail = (
+            f"{metric} {c:.4f} vs {against} {r:.4f} ({delta:+.4f})"
+            if ok
+            else f"{metric} {c:.4f} is worse than the {against} {r:.4f} by {abs(delta):.4f} (tolerance {tol})"
+        )
+        out.append(Check(against, metric, c, r, limit, ok, detail))
+    return out
+
+
+def _slice_key(s: Mapping[str, Any]) -> tuple[str, str]:
+    return str(s["slice"]), str(s["value"])
+
+
+def slice_checks(
+    candidate: Sequence[Mapping[str, Any]],
+    reference: Sequence[Mapping[str, Any]],
+    against: str,
+    g: GateParams,
+) -> list[Check]:
+    """One check per slice big enough on both sides; regressions beyond the slice tolerance fail."""
+    ref = {_slice_key(s): s for s in reference if int(s.get("rows", 0)) >= g.min_slice_rows}
+    metric, tol = g.slice_metric, g.slice_tolerance
+    out = []
+    for s in candidate:
+        key = _slice_key(s)
+        if int(s.get("rows", 0)) < g.min_slice_rows or key not in ref:
+            continue
+        c, r = _num(s, metric), _num(ref[key], metric)
+        if math.isnan(c) or math.isnan(r):
+            continue
+        limit = r - tol if _higher(metric) else r + tol
+        ok = c >= limit if _higher(metric) else c <= limit
+        name = f"{key[0]}={key[1]}"
+        detail = (
+            f"{name} {metric} {c:.4f} vs {against} {r:.4f}"
+            if ok
+            else f"slice {name}: {metric} {c:.4f} vs {against} {r:.4f} ({c - r:+.4f}, tolerance {tol})"
+        )
+        out.append(Check("slice", f"{name} {metric}", c, r, limit, ok, detail))
+    return out
+
+
+def decide(ev: Evidence, g: GateParams) -> Verdict:
+    checks = bound_checks(ev.candidate, g)
+    notes: list[str] = []
+    cand_holdout = list(ev.candidate.get("holdout_months") or [])
+    slice_ref: tuple[Sequence[Mapping[str, Any]], str] | None = None
+    if ev.base is None:
+        notes.append(f"base {ev.base_ref or '(none)'} has no committed metrics: no base comparison")
+    elif list(ev.base.get("holdout_months") or []) != cand_holdout:
+        notes.append(
+            f"base {ev.base_ref} was measured on {', '.join(ev.base.get('holdout_months') or [])}, "
+            f"the candidate on {', '.join(cand_holdout)}: not comparable, so the base is shown but "
+            "not gated on (the champion re-scored on the candidate's holdout is the like-for-like "
+            "check)"
+        )
+    else:
+        checks += relative_checks(ev.candidate, ev.base, "base", g.tolerance)
+        slice_ref = (ev.base_slices, "base")
+    if ev.champion is None:
+        notes.append("no champion released yet: gating on floors and the base only")
+    else:
+        checks += relative_checks(ev.candidate, ev.champion, "champion", g.tolerance)
+        slice_ref = (ev.champion_slices, "champion")
+    slice_failures = 0
+    if slice_ref is not None:
+        sc = slice_checks(ev.candidate_slices, slice_ref[0], slice_ref[1], g)
+        slice_failures = sum(not c.passed for c in sc)
+        if slice_failures <= g.max_slice_regressions:  # allowed regressions do not fail the gate
+            sc = [
+                c if c.passed else Check(**{**asdict(c), "passed": True, "detail": c.detail + " (allowed)"})
+                for c in sc
+            ]
+        checks += sc
+    return Verdict(passed=all(c.passed for c in checks), checks=checks, notes=notes)
+
+
+def format_table(verdict: Verdict) -> str:
+    rows = [("check", "metric", "candidate", "reference", "limit", "result")]
+    for c in verdict.checks:
+        rows.append(
+            (
+                c.against,
+                c.metric,
+                f"{c.candidate:.4f}",
+                f"{c.reference:.4f}",
+                f"{c.limit:.4f}",
+                "pass" if c.passed else "FAIL",
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    lines += [f"note: {n}" for n in verdict.notes]
+    lines.append(("PASS: " if verdict.passed else "FAIL: ") + verdict.reason())
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- I/O edges
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    bundle_dir: Path
+    metrics: dict[str, Any]
+    slices: list[dict[str, Any]]
+    score: np.ndarray
+
+
+def resolve_ref(ref: str) -> str:
+    """The commit SHA of `ref`; a ref that is not there is a usage error with a fix."""
+    try:
+        return git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except ToolError as e:
+        raise ConfigError(
+            f"base ref {ref!r} is not a commit in this repository",
+            hint="fetch it (`git fetch origin main`; CI needs fetch-depth: 0) or pass "
+            "--base with an existing branch or SHA",
+        ) from e
+
+
+def git_json(ref: str, path: str) -> Any | None:
+    """A JSON file as committed on `ref`, or None when the ref does not have it."""
+    resolve_ref(ref)
+    try:
+        return json.loads(git("show", f"{ref}:{path}"))
+    except ToolError:
+        return None
+
+
+def score_bundle(bundle_dir: Path, holdout: pd.DataFrame) -> tuple[str, float, np.ndarray]:
+    """(version, threshold, scores) of a bundle on `holdout`, through the same scoring code."""
+    b = bundle.load(bundle_dir)
+    model = FlightDelayModel(b.spec, load_classifier(str(b.path / bundle.MODEL_FILE)))
+    return b.version, b.threshold, score_frame(model, holdout)
+
+
+def holdout_metrics(
+    holdout: pd.DataFrame, score: np.ndarray, threshold: float, min_slice_rows: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    y = holdout["disrupted"].to_numpy()
+    m: dict[str, Any] = {k: round(v, 6) for k, v in classification_metrics(y, score, threshold).items()}
+    m["threshold"] = threshold
+    m["holdout_months"] = sorted(holdout["partition"].unique().tolist())
+    frame = holdout.assign(y=y, score=score)
+    slices = [s for by in SLICES for s in slice_metrics(frame, by, threshold, min_slice_rows)]
+    return m, slices
+
+
+def load_champion(
+    p: Params, holdout: pd.DataFrame, *, bundle_dir: str | None, use_registry: bool, workdir: Path
+) -> Champion | None:
+    """The champion re-scored on the candidate's holdout: `--champion-bundle`, else the registry
+    alias `champion`, else None (first release)."""
+    registered: str | None = None
+    if bundle_dir is not None:
+        path: Path | None = Path(bundle_dir)
+    elif use_registry:
+        say("gate: looking up the registry alias `champion` …")
+        path = registry.alias_bundle("champion", workdir / "champion")
+        registered = registry.alias_version("champion") if path is not None else None
+    else:
+        path = None
+    if path is None:
+        return None
+    version, threshold, score = score_bundle(path, holdout)
+    version = registered or version  # the registry's number, also for bundles logged before release
+    metrics, slices = holdout_metrics(holdout, score, threshold, p.evaluate.min_slice_rows)
+    say(
+        f"gate: champion {version} re-scored on {', '.join(metrics['holdout_months'])}: "
+        f"ROC AUC {metrics['roc_auc']:.4f}"
+    )
+    return Champion(version, path, metrics, slices, score)
+
+
+def candidate_outputs(p: Params) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame]:
+    metrics_path, slices_path = Path(p.paths.metrics), Path(p.paths.slices)
+    holdout_path = Path(p.paths.features) / "holdout.parquet"
+    for f in (metrics_path, slices_path, holdout_path):
+        if not f.exists():
+            raise ModelError(
+                f"{f} is missing: there is no candidate to gate",
+                hint="run `dvc repro` first (or `make repro`)",
+            )
+    return (
+        json.loads(metrics_path.read_text()),
+        json.loads(slices_path.read_text()),
+        pd.read_parquet(holdout_path),
+    )
+
+
+def check_up_to_date() -> None:
+    proc = dvcio.run("status", "--json", check=False)
+    text = proc.stdout.strip()
+    if proc.returncode == 0 and text not in ("", "{}"):
+        stale = sorted(json.loads(text))
+        raise ModelError(
+            f"the pipeline outputs are stale ({', '.join(stale)} changed since the last "
+            "run): the metrics would not describe this workspace",
+            hint="run `dvc repro`, then gate again",
+        )
+
+
+def gather(
+    p: Params, *, base: str, champion_bundle: str | None, use_registry: bool, workdir: Path
+) -> tuple[Evidence, Champion | None, pd.DataFrame]:
+    candidate, cand_slices, holdout = candidate_outputs(p)
+    base_metrics = git_json(base, p.paths.metrics)
+    base_slices = git_json(base, p.paths.slices) or []
+    champ = load_champion(p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir)
+    ev = Evidence(
+        candidate=candidate,
+        candidate_slices=cand_slices,
+        base=base_metrics,
+        base_ref=base,
+        base_slices=base_slices,
+        champion=champ.metrics if champ else None,
+        champion_version=champ.version if champ else "",
+        champion_slices=champ.slices if champ else (),
+    )
+    return ev, champ, holdout
+
+
+def write_verdict(verdict: Verdict, ev: Evidence, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(verdict.to_dict(ev), indent=2, default=float) + "\n")
+    return path
+
+
+def run(
+    p: Params,
+    *,
+    base: str,
+    champion_bundle: str | None = None,
+    use_registry: bool = True,
+    out: str | None = None,
+    check_stale: bool = True,
+) -> Verdict:
+    if check_stale:
+        check_up_to_date()
+    with tempfile.TemporaryDirectory(prefix="flightdelay-gate-") as tmp:
+        ev, _, _ = gather(
+            p,
+            base=base,
+            champion_bundle=champion_bundle,
+            use_registry=use_registry,
+            workdir=Path(tmp),
+        )
+    verdict = decide(ev, p.gate)
+    print(format_table(verdict))  # noqa: T201 - the verdict table is this command's output
+    path = write_verdict(verdict, ev, Path(out or Path(p.paths.pr_report) / VERDICT_FILE))
+    say(f"gate: verdict written to {path}")
+    if not verdict.passed:
+        raise GateFailed(
+            f"the candidate must not ship: {verdict.reason()}",
+            hint="see the table above; fix the change or adjust params.yaml `gate:` in a reviewed commit",
+        )
+    return verdict
+
+
+def add_champion_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--base", default="main", help="git ref the PR merges into (default: main)")
+    parser.add_argument(
+        "--champion-bundle",
+        metavar="DIR",
+        help="re-score this bundle as the champion instead of the registry's",
+    )
+    parser.add_argument(
+        "--no-champion",
+        action="store_true",
+        help="do not look up the registry (gate on floors and base only)",
+    )
+
+
+def _handler(args: argparse.Namespace, p: Params) -> int:
+    run(
+        p,
+        base=args.base,
+        champion_bundle=args.champion_bundle,
+        use_registry=not args.no_champion,
+        out=args.out,
+        check_stale=not args.allow_stale,
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser("gate", help="may the candidate ship? floors, base, champion re-scored")
+    add_champion_args(g)
+    g.add_argument("--out", help="verdict JSON (default: <paths.pr_report>/gate.json)")
+    g.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="skip the `dvc status` check that the outputs match the workspace",
+    )
+    handlers["gate"] = _handler
