@@ -78,7 +78,8 @@ class Demo:
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the scratch clone; echo it; fail the step with its output."""
         print(f"    $ {' '.join(cmd)}", flush=True)
-        proc = subprocess.run(cmd, cwd=self.repo, env=self.env, capture_output=True, text=True, check=False)
+        cwd = self.repo if self.repo.exists() else self.work
+        proc = subprocess.run(cmd, cwd=cwd, env=self.env, capture_output=True, text=True, check=False)
         if proc.returncode not in ok:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
             raise DemoFailed(f"`{' '.join(cmd)}` exited {proc.returncode}:\n{tail}")
@@ -225,7 +226,7 @@ class Demo:
         return f"ready after {ready:.1f}s on 127.0.0.1:{self.port}, serving model version {model['version']}"
 
     def step_traffic(self) -> str:
-        rows = _july_rows(self.repo, limit=3000 if self.fast else None)
+        rows = _july_rows(self.repo, limit=8000 if self.fast else None)
         t0 = time.monotonic()
         for i in range(0, len(rows), 100):
             self.http("POST", "/v1/predict", {"flights": rows[i : i + 100]})
@@ -283,10 +284,17 @@ class Demo:
         )
         branch = self.sh("git", "rev-parse", "--abbrev-ref", "HEAD", quiet=True).stdout.strip()
         self._pr_pipeline("retrain")
-        report = json.loads((self.work / "gate-retrain.json").read_text())
+        verdict = json.loads((self.work / "gate-retrain.json").read_text())
+        cand, champ = verdict["candidate"], verdict["champion"]
+        month = ", ".join(cand["holdout_months"])
+        compared = (
+            f"on {month} (neither trained on it) the retrained candidate scores ROC AUC "
+            f"{cand['roc_auc']:.4f} vs the stale champion v{champ['version']} "
+            f"{champ['metrics']['roc_auc']:.4f} ({cand['roc_auc'] - champ['metrics']['roc_auc']:+.4f})"
+        )
         released = self._merge_and_release(branch, 2)
         version = self._reload_under_load()
-        return f"{released}; reload → /v1/model shows {version}; gate: {report.get('verdict', report)}"
+        return f"{compared}; {released}; reload → /v1/model shows {version}"
 
     def _reload_under_load(self) -> str:
         failures, sent = 0, 0
@@ -399,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             t0 = time.monotonic()
             try:
                 result = fn(demo)
-            except DemoFailed as e:
+            except (DemoFailed, OSError, urllib.error.URLError, KeyError, ValueError) as e:
                 print(f"\ndemo: step {number} ({title}) failed:\n{e}", file=sys.stderr)
                 return 1
             took = time.monotonic() - t0

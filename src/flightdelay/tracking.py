@@ -52,6 +52,7 @@ def _mlflow() -> Any:
         logging.getLogger(name).setLevel(logging.WARNING)
     # The pickle-format warning is about loading untrusted files; our models come from our registry.
     logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in CI logs
     mlflow.set_tracking_uri(tracking_uri())
     return mlflow
 
