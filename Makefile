@@ -38,7 +38,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 $(TOOLS_STAMP): requirements-tools.txt $(STAMP)
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	@echo "setup: installing pinned linters (requirements-tools.txt) into $(TOOLS)"
-	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet requirements-tools.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet --compile-bytecode requirements-tools.txt
 	@touch $(TOOLS_STAMP)
 
 system: ## install promtool and wrk from Debian packages when missing (.ci/system-packages)
@@ -91,7 +91,7 @@ SERVE_STAMP := $(SERVE_VENV)/.installed
 $(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell find src -name '*.py') $(STAMP)
 	@echo "setup: building $(SERVE_VENV) from requirements-serve.txt alone (uv)"
 	@test -x $(SERVE_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(SERVE_VENV)
-	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip sync --quiet requirements-serve.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip sync --quiet --compile-bytecode requirements-serve.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet --no-deps --reinstall-package flightdelay .
 	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet -c requirements.txt pytest pytest-timeout httpx
 	@touch $(SERVE_STAMP)

@@ -57,6 +57,13 @@ proc_name = "flightdelay"
 control_socket_disable = True  # no gunicornc socket in $HOME: the container's root fs is read-only
 
 
+def on_starting(server: Any) -> None:
+    """Import the model libraries once in the master: forked workers start with them loaded (the
+    model itself is loaded per worker, after the fork, so no thread pool crosses a fork)."""
+    import numpy  # noqa: F401
+    import xgboost  # noqa: F401
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop the dead worker's live gauges (model_info) from the multiprocess metrics."""
     from prometheus_client import multiprocess
