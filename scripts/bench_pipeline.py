@@ -3,7 +3,7 @@ plus a no-op repro; each in a fresh temporary repository with the project's real
 
 from __future__ import annotations
 
-import resource
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,21 +19,30 @@ RSS_TARGET_MB = 2048.0
 FULL_TRAIN = {"n_estimators": 300, "max_depth": 6}
 
 
+# Runs the command in a fresh process and prints the peak RSS of its largest descendant, so each
+# measurement has its own peak (RUSAGE_CHILDREN of this process would keep the maximum so far).
+_WRAPPER = (
+    "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); sys.exit(rc)"
+)
+
+
 def timed(cmd: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and the peak RSS (MB) of the largest process the command ran."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t0 = time.perf_counter()
     env = {
-        **__import__("os").environ,
+        **os.environ,
         **repo_env(cwd),
-        "PATH": f"{Path(sys.executable).parent}:{__import__('os').environ['PATH']}",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *cmd], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    return wall, peak_kb / 1024
 
 
 def main() -> int:
