@@ -81,7 +81,7 @@ test-fast: setup ## unit tests only
 demo: setup ## the whole GitOps lifecycle on this machine, offline
 	python scripts/demo.py
 
-serve: setup ## run gunicorn on the latest trained bundle ($$HOST:$$PORT, MODEL_DIR, WORKERS)
+serve: setup ## run gunicorn on the latest trained bundle (HOST, PORT, MODEL_DIR, WORKERS overridable)
 	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
 
 # The serving image's dependency set alone (requirements-serve.txt + this package without deps),
