@@ -47,9 +47,12 @@ def out_md5(dvc_file: Path) -> str | None:
 
 def lock_outs(lock: Path = Path("dvc.lock")) -> dict[str, str]:
     """path → md5 of every stage output recorded in dvc.lock."""
-    if not lock.exists():
-        return {}
-    data = yaml.safe_load(lock.read_text()) or {}
+    return parse_lock_outs(lock.read_text()) if lock.exists() else {}
+
+
+def parse_lock_outs(lock_text: str | None) -> dict[str, str]:
+    """path → md5 of every stage output in the text of a dvc.lock (e.g. from `git show`)."""
+    data = yaml.safe_load(lock_text or "") or {}
     out: dict[str, str] = {}
     for stage in (data.get("stages") or {}).values():
         for o in stage.get("outs") or []:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from flightdelay import dvcio
 from flightdelay.errors import ToolError
 from flightdelay.gate import resolve_ref
 from flightdelay.gitio import git
@@ -69,17 +70,6 @@ def cache_dir() -> Path:
 
 def _cached(md5: str) -> Path:
     return cache_dir() / md5[:2] / md5[2:]
-
-
-def lock_entries(lock_text: str | None) -> dict[str, str]:
-    """path → md5 of every output in a dvc.lock text."""
-    data = yaml.safe_load(lock_text or "") or {}
-    out: dict[str, str] = {}
-    for stage in (data.get("stages") or {}).values():
-        for o in stage.get("outs") or []:
-            if "md5" in o:
-                out[str(o["path"])] = str(o["md5"])
-    return out
 
 
 def _from_cache(lock: dict[str, str], path: str) -> bytes | None:
@@ -154,7 +144,7 @@ def load(ref: str, p: Params, params_file: str = "params.yaml") -> BaseSide:
     if base.metrics is None:
         base.notes.append(f"{ref} has no committed {p.paths.metrics}: the base columns are empty")
 
-    lock = lock_entries(show(ref, "dvc.lock"))
+    lock = dvcio.parse_lock_outs(show(ref, "dvc.lock"))
     remote: dict[str, bool] = {}
     base.model_bytes = dvc_output(ref, lock, p.paths.model, remote)
     spec = dvc_output(ref, lock, p.paths.feature_spec, remote)
