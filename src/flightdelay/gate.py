@@ -413,7 +413,7 @@ def run(
     return verdict
 
 
-def add_champion_args(parser: argparse.ArgumentParser) -> None:
+def add_candidate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", default="main", help="git ref the PR merges into (default: main)")
     parser.add_argument(
         "--champion-bundle",
@@ -424,6 +424,11 @@ def add_champion_args(parser: argparse.ArgumentParser) -> None:
         "--no-champion",
         action="store_true",
         help="do not look up the registry (gate on floors and base only)",
+    )
+    parser.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="skip the `dvc status` check that the outputs match the workspace",
     )
 
 
@@ -441,11 +446,6 @@ def _handler(args: argparse.Namespace, p: Params) -> int:
 
 def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:  # type: ignore[type-arg]
     g = sub.add_parser("gate", help="may the candidate ship? floors, base, champion re-scored")
-    add_champion_args(g)
+    add_candidate_args(g)
     g.add_argument("--out", help="verdict JSON (default: <paths.pr_report>/gate.json)")
-    g.add_argument(
-        "--allow-stale",
-        action="store_true",
-        help="skip the `dvc status` check that the outputs match the workspace",
-    )
     handlers["gate"] = _handler

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from flightdelay.gate import add_champion_args
+from flightdelay.gate import add_candidate_args
 from flightdelay.params import Params
 from flightdelay.report import pr
 
@@ -27,11 +27,6 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     r = sub.add_parser("report", help="reports for reviewers")
     rsub = r.add_subparsers(dest="report_cmd", required=True)
     prp = rsub.add_parser("pr", help="PR report: metrics, params, data, drift, plots, gate verdict")
-    add_champion_args(prp)
+    add_candidate_args(prp)
     prp.add_argument("--out", help="output directory (default: params.yaml paths.pr_report)")
-    prp.add_argument(
-        "--allow-stale",
-        action="store_true",
-        help="skip the `dvc status` check that the outputs match the workspace",
-    )
     handlers["report"] = _handler
