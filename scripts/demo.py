@@ -56,6 +56,7 @@ class Demo:
     timings: list[tuple[str, float, str]] = field(default_factory=list)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     port: int = 0
+    july: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.repo = self.work / "repo"
@@ -226,7 +227,7 @@ class Demo:
         return f"ready after {ready:.1f}s on 127.0.0.1:{self.port}, serving model version {model['version']}"
 
     def step_traffic(self) -> str:
-        rows = _july_rows(self.repo, limit=8000 if self.fast else None)
+        rows = self.july = _july_rows(self.repo, limit=8000 if self.fast else None)
         t0 = time.monotonic()
         for i in range(0, len(rows), 100):
             self.http("POST", "/v1/predict", {"flights": rows[i : i + 100]})
@@ -299,7 +300,7 @@ class Demo:
     def _reload_under_load(self) -> str:
         failures, sent = 0, 0
         stop = threading.Event()
-        row = _july_rows(self.repo, limit=1)[0]
+        row = self.july[0]  # the traffic step already read July
 
         def hammer() -> None:
             nonlocal failures, sent
