@@ -18,7 +18,7 @@ WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 BASE ?= main
 
-.PHONY: help setup tools system data repro gate report lint format test test-fast test-serve-env serve-env demo serve bench bench-pipeline bench-serve soak lock clean drift bench-drift
+.PHONY: help setup tools system data repro gate report lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -67,7 +67,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
+test: setup kernel tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
 .PHONY: check-deploy
@@ -81,7 +81,7 @@ test-fast: setup ## unit tests only
 demo: setup ## the whole GitOps lifecycle on this machine, offline
 	python scripts/demo.py
 
-serve: setup ## run gunicorn on the latest trained bundle (HOST, PORT, MODEL_DIR, WORKERS overridable)
+serve: setup kernel ## run gunicorn on the latest trained bundle (HOST, PORT, MODEL_DIR, WORKERS overridable)
 	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
 
 # The serving image's dependency set alone (requirements-serve.txt + this package without deps),
@@ -96,16 +96,19 @@ $(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell f
 	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet -c requirements.txt pytest pytest-timeout httpx
 	@touch $(SERVE_STAMP)
 
+kernel: setup ## build the C scoring kernel api/forest.c (a no-op when built; needs cc, or CC)
+	python -m api.ckernel
+
 serve-env: $(SERVE_STAMP) ## build .venv-serve: the serving image's dependency set, nothing else
 
-test-serve-env: serve-env ## API tests inside the serving-only environment (no pandas, sklearn, mlflow)
+test-serve-env: serve-env kernel ## API tests inside the serving-only environment (no pandas, sklearn, mlflow)
 	@! $(SERVE_VENV)/bin/python -c "import pandas" 2>/dev/null || { echo "test-serve-env: pandas is importable in $(SERVE_VENV); the serving set must not need it"; exit 1; }
 	PATH=$(CURDIR)/$(SERVE_VENV)/bin:/usr/bin:/bin $(SERVE_VENV)/bin/python -m pytest -q -m serve_only tests/api
 
-bench-serve: setup serve-env ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
+bench-serve: setup serve-env kernel ## our service vs `mlflow models serve` vs a no-op handler (wrk, 2 workers each)
 	python scripts/bench_serve.py --model-dir $(MODEL_DIR)
 
-soak: setup system ## load (60 s at a fixed rate near capacity) and faults under load, with figures
+soak: setup system kernel ## load (60 s at a fixed rate near capacity) and faults under load, with figures
 	python scripts/soak.py --model-dir $(MODEL_DIR)
 
 bench: bench-pipeline bench-serve bench-drift ## every benchmark

@@ -18,10 +18,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import JSON, error_body
 from api.logs import ACCESS_LOGGER
-from api.metrics import Metrics
+from api.metrics import Metrics, observe
 
 _RID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Any token is a valid HTTP method; only these become label values, so clients cannot grow the
+# metric series without bound.
+_METHOD_LABELS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 access = logging.getLogger(ACCESS_LOGGER)
 log = logging.getLogger("flightdelay.api")
 
@@ -37,6 +40,8 @@ class EdgeMiddleware:
         self.max_body = max_body_bytes
         self.timeout = timeout_seconds
         self.pid = os.getpid()
+        # (route, method, status) → (counter, histogram) children: `labels()` costs microseconds
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,13 +159,15 @@ class EdgeMiddleware:
         route: Any = scope.get("route")
         label = getattr(route, "path", None) or "unmatched"
         method = scope["method"]
-        m = self.metrics
-        code = str(status)
-        m.requests.labels(route=label, method=method, status=code).inc()
-        m.latency.labels(route=label, method=method, status=code).observe(seconds)
+        key = (label, method if method in _METHOD_LABELS else "other", status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._new_series(*key)
+        series[0].inc()
+        observe(series[1], seconds)
         kind = scope.get("error_kind")
         if kind is not None:
-            m.errors.labels(kind=kind).inc()
+            self.metrics.errors.labels(kind=kind).inc()
         if access.isEnabledFor(logging.INFO):
             client = scope.get("client")
             access.info(
@@ -179,3 +186,10 @@ class EdgeMiddleware:
                     "pid": self.pid,
                 },
             )
+
+    def _new_series(self, route: str, method: str, status: int) -> tuple[Any, Any]:
+        m = self.metrics
+        labels = {"route": route, "method": method, "status": str(status)}
+        series = (m.requests.labels(**labels), m.latency.labels(**labels))
+        self._series[(route, method, status)] = series
+        return series

@@ -13,6 +13,7 @@ seen often enough in training is scored with the model's learned default for a m
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import Annotated, Any, Literal, NotRequired
 
@@ -81,14 +82,22 @@ class Flight(TypedDict):
     visib: NotRequired[Annotated[Weather, _rng(0, 10, "miles")]]
 
 
+_MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _check_calendar(f: Flight) -> Flight:
-    try:
-        dt.date(f["year"], f["month"], f["day"])
-    except ValueError as e:
-        raise ValueError(f"year/month/day is not a calendar date: {e}") from None
-    for name in ("sched_dep_time", "sched_arr_time"):
-        if f[name] % 100 >= 60:
-            raise ValueError(f"{name} {f[name]} is not HHMM: minutes must be below 60")
+    """Runs per flight after the field checks (so month is 1..12 and day 1..31): table lookups on
+    the common path, `datetime.date` only to word the error."""
+    year, month, day = f["year"], f["month"], f["day"]
+    if day > _MONTH_DAYS[month] or (month == 2 and day == 29 and not calendar.isleap(year)):
+        try:
+            dt.date(year, month, day)
+        except ValueError as e:
+            raise ValueError(f"year/month/day is not a calendar date: {e}") from None
+    if f["sched_dep_time"] % 100 >= 60 or f["sched_arr_time"] % 100 >= 60:
+        for name in ("sched_dep_time", "sched_arr_time"):
+            if f[name] % 100 >= 60:
+                raise ValueError(f"{name} {f[name]} is not HHMM: minutes must be below 60")
     return f
 
 
@@ -203,6 +212,10 @@ class ModelInfo(BaseModel):
     generation: int = Field(description="reload counter shared by all workers")
     loaded_at: str
     model_dir: str
+    scorer: str = Field(
+        description='what scores the trees: "compiled" (the C kernel), "numpy" (the fallback when the '
+        'kernel is not built, for small batches) or "xgboost"'
+    )
     metadata: dict[str, Any]
 
 

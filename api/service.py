@@ -12,7 +12,7 @@ import numpy as np
 import orjson
 from fastapi import Request
 
-from api.metrics import Metrics
+from api.metrics import Metrics, observe
 from api.predlog import PredictionLog
 from api.schemas import Adapters
 from api.settings import Settings
@@ -59,7 +59,7 @@ class Service:
     ) -> tuple[LoadedModel, np.ndarray]:
         model = self.holder.current  # one snapshot for the whole request
         scores = model.predict(records)
-        self.metrics.batch_rows.labels(route=route).observe(len(records))
+        observe(self.metrics.batch_rows_of(route), len(records))
         self.metrics.observe_scores(scores)
         self.predlog.record(request_id, model.version, model.bundle.threshold, records, scores)
         return model, scores

@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from api import treeeval
+from api import ckernel, treeeval
 from api.schemas import EXAMPLE_FLIGHT
 from flightdelay import bundle as bundle_io
 from flightdelay.errors import ModelError
@@ -40,7 +41,9 @@ class LoadedModel:
     bundle: bundle_io.Bundle
     generation: int
     loaded_at: str
-    forest: treeeval.Forest | None = None
+    scorer: treeeval.Scorer | None = None
+    scorer_name: str = "xgboost"  # "compiled", "numpy" or "xgboost": shown by GET /v1/model
+    scorer_rows: int = 0  # the scorer takes batches up to this size; larger ones go to XGBoost
 
     @property
     def version(self) -> str:
@@ -49,8 +52,8 @@ class LoadedModel:
     def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Disruption probabilities (float32) for validated flight records."""
         x = encode_records(self.bundle.spec, records)
-        if self.forest is not None and x.shape[0] <= SMALL_BATCH:
-            return self.forest.predict(x)
+        if self.scorer is not None and x.shape[0] <= self.scorer_rows:
+            return self.scorer.predict(x)
         return np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
 
     def info_labels(self) -> dict[str, str]:
@@ -65,17 +68,14 @@ class LoadedModel:
 def load_model(model_dir: Path, generation: int) -> LoadedModel:
     """Load, then score one row, so a bundle that cannot predict never replaces a working one."""
     b = bundle_io.load(model_dir)
-    forest = treeeval.from_booster(b.booster)
-    if forest is not None:
-        diff = treeeval.check(forest, b.booster, len(b.spec.features))
-        if diff > FOREST_TOLERANCE:
-            log.warning("numpy forest differs from XGBoost by %.2g; scoring with XGBoost", diff)
-            forest = None
+    scorer, name, rows = _scorer(b.booster, len(b.spec.features))
     m = LoadedModel(
         bundle=b,
         generation=generation,
         loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        forest=forest,
+        scorer=scorer,
+        scorer_name=name,
+        scorer_rows=rows,
     )
     p = m.predict([EXAMPLE_FLIGHT])
     if p.shape != (1,) or not 0.0 <= float(p[0]) <= 1.0:
@@ -84,6 +84,32 @@ def load_model(model_dir: Path, generation: int) -> LoadedModel:
             hint="the bundle is not a binary classifier: rebuild it with `dvc repro`",
         )
     return m
+
+
+def _scorer(booster: Any, n_features: int) -> tuple[treeeval.Scorer | None, str, int]:
+    """The fastest scorer that gives the booster's answers: the C kernel, the numpy forest, or
+    none (XGBoost itself)."""
+    forest = treeeval.from_booster(booster)
+    if forest is None:
+        log.info("scoring with XGBoost: the model is not a plain binary:logistic tree ensemble")
+        return None, "xgboost", 0
+    candidates: list[tuple[treeeval.Scorer, str, int]] = []
+    lib = ckernel.load()
+    if lib is not None:
+        candidates.append((treeeval.CompiledForest(forest, lib), "compiled", sys.maxsize))
+    else:
+        log.info(
+            "the C scoring kernel is not built (%s); scoring with the slower numpy forest. "
+            "Build it with `make kernel` (the serving image has it).",
+            ckernel.library_path().name,
+        )
+    candidates.append((forest, "numpy", SMALL_BATCH))
+    for scorer, name, rows in candidates:
+        diff = treeeval.check(scorer, booster, n_features)
+        if diff <= FOREST_TOLERANCE:
+            return scorer, name, rows
+        log.warning("the %s forest differs from XGBoost by %.2g; not using it", name, diff)
+    return None, "xgboost", 0
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,13 @@ def noop_app() -> Any:
         service.adapters.predict.validate_json(await request.body())
         return Response(b'{"predictions":[]}', media_type="application/json")
 
-    app.add_api_route("/bench/noop", noop, methods=["POST"])
+    router = APIRouter()
+    router.add_api_route("/bench/noop", noop, methods=["POST"])
+    routes = app.router.routes
+    first_included = next(i for i, r in enumerate(routes) if not hasattr(r, "path"))  # predict's
+    app.include_router(router)
+    # In the predict router's place (it is not needed here), so routing costs both the same.
+    routes[first_included] = routes.pop()
 
     return app
 

@@ -200,6 +200,8 @@ class Demo:
         }
         shutil.rmtree(self.work / "prometheus", ignore_errors=True)
         (self.work / "prometheus").mkdir()
+        # The C scoring kernel, as the image build does; without a compiler the numpy forest serves.
+        self.sh("python", "-m", "api.ckernel", ok=(0, 1))
         server_log = (self.work / "gunicorn.log").open("wb")
         cmd = ["gunicorn", "-c", "api/gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}", "api.main:app"]
         print(f"    $ {' '.join(cmd)}", flush=True)
@@ -224,7 +226,10 @@ class Demo:
         ready = time.monotonic() - t0
         model = self.http("GET", "/v1/model")
         self.artefacts["prediction log"] = str(log)
-        return f"ready after {ready:.1f}s on 127.0.0.1:{self.port}, serving model version {model['version']}"
+        return (
+            f"ready after {ready:.1f}s on 127.0.0.1:{self.port}, serving model version "
+            f"{model['version']} (scorer: {model['scorer']})"
+        )
 
     def step_traffic(self) -> str:
         rows = self.july = _july_rows(self.repo, limit=8000 if self.fast else None)

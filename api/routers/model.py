@@ -26,6 +26,7 @@ async def model_info(svc: Annotated[Service, Depends(get_service)]) -> ModelInfo
         generation=m.generation,
         loaded_at=m.loaded_at,
         model_dir=str(m.bundle.path),
+        scorer=m.scorer_name,
         metadata=meta,
     )
 

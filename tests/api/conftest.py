@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from api import ckernel
 from api.main import create_app
 from api.schemas import EXAMPLE_FLIGHT
 from api.settings import Settings
@@ -57,6 +58,13 @@ def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
         "metrics": {"roc_auc": 0.7},
     }
     return bundle.write(dest, model=work / "model.json", spec=work / "feature_spec.json", metadata=meta)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def c_kernel() -> Path:
+    """The C scoring kernel, built as `make kernel` does (a no-op when it is there): the API is
+    tested with the scorer the image serves with. A machine without a C compiler fails here."""
+    return ckernel.build()
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,18 @@ def test_metrics_use_the_contract_names(api: Any) -> None:
     assert info.endswith(" 1.0")
 
 
+def test_unusual_methods_share_one_metric_series(api: Any) -> None:
+    """Methods beyond the common ones (WebDAV's, or any token in-process) must not grow the metric
+    series without bound: they are all counted as "other"."""
+    unusual = {"PROPFIND", "MKCOL", "LOCK"}
+    for method in unusual:
+        assert api.request(method, "/healthz").status_code == 405
+    text = api.get("/metrics").text
+    methods = {ln.split('method="', 1)[1].split('"', 1)[0] for ln in text.splitlines() if 'method="' in ln}
+    assert "other" in methods
+    assert not methods & unusual
+
+
 def test_metrics_aggregate_all_gunicorn_workers(gunicorn: Gunicorn) -> None:
     def total() -> float:
         text = request(gunicorn.port, "GET", "/metrics")[1].decode()

@@ -1,37 +1,113 @@
-"""The numpy forest used for small batches gives XGBoost's answers, or is not used at all."""
+"""The fast scorers (C kernel, numpy forest) give XGBoost's answers, or are not used at all."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xgboost as xgb
 
-from api import treeeval
+from api import ckernel, treeeval
 from api.state import SMALL_BATCH, load_model
 from flightdelay import bundle
 
 pytestmark = pytest.mark.serve_only
 
 
-def test_forest_matches_the_booster_with_missing_values(bundles: tuple[Path, Path]) -> None:
+def _rows(n_features: int, n: int = 1000, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, n_features)).astype(np.float32)
+    x *= rng.choice([1, 10, 1000], size=x.shape).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    return x
+
+
+@pytest.fixture(scope="module")
+def kernel() -> object:
+    lib = ckernel.load()
+    assert lib is not None, "the C kernel is built by the session fixture in conftest.py"
+    return lib
+
+
+def test_numpy_forest_matches_the_booster_with_missing_values(bundles: tuple[Path, Path]) -> None:
     for path in bundles:
         b = bundle.load(path)
         forest = treeeval.from_booster(b.booster)
         assert forest is not None
-        rng = np.random.default_rng(7)
-        x = rng.normal(size=(300, b.booster.num_features())).astype(np.float32)
-        x[rng.random(x.shape) < 0.3] = np.nan
+        x = _rows(b.booster.num_features(), 300)
         ref = b.booster.inplace_predict(x)
         for n in (1, 2, SMALL_BATCH, 300):
             assert np.abs(forest.predict(x[:n]) - ref[:n]).max() <= 1e-6
         assert treeeval.check(forest, b.booster, x.shape[1]) <= 1e-6
 
 
-def test_served_model_uses_the_forest_only_for_small_batches(bundles: tuple[Path, Path]) -> None:
+def test_compiled_forest_matches_the_booster_at_every_batch_size(
+    bundles: tuple[Path, Path], kernel: object
+) -> None:
+    for path in bundles:
+        b = bundle.load(path)
+        forest = treeeval.from_booster(b.booster)
+        assert forest is not None
+        compiled = treeeval.CompiledForest(forest, kernel)  # type: ignore[arg-type]
+        x = _rows(b.booster.num_features())
+        ref = b.booster.inplace_predict(x)
+        for n in (1, 2, 7, 8, 9, 1000):
+            assert np.abs(compiled.predict(x[:n]) - ref[:n]).max() <= 1e-6
+        # Fortran order and float64 are made contiguous float32 first, not misread.
+        assert np.abs(compiled.predict(np.asfortranarray(x[:50].astype(np.float64))) - ref[:50]).max() <= 1e-6
+        assert compiled.predict(x[:0]).shape == (0,)
+        with pytest.raises(ValueError, match="features"):
+            compiled.predict(x[:, :-1])
+
+
+def test_deep_and_stump_forests_are_walked_right(kernel: object) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3000, 6)).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    y = (np.nan_to_num(x[:, 0]) * np.nan_to_num(x[:, 1]) > 0).astype(np.float32)
+    # deep trees; stumps; single-leaf trees (no split is worth it), which need a pass-through level
+    for params, rounds in (({"max_depth": 9}, 13), ({"max_depth": 1}, 3), ({"min_child_weight": 1e9}, 2)):
+        booster = xgb.train(
+            {"objective": "binary:logistic", "tree_method": "hist", **params}, xgb.DMatrix(x, label=y), rounds
+        )
+        forest = treeeval.from_booster(booster)
+        assert forest is not None, params
+        ref = booster.inplace_predict(x)
+        assert np.abs(forest.predict(x[:8]) - ref[:8]).max() <= 1e-6, params
+        compiled = treeeval.CompiledForest(forest, kernel)  # type: ignore[arg-type]
+        assert np.abs(compiled.predict(x) - ref).max() <= 1e-6, params
+
+
+def test_served_model_uses_the_compiled_kernel(bundles: tuple[Path, Path]) -> None:
     m = load_model(bundles[0], generation=0)
-    assert m.forest is not None
+    assert m.scorer_name == "compiled"
+    assert isinstance(m.scorer, treeeval.CompiledForest)
+
+
+def test_without_the_kernel_the_numpy_forest_serves_small_batches(
+    bundles: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setenv("FOREST_KERNEL_DIR", str(tmp_path))  # nothing built there
+    with caplog.at_level(logging.INFO, logger="flightdelay.api"):
+        m = load_model(bundles[0], generation=0)
+    assert (m.scorer_name, m.scorer_rows) == ("numpy", SMALL_BATCH)
+    assert "make kernel" in caplog.text
+
+
+def test_a_scorer_that_disagrees_with_xgboost_is_not_used(
+    bundles: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real = treeeval.CompiledForest.predict
+    monkeypatch.setattr(treeeval.CompiledForest, "predict", lambda self, x: real(self, x) + 1e-3)
+    with caplog.at_level(logging.WARNING, logger="flightdelay.api"):
+        m = load_model(bundles[0], generation=0)
+    assert m.scorer_name == "numpy"
+    assert "compiled forest differs from XGBoost" in caplog.text
 
 
 def test_other_objectives_are_left_to_xgboost() -> None:
@@ -39,3 +115,22 @@ def test_other_objectives_are_left_to_xgboost() -> None:
     x = rng.normal(size=(200, 4)).astype(np.float32)
     booster = xgb.train({"objective": "reg:squarederror"}, xgb.DMatrix(x, label=x[:, 0]), 3)
     assert treeeval.from_booster(booster) is None
+
+
+def test_kernel_build_is_keyed_by_its_source_and_explains_a_missing_compiler(tmp_path: Path) -> None:
+    built = ckernel.build(tmp_path)
+    assert built.name.startswith("_forest-") and built.is_file()
+    assert ckernel.load(tmp_path) is not None
+    assert ckernel.build(tmp_path) == built  # already built: a no-op
+    with pytest.raises(ckernel.KernelBuildError, match=r"no C compiler 'no-such-cc'.*install gcc"):
+        ckernel.build(tmp_path / "other", cc="no-such-cc")
+    assert ckernel.load(tmp_path / "other") is None
+
+
+def test_kernel_build_reports_compiler_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "forest.c"
+    broken.write_text("this is not C\n")
+    monkeypatch.setattr(ckernel, "SOURCE", broken)
+    with pytest.raises(ckernel.KernelBuildError, match=r"could not build forest\.c"):
+        ckernel.build(tmp_path / "out")
+    assert not list((tmp_path / "out").iterdir())  # no half-written library left behind
