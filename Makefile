@@ -41,7 +41,7 @@ $(TOOLS_STAMP): requirements-tools.txt $(STAMP)
 	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet --compile-bytecode requirements-tools.txt
 	@touch $(TOOLS_STAMP)
 
-system: ## install promtool and wrk from Debian packages when missing (.ci/system-packages)
+system: ## install promtool, wrk and a C compiler from Debian packages when missing (.ci/system-packages)
 	@.ci/system-packages
 
 tools: $(TOOLS_STAMP) ## install the offline linters (checkov, zizmor, hadolint, …) into .venv-tools
@@ -67,7 +67,7 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts
 	ruff format src api tests scripts
 
-test: setup kernel tools system lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
+test: setup tools system kernel lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
 
 .PHONY: check-deploy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ class Service:
         await asyncio.to_thread(self.predlog.stop)
 
     def score(
-        self, route: str, request_id: str, records: Sequence[dict[str, Any]]
+        self, route: str, request_id: str, records: Sequence[Mapping[str, Any]]
     ) -> tuple[LoadedModel, np.ndarray]:
         model = self.holder.current  # one snapshot for the whole request
         scores = model.predict(records)
@@ -64,7 +64,7 @@ class Service:
         self.predlog.record(request_id, model.version, model.bundle.threshold, records, scores)
         return model, scores
 
-    def predict_body(self, request_id: str, records: Sequence[dict[str, Any]]) -> bytes:
+    def predict_body(self, request_id: str, records: Sequence[Mapping[str, Any]]) -> bytes:
         model, scores = self.score("/v1/predict", request_id, records)
         t = model.bundle.threshold
         return orjson.dumps(

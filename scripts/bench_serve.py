@@ -43,7 +43,7 @@ def noop_app() -> Any:
     service = app.state.service
 
     async def noop(request: Request) -> Response:
-        service.adapters.predict.validate_json(await request.body())
+        service.adapters.predict_flights(await request.body())
         return Response(b'{"predictions":[]}', media_type="application/json")
 
     router = APIRouter()

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import yaml
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
-from api.schemas import Flight
+from api.errors import from_validation
+from api.schemas import EXAMPLE_FLIGHT, Adapters, Flight
 from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.serve_only
@@ -27,3 +29,53 @@ def test_schema_ranges_and_enumerations_equal_the_validate_params() -> None:
     assert props["carrier"]["enum"] == sorted(validate["carriers"])
     assert props["origin"]["enum"] == sorted(validate["origins"])
     assert props["dest"]["pattern"] == validate["dest_pattern"]
+
+
+FLIGHT = json.dumps(EXAMPLE_FLIGHT)
+BODIES = [
+    FLIGHT,
+    f'{{"flights": [{FLIGHT}, {FLIGHT}]}}',
+    f' \n {{ "flights" :[{FLIGHT}]}}',
+    json.dumps({"flights": [EXAMPLE_FLIGHT, {**EXAMPLE_FLIGHT, "temp": 500, "month": 2, "day": 30}]}),
+    json.dumps({"flights": []}),
+    json.dumps({"flights": 5}),
+    json.dumps({"flights": [EXAMPLE_FLIGHT], "extra": 1}),
+    json.dumps({**EXAMPLE_FLIGHT, "sched_dep_time": 1790}),
+    json.dumps({**EXAMPLE_FLIGHT, "distance": True}),
+    "{}",
+    "[]",
+    '"flights"',
+    "null",
+    "{",
+    "",
+]
+# Invalid either way; the union calls them batches (any "flights" key), the fast path only when
+# "flights" comes first, so only the wording of the 422 may differ.
+EITHER = [
+    json.dumps({"extra": 1, "flights": [EXAMPLE_FLIGHT]}),
+    json.dumps({**EXAMPLE_FLIGHT, "flights": []}),
+]
+
+
+@pytest.mark.parametrize("body", BODIES + EITHER)
+def test_the_fast_predict_validation_answers_like_the_documented_union(body: str) -> None:
+    """`Adapters.predict_flights` skips the union's discriminator; the result and the client-facing
+    errors must be those of the documented `PredictRequest`."""
+    adapters = Adapters()
+
+    def outcome(validate: Any) -> Any:
+        try:
+            return validate(body.encode())
+        except ValidationError as e:
+            err = from_validation(e)
+            return err.status, err.kind, err.message, err.detail
+
+    def documented(raw: bytes) -> Any:
+        parsed = adapters.predict.validate_json(raw)
+        return parsed.get("flights") or [parsed]
+
+    fast, slow = outcome(adapters.predict_flights), outcome(documented)
+    if body in EITHER:
+        assert fast[:2] == slow[:2] == (422, "validation")
+    else:
+        assert fast == slow
