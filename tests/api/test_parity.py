@@ -62,6 +62,10 @@ def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path)
     records = _records(frame)
 
     with Gunicorn(bundle_dir, tmp_path, workers=2) as srv:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("GET", "/v1/model")
+        assert json.loads(conn.getresponse().read())["scorer"] == "compiled"  # what the image serves with
+        conn.close()
 
         def singles(part: list[dict[str, Any]]) -> list[float]:
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
