@@ -29,6 +29,16 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
+def lean_records() -> None:
+    """Log records without the caller's file and line, thread or process names, which these JSON
+    lines never show: an access line costs ~20% less. Process-wide (the logging HOWTO's
+    "Optimization" section), so only the service's own entry points call it."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
 def logging_config(level: str) -> dict[str, Any]:
     """dictConfig for gunicorn (`logconfig_dict`) and for the app when run without gunicorn."""
     lvl = level.upper()

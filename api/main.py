@@ -13,9 +13,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from api import errors, openapi
-from api.logs import logging_config
+from api.logs import lean_records, logging_config
 from api.middleware import EdgeMiddleware
 from api.routers import admin, health, mlflow_compat, model, predict
 from api.service import Service
@@ -29,11 +31,23 @@ DESCRIPTION = (
 )
 
 
+class PlainRoute(Route):
+    """A Starlette route that records itself in the scope as FastAPI's routes do (the metrics and
+    access lines label requests by `scope["route"].path`)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is not Match.NONE:
+            child["route"] = self
+        return match, child
+
+
 def create_app(settings: Settings | None = None, *, configure_logging: bool = False) -> FastAPI:
     """Build the app; the model is loaded by the lifespan, before the first request is served."""
     settings = settings or load_settings()
     if configure_logging:
         logging.config.dictConfig(logging_config(settings.log_level))
+        lean_records()
     service = Service(settings)
 
     @asynccontextmanager
@@ -53,6 +67,15 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     app.state.service = service
     for r in (predict.router, mlflow_compat.router, health.router, model.router, admin.router):
         app.include_router(r)
+    # The scoring routes are also plain Starlette routes, tried first: FastAPI's per-request
+    # machinery (dependency solving, parsing these handlers never use, nested router matching)
+    # costs ~40 µs a request, more than scoring one flight. Same handlers, same error handlers;
+    # the APIRoutes stay for the OpenAPI document and are never reached.
+    hot = [
+        PlainRoute("/v1/predict", predict.predict, methods=["POST"]),
+        PlainRoute("/invocations", mlflow_compat.invocations, methods=["POST"]),
+    ]
+    app.router.routes[:0] = hot
     errors.install(app)
     openapi.install(app)
     app.add_middleware(

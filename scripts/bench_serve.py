@@ -2,7 +2,7 @@
 
 Each server runs alone on loopback with 2 workers and the same model; wrk drives it with 8
 connections. Printed: requests/s, p50 and p99 for 1-row and 100-row bodies, 1,000-row latency,
-cold start to ready, RSS per worker, and the ratios the serving targets are stated in.
+time from start to ready (median of 3 starts), RSS per worker, and each target met or missed.
 
     python scripts/bench_serve.py --model-dir models/bundle      (make bench-serve)
 
@@ -27,17 +27,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 8
 WORKERS = 2
+STARTS = 3  # time to ready: the median of this many starts (the first may read a cold disk cache)
 
 
 def noop_app() -> Any:
     """Same app and request model as the service; POST /bench/noop validates and returns."""
-    from api.main import create_app
+    from api.main import PlainRoute, create_app
 
     app = create_app(configure_logging=True)
     service = app.state.service
@@ -46,13 +47,10 @@ def noop_app() -> Any:
         service.adapters.predict_flights(await request.body())
         return Response(b'{"predictions":[]}', media_type="application/json")
 
-    router = APIRouter()
-    router.add_api_route("/bench/noop", noop, methods=["POST"])
+    # Where /v1/predict is served (a plain route, tried first), so routing costs both the same.
     routes = app.router.routes
-    first_included = next(i for i, r in enumerate(routes) if not hasattr(r, "path"))  # predict's
-    app.include_router(router)
-    # In the predict router's place (it is not needed here), so routing costs both the same.
-    routes[first_included] = routes.pop()
+    at = next(i for i, r in enumerate(routes) if getattr(r, "path", None) == "/v1/predict")
+    routes[at] = PlainRoute("/bench/noop", noop, methods=["POST"])
 
     return app
 
@@ -68,7 +66,8 @@ class Run:
 @dataclass
 class Result:
     name: str
-    ready_s: float = 0.0
+    ready_s: float = 0.0  # median of STARTS
+    ready_all_s: list[float] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
     runs: dict[str, Run] = field(default_factory=dict)
     batch1000_ms: dict[str, float] = field(default_factory=dict)
@@ -259,7 +258,11 @@ def bench(targets: list[Target], *, seconds: int, rounds: int, work: Path) -> li
     """
     try:
         for t in targets:
-            t.result.ready_s = round(t.server.start(), 2)
+            for i in range(STARTS):
+                if i:
+                    t.server.stop()
+                t.result.ready_all_s.append(round(t.server.start(), 2))
+            t.result.ready_s = round(statistics.median(t.result.ready_all_s), 2)
         for label in ("1 row", "100 rows"):
             for t in targets:
                 wrk(t.server.port, t.path, t.bodies[label], 1, work)  # warm-up
@@ -429,7 +432,10 @@ def report(results: list[Result]) -> None:
     if ours.batch1000_ms:
         p50 = ours.batch1000_ms["p50"]
         checks.append((f"1,000-row batch: p50 {p50:.1f} ms", "≤ 25 ms", p50 <= 25))
-    checks.append((f"ready {ours.ready_s:.2f} s after start", "≤ 3 s", ours.ready_s <= 3))
+    starts = ", ".join(f"{x:.2f}" for x in ours.ready_all_s)
+    checks.append(
+        (f"ready {ours.ready_s:.2f} s after start (median of {starts})", "≤ 3 s", ours.ready_s <= 3)
+    )
     print("\ntargets:")
     for text, target, ok in checks:
         print(f"  {'met ' if ok else 'MISSED'} {text:<46} target {target}")
