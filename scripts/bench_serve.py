@@ -11,6 +11,7 @@ and request validation, with a handler that scores nothing.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -98,6 +99,14 @@ def _descendants(pid: int) -> list[int]:
     return out
 
 
+def _alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -141,13 +150,21 @@ class Server:
         return [round(_rss_mb(p), 1) for p in leaves]
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        """SIGTERM the process group and wait until all of it is gone: a server started next on
+        the same port must not find the old one still answering (`mlflow models serve` exits
+        before its uvicorn does)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        group = [self.proc.pid, *_descendants(self.proc.pid)]
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while any(_alive(p) for p in group) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if any(_alive(p) for p in group):
+            for p in group:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(p, signal.SIGKILL)
+        self.proc.wait()
 
 
 def _ms(text: str) -> float:
