@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import hashlib
+import logging
 import os
 import shutil
 import subprocess
@@ -78,12 +79,18 @@ def build(directory: Path | None = None, cc: str | None = None, *, force: bool =
 
 
 def load(directory: Path | None = None) -> ctypes.CDLL | None:
-    """The built kernel with its signatures set, or None when this source has not been built."""
+    """The built kernel with its signatures set; None (serving falls back) when this source has not
+    been built or the file cannot be loaded here."""
     path = library_path(directory)
     if not path.is_file():
         return None
-    lib = ctypes.CDLL(str(path))
-    if lib.fd_abi_version() != ABI_VERSION or lib.fd_forest_size() != ctypes.sizeof(Forest):
+    try:
+        lib = ctypes.CDLL(str(path))
+        fits = lib.fd_abi_version() == ABI_VERSION and lib.fd_forest_size() == ctypes.sizeof(Forest)
+    except (OSError, AttributeError) as e:  # not a library for this machine, or not ours
+        logging.getLogger("flightdelay.api").warning("ignoring the C kernel %s: %s", path, e)
+        return None
+    if not fits:
         return None
     lib.fd_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
     lib.fd_predict.restype = None

@@ -127,6 +127,20 @@ def test_kernel_build_is_keyed_by_its_source_and_explains_a_missing_compiler(tmp
     assert ckernel.load(tmp_path / "other") is None
 
 
+def test_an_unloadable_kernel_file_is_ignored(
+    bundles: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ckernel.library_path(tmp_path).write_bytes(b"not an ELF file")
+    monkeypatch.setenv("FOREST_KERNEL_DIR", str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="flightdelay.api"):
+        m = load_model(bundles[0], generation=0)
+    assert m.scorer_name == "numpy"
+    assert "ignoring the C kernel" in caplog.text
+
+
 def test_kernel_build_reports_compiler_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     broken = tmp_path / "forest.c"
     broken.write_text("this is not C\n")
