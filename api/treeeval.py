@@ -48,6 +48,14 @@ class Forest:
     n_features: int
     base_margin: np.float32
 
+    @property
+    def depth(self) -> int:
+        return len(self.columns)
+
+    @property
+    def n_trees(self) -> int:
+        return self.leaves.size >> self.depth
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (float32) for a float32 matrix (rows, features)."""
         n, f = x.shape
@@ -58,7 +66,7 @@ class Forest:
         np.fmin(x, _POS_INF, out=ext[:, f : 2 * f])
         ext[:, 2 * f] = 0.0
         flat = ext.reshape(-1)
-        trees = self.leaves.size >> len(self.columns)
+        trees = self.n_trees
         pos = np.arange(trees) if n == 1 else np.repeat(np.arange(trees)[None, :], n, axis=0)
         row = None if n == 1 else (np.arange(n) * (2 * f + 1))[:, None]
         for col, thr in zip(self.columns, self.thresholds, strict=True):
@@ -125,8 +133,7 @@ class CompiledForest:
     """A `Forest` scored by the C kernel; trees padded to the kernel's lane count with zero trees."""
 
     def __init__(self, forest: Forest, lib: ctypes.CDLL) -> None:
-        depth = len(forest.columns)
-        trees = forest.leaves.size >> depth
+        depth, trees = forest.depth, forest.n_trees
         lanes = int(lib.fd_lanes())
         padded = -(-trees // lanes) * lanes
         self.n_features = forest.n_features
