@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so `api` imports however gunicorn was started
     sys.path.insert(0, str(ROOT))
 
-from api.logs import lean_records, logging_config
+from api.logs import logging_config
 
 _created: list[Path] = []
 
@@ -53,7 +53,6 @@ keepalive = 5
 backlog = 2048
 accesslog = None  # the app writes one JSON access line per request, with its request id
 logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "info"))
-lean_records()
 proc_name = "flightdelay"
 control_socket_disable = True  # no gunicornc socket in $HOME: the container's root fs is read-only
 
