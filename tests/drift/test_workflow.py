@@ -18,9 +18,10 @@ from tests.helpers import REPO_ROOT
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
 GH_STUB = """#!/usr/bin/env bash
 echo "$*" >> "$GH_CALLS"
-case "$1 $2" in
-  "issue list") cat "$GH_EXISTING" ;;
-  "issue create") echo "https://github.com/o/r/issues/31" ;;
+case "$*" in
+  "api repos/o/r/labels/drift --silent") exit 1 ;;  # the label does not exist yet
+  "api repos/o/r/issues?labels="*) cat "$GH_EXISTING" ;;
+  "api repos/o/r/issues -f title="*) echo 31 ;;
 esac
 """
 
@@ -40,11 +41,20 @@ def test_least_privilege_pinned_and_bounded() -> None:
         assert "write" not in json.dumps(job.get("permissions", {})) or name in ("check", "keepalive")
         for step in job["steps"]:
             if str(step.get("uses", "")).startswith("actions/checkout@"):
-                assert step["with"]["persist-credentials"] is False
+                # Only the retraining job keeps credentials: the App token's, to push its branch.
+                keeps = step["with"]["persist-credentials"]
+                assert keeps is (name == "retrain"), name
+                if keeps:
+                    assert step["with"]["token"] == "${{ steps.app-token.outputs.token }}"
             # Expressions only in env/with, never spliced into shell.
             assert "${{" not in step.get("run", ""), step.get("name")
     assert w["jobs"]["retrain"]["permissions"] == {"contents": "read"}
     assert w["jobs"]["keepalive"]["if"] == "github.event_name == 'schedule'"
+
+
+LABEL_GET = "api repos/o/r/labels/drift --silent"
+LABEL_CREATE = "api repos/o/r/labels -f name=drift"
+LIST = "api repos/o/r/issues?labels=drift&state=open&per_page=20"
 
 
 def issue_step() -> str:
@@ -56,25 +66,27 @@ def issue_step() -> str:
 @pytest.mark.parametrize(
     ("status", "existing", "expected"),
     [
-        ("drift", [], ["label create drift", "issue list", "issue create --title"]),
+        ("drift", [], [LABEL_GET, LABEL_CREATE, LIST, "api repos/o/r/issues -f title="]),
         (
             "drift",
-            [{"number": 5, "state": "OPEN"}],
-            ["label create drift", "issue list", "issue edit 5 --body-file", "issue comment 5"],
+            [{"number": 5, "state": "open"}],
+            [LABEL_GET, LABEL_CREATE, LIST, "api --method PATCH repos/o/r/issues/5 -F body=@",
+             "api repos/o/r/issues/5/comments -F body=@"],
         ),
         (
             "no_drift",
-            [{"number": 5, "state": "OPEN"}, {"number": 8, "state": "OPEN"}],
+            [{"number": 5, "state": "open"}, {"number": 8, "state": "open"}],
             [
-                "label create drift",
-                "issue list",
-                "issue comment 5",
-                "issue close 5 --reason completed",
-                "issue comment 8",
-                "issue close 8 --reason completed",
+                LABEL_GET,
+                LABEL_CREATE,
+                LIST,
+                "api repos/o/r/issues/5/comments -F body=@",
+                "api --method PATCH repos/o/r/issues/5 -f state=closed -f state_reason=completed",
+                "api repos/o/r/issues/8/comments -F body=@",
+                "api --method PATCH repos/o/r/issues/8 -f state=closed -f state_reason=completed",
             ],
         ),
-        ("not_enough_data", [{"number": 5, "state": "OPEN"}], ["label create drift", "issue list"]),
+        ("not_enough_data", [{"number": 5, "state": "open"}], [LABEL_GET, LABEL_CREATE, LIST]),
     ],
 )
 def test_issue_step_runs_the_decision(
@@ -98,6 +110,7 @@ def test_issue_step_runs_the_decision(
         **os.environ,
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "DRIFT_LABEL": "drift",
+        "GH_REPO": "o/r",
         "GH_CALLS": str(tmp_path / "calls"),
         "GH_EXISTING": str(tmp_path / "gh-open-issues.json"),
         "RUNNER_TEMP": str(tmp_path),
@@ -116,5 +129,5 @@ def test_issue_step_runs_the_decision(
     assert len(calls) == len(expected)
     for call, prefix in zip(calls, expected, strict=True):
         assert call.startswith(prefix), (call, prefix)
-    number = "31" if expected[-1].startswith("issue create") else ("5" if existing else "")
+    number = "31" if expected[-1].startswith("api repos/o/r/issues -f title=") else ("5" if existing else "")
     assert f"number={number}" in (tmp_path / "out").read_text()

@@ -26,7 +26,7 @@ on:
 permissions:
   contents: read
 concurrency:
-  group: release-${{{{ github.ref }}}}
+  group: release-${{{{ github.sha }}}}
   cancel-in-progress: false
 jobs:
   build:
@@ -268,14 +268,14 @@ BROKEN = [
     ),
     (
         "release without concurrency",
-        mutate("concurrency:\n  group: release-${{ github.ref }}\n  cancel-in-progress: false\n", ""),
+        mutate("concurrency:\n  group: release-${{ github.sha }}\n  cancel-in-progress: false\n", ""),
         "release.yml",
         "concurrency",
         ["release workflow without a concurrency group"],
     ),
     (
         "release named so in another file",
-        mutate("concurrency:\n  group: release-${{ github.ref }}\n  cancel-in-progress: false\n", ""),
+        mutate("concurrency:\n  group: release-${{ github.sha }}\n  cancel-in-progress: false\n", ""),
         "ship.yml",
         "concurrency",
         ["ship.yml:1"],
@@ -286,6 +286,30 @@ BROKEN = [
         "release.yml",
         "concurrency",
         ["cancel-in-progress: false"],
+    ),
+    (
+        "release group shared by successive runs",
+        mutate("group: release-${{ github.sha }}", "group: release-main"),
+        "release.yml",
+        "concurrency",
+        ["one pending run", "github.sha"],
+    ),
+    (
+        "release group as a shared string",
+        mutate(
+            "concurrency:\n  group: release-${{ github.sha }}\n  cancel-in-progress: false\n",
+            "concurrency: release\n",
+        ),
+        "release.yml",
+        "concurrency",
+        ["one pending run"],
+    ),
+    (
+        "release group keyed by the branch only",
+        mutate("group: release-${{ github.sha }}", "group: release-${{ github.ref }}"),
+        "release.yml",
+        "concurrency",
+        ["one pending run"],
     ),
 ]
 
@@ -331,8 +355,8 @@ ALLOWED = [
     (
         "string concurrency group",
         mutate(
-            "concurrency:\n  group: release-${{ github.ref }}\n  cancel-in-progress: false\n",
-            "concurrency: release\n",
+            "concurrency:\n  group: release-${{ github.sha }}\n  cancel-in-progress: false\n",
+            "concurrency: release-${{ github.sha }}\n",
         ),
     ),
     (
@@ -371,7 +395,7 @@ def test_non_release_workflow_needs_no_concurrency(tmp_path: Path) -> None:
     text = mutate(
         "name: release",
         "name: ci",
-        mutate("concurrency:\n  group: release-${{ github.ref }}\n  cancel-in-progress: false\n", ""),
+        mutate("concurrency:\n  group: release-${{ github.sha }}\n  cancel-in-progress: false\n", ""),
     )
     assert violations(text, "ci.yml", tmp_path) == []
 

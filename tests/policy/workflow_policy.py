@@ -14,7 +14,9 @@ Rules (ids appear in every message):
 - `timeout`       `timeout-minutes` on every job (jobs calling a reusable workflow are exempt: the
                   called workflow's jobs carry it).
 - `concurrency`   release workflows (name or file name contains "release" or "promot") have a
-                  concurrency group that does not cancel a release in progress.
+                  concurrency group that does not cancel a release in progress, keyed per commit
+                  or run: GitHub keeps one running and one pending run per group and cancels the
+                  older pending one, so a group shared by successive runs drops queued releases.
 """
 
 from __future__ import annotations
@@ -279,7 +281,7 @@ class _Checker:
         if not RELEASE_NAME.search(name):
             return
         fix = (
-            "add a top-level `concurrency: {group: <workflow>-${{ github.ref }}, cancel-in-progress: false}`"
+            "add a top-level `concurrency: {group: <workflow>-${{ github.sha }}, cancel-in-progress: false}`"
         )
         concurrency = doc.get("concurrency")
         if concurrency is None:
@@ -294,10 +296,22 @@ class _Checker:
                 fix,
             )
             return
+        if isinstance(concurrency, str):
+            concurrency = {"group": concurrency}
         if isinstance(concurrency, dict):
             if not concurrency.get("group"):
                 self.add(
                     doc.line_of("concurrency"), "concurrency", "workflow", "`concurrency` has no `group`", fix
+                )
+            group = str(concurrency.get("group") or "")
+            if group and not re.search(r"github\.(sha|run_id)\b", group):
+                self.add(
+                    doc.line_of("concurrency"),
+                    "concurrency",
+                    "workflow",
+                    f"group `{group}` is shared by successive runs: GitHub keeps one pending run per "
+                    "group and cancels the older one, so a queued release would be dropped",
+                    "key the group per commit or run, e.g. `group: <workflow>-${{ github.sha }}`",
                 )
             if concurrency.get("cancel-in-progress") is True:
                 self.add(

@@ -1,0 +1,116 @@
+"""What GitHub itself would refuse or silently drop on the first real PR, merge and drift run.
+
+Static checks of the workflow files against GitHub's documented rules; `make rehearse` then runs
+the same files through the local forge, which enforces these rules for real.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import REPO_ROOT
+
+WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
+APP_TOKEN = "${{ steps.app-token.outputs.token }}"
+PUSHES = re.compile(r"\bgit\s+(?:-[Cc]\s+\S+\s+)*push\b|flightdelay release(?: \w+)?[^\n]*--push\b")
+OPENS_PR = re.compile(r"gh pr create|gh api \S*repos/\S+/pulls\"? -f (?:base|head)=")
+
+
+def jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    found = []
+    for path in WORKFLOWS:
+        doc = yaml.safe_load(path.read_text())
+        for job_id, job in doc["jobs"].items():
+            found.append((path.name, job_id, job))
+    return found
+
+
+def _app_token_step(steps: list[dict[str, Any]]) -> int | None:
+    for i, step in enumerate(steps):
+        if step.get("id") == "app-token":
+            assert str(step["uses"]).startswith("actions/create-github-app-token@")
+            return i
+    return None
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_pushes_to_main_come_from_the_app_on_the_bypass_list(file: str, job_id: str, job: dict[str, Any]) -> None:
+    """GH006: GITHUB_TOKEN cannot push to a ruleset-protected main; the App on the bypass list can."""
+    steps = job.get("steps", [])
+    pushing = [s for s in steps if PUSHES.search(str(s.get("run", "")))]
+    if not pushing:
+        return
+    app = _app_token_step(steps)
+    assert app is not None, f"{file}:{job_id} pushes but mints no App token"
+    checkout = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert app < checkout, f"{file}:{job_id}: the App token must exist before the checkout that pushes"
+    assert steps[checkout]["with"].get("token") == APP_TOKEN, f"{file}:{job_id} pushes with GITHUB_TOKEN"
+    assert "extraheader" not in "".join(str(s.get("run", "")) for s in steps), "credentials by hand"
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_pull_requests_are_opened_by_the_app(file: str, job_id: str, job: dict[str, Any]) -> None:
+    """A PR opened with GITHUB_TOKEN starts no workflow: its required `gate` would stay pending."""
+    for step in job.get("steps", []):
+        if OPENS_PR.search(str(step.get("run", ""))):
+            assert step.get("env", {}).get("GH_TOKEN") == APP_TOKEN, f"{file}:{job_id}:{step.get('name')}"
+
+
+def test_workflows_speak_rest_only() -> None:
+    """`gh issue`/`gh pr` go through GraphQL; the workflows use `gh api` (REST), which the
+    rehearsal forge serves, so every call they make is exercised before it reaches GitHub."""
+    for path in WORKFLOWS:
+        calls = re.findall(r"\bgh\s+(\w+)", path.read_text())
+        assert set(calls) <= {"api"}, (path.name, sorted(set(calls)))
+
+
+def test_cml_is_told_the_repository() -> None:
+    """CML 0.20.4 reads `remote.origin.url` unless --repo is given; pr-comment.yml has no checkout."""
+    doc = yaml.safe_load((REPO_ROOT / ".github/workflows/pr-comment.yml").read_text())
+    steps = doc["jobs"]["comment"]["steps"]
+    cml = next(s for s in steps if "@dvcorg/cml" in str(s.get("run", "")))
+    assert not any(str(s.get("uses", "")).startswith("actions/checkout@") for s in steps)
+    assert re.search(r"--repo(=|\s)\S+", cml["run"]), cml["run"]
+    assert cml["env"]["REPO_URL"] == "${{ github.server_url }}/${{ github.repository }}"
+
+
+def test_scheduled_runs_do_not_read_the_repository_from_the_event() -> None:
+    """`github.event.repository` is empty on `schedule`."""
+    for path in WORKFLOWS:
+        doc = yaml.safe_load(path.read_text())
+        if "schedule" in doc[True]:  # YAML 1.1 reads `on:` as True
+            assert "github.event.repository" not in path.read_text(), path.name
+
+
+def test_every_action_is_pinned_to_one_version_across_workflows() -> None:
+    pins: dict[str, set[str]] = defaultdict(set)
+    for path in WORKFLOWS:
+        for action, sha in re.findall(r"uses:\s*([\w./-]+)@([0-9a-f]{40})", path.read_text()):
+            pins[action.split("/cache/")[0] if "/cache/" in action else action].add(sha)
+    split = {action: shas for action, shas in pins.items() if len(shas) > 1}
+    assert not split, f"actions pinned at several commits: {split}"
+
+
+def test_pr_jobs_get_no_registry_and_no_secrets() -> None:
+    text = (REPO_ROOT / ".github/workflows/pr.yml").read_text()
+    assert "secrets." not in text
+    assert "MLFLOW_TRACKING_URI" not in text
+
+
+@pytest.mark.parametrize("file", ["release.yml", "promote.yml"])
+def test_trusted_jobs_get_registry_credentials_from_secrets(file: str) -> None:
+    env = yaml.safe_load((REPO_ROOT / ".github/workflows" / file).read_text())["env"]
+    assert env["MLFLOW_TRACKING_USERNAME"] == "${{ secrets.MLFLOW_TRACKING_USERNAME }}"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == "${{ secrets.MLFLOW_TRACKING_PASSWORD }}"
+    assert env["MLFLOW_TRACKING_TOKEN"] == "${{ secrets.MLFLOW_TRACKING_TOKEN }}"
+
+
+def test_this_file_checks_every_workflow() -> None:
+    assert len(WORKFLOWS) == 6, [p.name for p in WORKFLOWS]
+    assert all(isinstance(p, Path) for p in WORKFLOWS)
