@@ -17,8 +17,14 @@ PORT ?= 8000
 WORKERS ?= 2
 MODEL_DIR ?= models/bundle
 BASE ?= main
+# The champion bundle for the gate and the PR report (the `model-vN` release asset, extracted);
+# empty: the registry's champion when MLFLOW_TRACKING_URI is set.
+CHAMPION_BUNDLE ?=
+# FLIGHTDELAY_COMPILE_BYTECODE=0 skips compiling the environment's bytecode at install (faster for
+# short-lived CI jobs; every later process then compiles what it imports).
+COMPILE := $(if $(filter 0,$(FLIGHTDELAY_COMPILE_BYTECODE)),,--compile-bytecode)
 
-.PHONY: help setup tools system data repro gate report lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-serve soak lock clean drift bench-drift
+.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,7 +33,7 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet --compile-bytecode requirements.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet $(COMPILE) requirements.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
@@ -38,7 +44,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 $(TOOLS_STAMP): requirements-tools.txt $(STAMP)
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	@echo "setup: installing pinned linters (requirements-tools.txt) into $(TOOLS)"
-	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet --compile-bytecode requirements-tools.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet $(COMPILE) requirements-tools.txt
 	@touch $(TOOLS_STAMP)
 
 system: ## install promtool, wrk and a C compiler from Debian packages when missing (.ci/system-packages)
@@ -52,20 +58,26 @@ data: setup ## restore the DVC-tracked raw partitions (remote, else embedded sou
 repro: data ## run the DVC pipeline (dvc repro)
 	@dvc repro
 
+lock-check: setup ## does the committed dvc.lock record what `dvc repro` just built? (PR check)
+	flightdelay lock check
+
 gate: setup ## may the candidate ship? floors, base (BASE=ref, default main), champion re-scored
-	flightdelay gate --base $(BASE)
+	flightdelay gate --base $(BASE) $(if $(CHAMPION_BUNDLE),--champion-bundle $(CHAMPION_BUNDLE))
 
 report: setup ## PR report (markdown + PNG) vs BASE in reports/pr/ (needs `dvc repro` first)
-	flightdelay report pr --base $(BASE)
+	flightdelay report pr --base $(BASE) $(if $(CHAMPION_BUNDLE),--champion-bundle $(CHAMPION_BUNDLE))
+
+rehearse: setup tools system ## the six workflow files through the local forge (act), fast; .rehearsal/summary.json
+	python -m rehearsal --fast
 
 lint: setup ## ruff (lint + format check) and mypy
-	ruff check src api tests scripts
-	ruff format --check src api tests scripts
+	ruff check src api tests scripts rehearsal
+	ruff format --check src api tests scripts rehearsal
 	mypy
 
 format: setup ## apply ruff fixes and formatting
-	ruff check --fix src api tests scripts
-	ruff format src api tests scripts
+	ruff check --fix src api tests scripts rehearsal
+	ruff format src api tests scripts rehearsal
 
 test: setup tools system kernel lint test-serve-env audit sbom ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks
 	pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env

@@ -1,0 +1,51 @@
+"""`python -m rehearsal` (`make rehearse`): the six workflow files through the local forge, end to end."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from rehearsal.engine import RehearsalFailed
+from rehearsal.story import Story, StoryFailed
+from rehearsal.world import PROJECT, World
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
+    parser.add_argument("--fast", action="store_true", help="2 months, a small model, CI narrowed to lint")
+    parser.add_argument("--work", type=Path, default=PROJECT / ".rehearsal" / "work", help="scratch folder")
+    parser.add_argument(
+        "--summary", type=Path, default=PROJECT / ".rehearsal" / "summary.json", help="summary JSON path"
+    )
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    started = time.monotonic()
+    try:
+        with World(args.work, fast=args.fast) as world:
+            story = Story(world)
+            try:
+                story.tell()
+            finally:
+                story.write_summary(args.summary)
+    except (RehearsalFailed, StoryFailed) as e:
+        print(f"rehearsal failed: {e}", file=sys.stderr)
+        print(f"summary so far: {args.summary}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rehearsal interrupted: every service it started was stopped", file=sys.stderr)
+        return 130
+    print(f"rehearsal passed in {time.monotonic() - started:.0f} s; summary: {args.summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,262 @@
+"""The rehearsal's world: services, the forge holding a copy of this project, and a maintainer acting on it.
+
+`World` starts an S3-compatible server (DVC remote and MLflow artifacts), an `mlflow server`, a
+Pushgateway and the forge; seeds the forge's repository from this project's tracked files (as a
+fork's first commit); and acts as the maintainer does on GitHub: pushes branches, opens and merges
+pull requests, and as GitHub itself: schedule ticks and manual dispatches. Everything stops on
+exit, on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import yaml
+
+from rehearsal import services
+from rehearsal.engine import Engine
+from rehearsal.forge import Forge
+
+PROJECT = Path(__file__).resolve().parents[1]
+OWNER, REPO = "acme", "flightdelay"
+APP_ID, APP_SLUG = "424242", "flightdelay-bot"
+BUCKET = "flightdelay"
+DRIFT_CRON = "23 5 * * *"
+# The fast configuration a fork might choose: two months, a small model, CI narrowed to lint.
+FAST_PARAMS: dict[str, dict[str, Any]] = {
+    "data": {"window": {"start": "2013-05", "end": "2013-06"}},
+    "train": {"n_estimators": 40, "max_depth": 4},
+}
+
+
+def _bin(name: str) -> Path:
+    """A tool of the project's environments (.venv, .venv-tools), else PATH."""
+    for folder in (
+        Path(sys.executable).parent,
+        Path(os.environ.get("FLIGHTDELAY_TOOLS_BIN", PROJECT / ".venv-tools/bin")),
+    ):
+        if (folder / name).exists():
+            return folder / name
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(
+            f"{name} is not installed: run `make setup tools` (act and weed come with `make tools`)"
+        )
+    return Path(found)
+
+
+class World:
+    def __init__(self, work: Path, *, fast: bool, say: Callable[[str], None] = print) -> None:
+        self.work = work.resolve()
+        self.fast = fast
+        self.say = say
+        self.stack = contextlib.ExitStack()
+        self.clone = self.work / "maintainer"
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True)
+        try:
+            self._start()
+        except BaseException:
+            self.stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stack.close()
+
+    def _start(self) -> None:
+        self.s3 = self.stack.enter_context(services.s3_server(self.work / "s3", buckets=[BUCKET]))
+        self.mlflow = self.stack.enter_context(
+            services.mlflow_server(self.work / "mlflow", artifacts_uri=f"s3://{BUCKET}/mlflow", s3=self.s3)
+        )
+        self.pushgateway = self.stack.enter_context(services.pushgateway(self.work / "pushgateway"))
+        self.forge = self.stack.enter_context(Forge(self.work / "forge", owner=OWNER, repo=REPO))
+        key = (
+            "-----BEGIN RSA PRIVATE KEY-----\n"
+            + secrets.token_urlsafe(48)
+            + "\n-----END RSA PRIVATE KEY-----"
+        )
+        self.forge.register_app(APP_ID, key, slug=APP_SLUG)
+        gh_dir = self.work / "gh"
+        self.forge.write_gh_config(gh_dir)
+        self.user_token = self.forge.mint_token("user", OWNER)
+        store = self.work / "store"
+        store.mkdir()
+        s3_env = self.s3.env()
+        self.engine = Engine(
+            forge=self.forge,
+            work=self.work,
+            act=_bin("act"),
+            secrets={"RELEASE_APP_PRIVATE_KEY": key},
+            variables={
+                "RELEASE_APP_ID": APP_ID,
+                "MLFLOW_TRACKING_URI": self.mlflow.tracking_uri,
+                "DVC_REMOTE_URL": f"s3://{BUCKET}/dvc",
+                "AWS_ROLE_ARN": "arn:aws:iam::000000000000:role/flightdelay-gitops",
+                "AWS_REGION": self.s3.region,
+                "IMAGE_REPOSITORY": f"ghcr.io/{OWNER}/{REPO}",
+                "PUSHGATEWAY_URL": self.pushgateway.url,
+                **({"CI_MAKE_TARGET": "lint"} if self.fast else {}),
+            },
+            env={
+                "REHEARSAL_FORGE_URL": self.forge.base_url,
+                "REHEARSAL_FORGE_GIT_URL": self.forge.git_url,
+                "REHEARSAL_STORE": str(store),
+                "REHEARSAL_HADOLINT": str(_bin("hadolint")),
+                "REHEARSAL_AWS_ACCESS_KEY_ID": s3_env["AWS_ACCESS_KEY_ID"],
+                "REHEARSAL_AWS_SECRET_ACCESS_KEY": s3_env["AWS_SECRET_ACCESS_KEY"],
+                "REHEARSAL_AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"],
+                "GH_CONFIG_DIR": str(gh_dir),
+                "DVC_NO_ANALYTICS": "1",
+                # A runner setting, not a workflow change: skip compiling the whole environment's
+                # bytecode at install (each short-lived job would pay ≈40 s for it).
+                **({"FLIGHTDELAY_COMPILE_BYTECODE": "0"} if self.fast else {}),
+            },
+            say=self.say,
+        )
+
+    # --- the maintainer's machine ---------------------------------------------------------------
+    def maintainer_env(self) -> dict[str, str]:
+        """The maintainer has credentials: S3 for the DVC remote, a local MLflow file for experiments."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GH_", "MLFLOW_"))}
+        return {
+            **env,
+            **self.s3.env(),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+            "DVC_REMOTE_URL": f"s3://{BUCKET}/dvc",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{self.work / 'maintainer-mlflow.db'}",
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "Acme Maintainer",
+            "GIT_AUTHOR_EMAIL": "maintainer@acme.invalid",
+            "GIT_COMMITTER_NAME": "Acme Maintainer",
+            "GIT_COMMITTER_EMAIL": "maintainer@acme.invalid",
+        }
+
+    def sh(self, *cmd: str, cwd: Path | None = None) -> str:
+        proc = subprocess.run(
+            cmd, cwd=cwd or self.clone, env=self.maintainer_env(), capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
+            raise RuntimeError(f"`{' '.join(cmd)}` failed ({proc.returncode}):\n{tail}")
+        return proc.stdout
+
+    def git(self, *args: str) -> str:
+        auth = base64.b64encode(f"x-access-token:{self.user_token}".encode()).decode()
+        return self.sh("git", "-c", f"http.extraheader=AUTHORIZATION: basic {auth}", *args)
+
+    def seed(self) -> str:
+        """The fork's first commit: this project's tracked files (as in the working tree), reproduced."""
+        files = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=PROJECT, capture_output=True, check=True
+        ).stdout.split(b"\0")
+        self.clone.mkdir()
+        for raw in files:
+            if not raw:
+                continue
+            rel = raw.decode()
+            src = PROJECT / rel
+            if src.is_file():
+                dst = self.clone / rel
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, dst)
+        self.sh("git", "init", "--quiet", "--initial-branch", "main")
+        if self.fast:
+            self.edit_params(FAST_PARAMS)
+        self.sh("flightdelay", "data", "restore")
+        self.sh("dvc", "repro", "--quiet")
+        self.sh("dvc", "push", "--quiet")
+        self.sh("git", "add", "-A")
+        self.sh("git", "commit", "--quiet", "-m", "flightdelay: first commit of the fork")
+        sha = self.forge.seed(self.clone)
+        self.sh("git", "remote", "add", "origin", self.forge.git_url)
+        self.git("fetch", "--quiet", "origin")
+        self.sh("git", "branch", "--quiet", "--set-upstream-to", "origin/main", "main")
+        return sha
+
+    def edit_params(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
+        path = self.clone / "params.yaml"
+        params = yaml.safe_load(path.read_text())
+        for section, values in changes.items():
+            params[section] = _merge(params.get(section, {}), values)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def branch_with_params(self, branch: str, changes: Mapping[str, Mapping[str, Any]], message: str) -> str:
+        """What a person does for a params PR: edit, `dvc repro`, `dvc push`, commit, push."""
+        self.git("fetch", "--quiet", "origin")
+        self.sh("git", "checkout", "--quiet", "-B", branch, "origin/main")
+        self.edit_params(changes)
+        self.sh("dvc", "repro", "--quiet")
+        self.sh("dvc", "push", "--quiet")
+        self.sh("git", "add", "-A")
+        self.sh("git", "commit", "--quiet", "-m", message)
+        self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        return self.sh("git", "rev-parse", "HEAD").strip()
+
+    # --- GitHub, as a person uses it ------------------------------------------------------------
+    def api(self, method: str, path: str, body: Any = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.forge.base_url}/{path.lstrip('/')}",
+            data=None if body is None else json.dumps(body).encode(),
+            method=method,
+            headers={"Authorization": f"token {self.user_token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as e:
+            raise RuntimeError(
+                f"{method} {path}: HTTP {e.code} {e.read().decode(errors='replace')}"
+            ) from None
+        return json.loads(raw) if raw.strip() else None
+
+    def repo_api(self, method: str, path: str, body: Any = None) -> Any:
+        return self.api(method, f"repos/{OWNER}/{REPO}/{path.lstrip('/')}", body)
+
+    def open_pr(self, branch: str, title: str, body: str = "") -> int:
+        pr = self.repo_api("POST", "pulls", {"title": title, "head": branch, "base": "main", "body": body})
+        return int(pr["number"])
+
+    def merge(self, number: int) -> str:
+        result = self.repo_api("PUT", f"pulls/{number}/merge", {"merge_method": "merge"})
+        return str(result["sha"])
+
+    def pulls(self, state: str = "open") -> list[dict[str, Any]]:
+        return list(self.repo_api("GET", f"pulls?state={state}&per_page=100"))
+
+    def tick(self, workflow: str = "drift.yml") -> None:
+        """GitHub's scheduler: the event carries the cron line and no repository object."""
+        self.engine.dispatch(
+            {"event": "schedule", "payload": {"schedule": DRIFT_CRON}, "workflow": workflow, "actor": OWNER}
+        )
+
+    def dispatch(self, workflow: str, inputs: Mapping[str, str]) -> None:
+        self.repo_api(
+            "POST", f"actions/workflows/{workflow}/dispatches", {"ref": "main", "inputs": dict(inputs)}
+        )
+
+
+def _merge(base: Any, changes: Mapping[str, Any]) -> Any:
+    out = dict(base or {})
+    for key, value in changes.items():
+        out[key] = _merge(out.get(key), value) if isinstance(value, Mapping) else value
+    return out

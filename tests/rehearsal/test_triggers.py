@@ -1,0 +1,94 @@
+"""Which runs an event starts and how concurrency groups queue them, as GitHub documents it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rehearsal.engine import Engine, Run
+from rehearsal.triggers import Workflow, concurrency, evaluate, glob_match, render, starts
+from tests.helpers import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+
+
+def wf(name: str) -> Workflow:
+    return Workflow.parse(name, (WORKFLOWS / name).read_text())
+
+
+def push(ref: str = "refs/heads/main") -> dict[str, Any]:
+    return {"ref": ref, "before": "a" * 40, "after": "b" * 40}
+
+
+def test_release_ignores_its_own_commits_but_not_a_merge() -> None:
+    release = wf("release.yml")
+    assert not starts(release, "push", push(), ["models/cards/model-v1.md", "CHANGELOG.md"])
+    assert not starts(release, "push", push(), ["deploy/overlays/staging/kustomization.yaml"])
+    assert starts(release, "push", push(), ["params.yaml", "dvc.lock"])
+    assert not starts(release, "push", push("refs/heads/tune"), ["params.yaml"])
+    assert not starts(release, "push", push("refs/tags/model-v1"), ["params.yaml"])
+
+
+def test_promote_records_only_production_overlay_pushes() -> None:
+    promote = wf("promote.yml")
+    assert starts(promote, "push", push(), ["deploy/overlays/production/kustomization.yaml"])
+    assert not starts(promote, "push", push(), ["deploy/overlays/staging/kustomization.yaml"])
+
+
+def test_pull_request_types_and_workflow_run_names() -> None:
+    pr = {"action": "opened", "pull_request": {"base": {"ref": "main"}}}
+    assert starts(wf("pr.yml"), "pull_request", pr)
+    assert not starts(wf("pr.yml"), "pull_request", {**pr, "action": "closed"})
+    done = {"action": "completed", "workflow_run": {"name": "pr"}}
+    assert starts(wf("pr-comment.yml"), "workflow_run", done)
+    assert not starts(wf("pr-comment.yml"), "workflow_run", {**done, "workflow_run": {"name": "ci"}})
+
+
+def test_glob_semantics() -> None:
+    assert glob_match("deploy/**", "deploy/overlays/staging/x.yaml")
+    assert glob_match("**/*.md", "README.md")
+    assert glob_match("**/*.md", "docs/a/b.md")
+    assert not glob_match("**/*.md", "README.mdx")
+    assert not glob_match("deploy/*", "deploy/overlays/x.yaml")
+
+
+def test_expressions_of_concurrency_groups() -> None:
+    ctx = {"github": {"event_name": "push", "sha": "abc", "run_id": 7}}
+    expr = "github.event_name == 'push' && github.sha || github.run_id"
+    assert evaluate(expr, ctx) == "abc"
+    assert evaluate(expr, {"github": {**ctx["github"], "event_name": "workflow_dispatch"}}) == 7
+    assert render("promote-${{ github.event_name }}-${{ " + expr + " }}", ctx) == "promote-push-abc"
+    assert concurrency(wf("release.yml"), ctx) == ("release-abc", False)
+
+
+class _NoForge:
+    pass
+
+
+def _run(run_id: int, group: str) -> Run:
+    run = Run(run_id, wf("release.yml"), "push", push(), "b" * 40, "refs/heads/main", "acme", True)
+    run.group = (group, False)
+    return run
+
+
+def test_a_newer_pending_run_cancels_the_older_one_in_its_group(tmp_path: Path) -> None:
+    engine = Engine(_NoForge(), tmp_path, Path("act"), {}, {}, {}, say=lambda _: None)
+    engine._enqueue(_run(1, "release-main"))
+    engine._enqueue(_run(2, "release-main"))
+    engine._enqueue(_run(3, "other"))
+    assert [r.id for r in engine.queue] == [2, 3]
+    assert [(r.id, r.status) for r in engine.runs] == [(1, "cancelled")]
+
+
+@pytest.mark.parametrize("sha", ["a" * 40, "b" * 40])
+def test_per_commit_groups_never_cancel_a_queued_release(sha: str, tmp_path: Path) -> None:
+    engine = Engine(_NoForge(), tmp_path, Path("act"), {}, {}, {}, say=lambda _: None)
+    for i, commit in enumerate(["1" * 40, "2" * 40, sha]):
+        ctx = {"github": {"sha": commit, "event_name": "push", "run_id": i}}
+        run = _run(i, "")
+        run.group = concurrency(wf("release.yml"), ctx)
+        engine._enqueue(run)
+    assert len(engine.queue) == 3
+    assert engine.runs == []
