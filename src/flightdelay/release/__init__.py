@@ -1,4 +1,4 @@
-"""The merge side as CLI subcommands: `flightdelay release [bump|verify|rollback|history|record]`.
+"""The merge side as CLI subcommands: `flightdelay release [bump|verify|rollback|history|record|champion]`.
 
 `flightdelay release` alone registers and tags the reviewed model; the subcommands move it
 through the overlays and check that git, the registry, the model card and the manifests agree.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from flightdelay import registry
 from flightdelay.errors import ReleaseError
 from flightdelay.params import Params
 from flightdelay.release import deploy, overlay, publish, verify
@@ -38,6 +39,13 @@ def _release(args: argparse.Namespace, p: Params) -> int:
             out(f"{args.env}: recorded deployment of v{running}")
         else:
             out(f"{args.env}: v{running} already recorded as deployed")
+    elif cmd == "champion":
+        champion = registry.alias_version("champion")
+        if champion is None:
+            raise ReleaseError(
+                "no model carries the `champion` alias yet", hint="merge a model PR to release one"
+            )
+        out(champion)
     elif cmd == "history":
         if args.at:
             out(verify.running_at(args.env, args.at) or "none")
@@ -91,6 +99,8 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
 
     rec = rs.add_parser("record", help="tag the version an overlay runs as deployed (after a merge)")
     rec.add_argument("--env", required=True)
+
+    rs.add_parser("champion", help="print the version the `champion` alias names (exit 8 if none)")
 
     h = rs.add_parser("history", help="which version ran in an environment, and when")
     h.add_argument("--env", default="production")
