@@ -48,8 +48,15 @@ from check_schemas import check_schemas
 MANAGED_BLOCK = re.compile(
     r"\nimages:\n  # managed by `flightdelay release` — do not edit by hand\n"
     r"  - name: flightdelay\n    newName: (?P<name>\S+)\n"
-    r"    (?:newTag: (?P<tag>\S+)|digest: (?P<digest>\S+))\n?\Z"
+    r"    newTag: (?P<tag>\S+)(?:\n    digest: (?P<digest>\S+))?\n?\Z"
 )
+# What the committed overlays may pin: an image `flightdelay release` pushed, or, until the first
+# release, this placeholder. It names no image: a sync before the first release leaves the pods in
+# ImagePullBackOff, which README "Set up your fork" (step 8) says to wait out.
+PLACEHOLDER_TAG = "model-v0-bootstrap"
+RELEASE_TAG = re.compile(r"model-v[1-9]\d*-[0-9a-f]{7,40}")
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+PLACEHOLDER_NOTE = 'placeholder: no release yet, the first release bumps it (README "Set up your fork")'
 
 
 def overlay_dir(overlay: str) -> Path:
@@ -65,7 +72,8 @@ def declared_images(overlay: Path) -> list[str]:
     refs = []
     for img in kust.get("images") or []:
         name = img.get("newName", img["name"])
-        refs.append(f"{name}@{img['digest']}" if "digest" in img else f"{name}:{img.get('newTag', 'latest')}")
+        tag = f":{img['newTag']}" if "newTag" in img else "" if "digest" in img else ":latest"
+        refs.append(f"{name}{tag}@{img['digest']}" if "digest" in img else f"{name}{tag}")
     return refs
 
 
@@ -79,20 +87,51 @@ def rendered_images(overlay: Path) -> list[str]:
     ]
 
 
+def pins_placeholder(overlay: Path) -> bool:
+    """True while the overlay still pins the bootstrap placeholder (nothing released to it yet)."""
+    block = MANAGED_BLOCK.search((overlay / "kustomization.yaml").read_text())
+    return bool(block and block["tag"] == PLACEHOLDER_TAG and not block["digest"])
+
+
+def _tag_findings(where: str, tag: str, digest: str | None) -> list[Finding]:
+    """The pinned tag is one `flightdelay release` wrote, or the bootstrap placeholder."""
+
+    def bad(field: str, message: str) -> list[Finding]:
+        return [Finding("images", where, f"images[flightdelay].{field}", message)]
+
+    if digest and not DIGEST.fullmatch(digest):
+        return bad("digest", f"{digest!r} is not sha256:<64 hex digits>")
+    if tag == PLACEHOLDER_TAG:
+        if digest:
+            return bad("digest", f"the placeholder {PLACEHOLDER_TAG!r} names no image: remove the digest")
+        return []
+    if RELEASE_TAG.fullmatch(tag):
+        return []
+    return bad(
+        "newTag",
+        f"{tag!r} is neither a release tag (model-vN-<sha>, written by `flightdelay release bump`) "
+        f"nor the bootstrap placeholder {PLACEHOLDER_TAG!r} — a sync would pull an image no "
+        "release pushed; restore the tag the release step wrote (git log -p on this file)",
+    )
+
+
 def check_images(overlay: Path) -> list[Finding]:
     where = rel(overlay / "kustomization.yaml")
     out = []
-    if not MANAGED_BLOCK.search((overlay / "kustomization.yaml").read_text()):
+    block = MANAGED_BLOCK.search((overlay / "kustomization.yaml").read_text())
+    if not block:
         out.append(
             Finding(
                 "images",
                 where,
                 "images",
                 "must end with the block that `flightdelay "
-                "release` rewrites (comment line, name: flightdelay, newName, newTag); "
-                "see deploy/README.md",
+                "release` rewrites (comment line, name: flightdelay, newName, newTag, optional "
+                "digest); see deploy/README.md",
             )
         )
+    else:
+        out += _tag_findings(where, block["tag"], block["digest"])
     declared, rendered = declared_images(overlay), rendered_images(overlay)
     for ref in rendered:
         if ref not in declared:
@@ -240,7 +279,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             print(json.dumps(refs))
             return 1 if findings else 0
         for name, images in refs.items():
-            print(f"{name}: {' '.join(images)}")
+            note = f"  ({PLACEHOLDER_NOTE})" if pins_placeholder(overlay_dir(name)) else ""
+            print(f"{name}: {' '.join(images)}{note}")
         return _report(findings, "images")
     if args.command in ("dashboard", "checkov"):
         findings = (

@@ -1,33 +1,17 @@
 """Policy checks that schemas and checkov do not cover: how the objects of one rendered overlay
-fit together (HPA, PDB, NetworkPolicy, probes, shutdown timing). Argo CD: check_argocd.py."""
+fit together (HPA, PDB, NetworkPolicy, probes, shutdown timing). What the cluster must provide
+(pull secret, Ingress, monitoring label): check_cluster.py. Argo CD: check_argocd.py."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from check_common import Finding, Obj, describe, of_kind
+from check_cluster import check_cluster
+from check_common import Finding, Obj, describe, of_kind, selects
 
 RESOURCES = ("cpu", "memory", "ephemeral-storage")
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
-
-
-def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Kubernetes label-selector semantics (an empty selector selects everything)."""
-    selector = selector or {}
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        ok = {
-            "In": labels.get(key) in values,
-            "NotIn": labels.get(key) not in values,
-            "Exists": key in labels,
-            "DoesNotExist": key not in labels,
-        }[op]
-        if not ok:
-            return False
-    return True
 
 
 def _pod_labels(dep: Obj) -> dict[str, str]:
@@ -246,4 +230,4 @@ def check_overlay(docs: list[Obj]) -> list[Finding]:
                         f"(found {sorted(p for p in ports if p)})",
                     )
                 )
-    return out
+    return out + check_cluster(docs)

@@ -84,7 +84,7 @@ CASES: list[tuple[str, str, Mutate, str, list[str]]] = [
             {"group": "*", "kind": "*"}
         ),
         "policy",
-        ["spec.namespaceResourceWhitelist[9]", "wildcard"],
+        ["spec.namespaceResourceWhitelist[10]", "wildcard"],
     ),
     (
         "appproject-typo",

@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from check_deploy import check_images, declared_images, rendered_images
+from check_deploy import MANAGED_BLOCK, check_images, declared_images, rendered_images
 
 from tests.deploy.conftest import Obj, find, run_check
 from tests.helpers import REPO_ROOT
@@ -22,19 +22,19 @@ def test_every_check_passes_on_the_committed_manifests() -> None:
 
 
 def test_rendered_images_equal_the_declared_ones() -> None:
+    # The placeholder until the first release, then whatever the release step pinned.
+    refs = {}
     for overlay in ("staging", "production"):
         path = OVERLAYS_DIR / overlay
-        assert (
-            rendered_images(path)
-            == declared_images(path)
-            == ["ghcr.io/example-org/flightdelay:model-v0-bootstrap"]
-        )
+        refs[overlay] = declared_images(path)
+        assert rendered_images(path) == refs[overlay]
+        assert len(refs[overlay]) == 1
     run = run_check("images")
     assert run.returncode == 0, run.output
-    assert "production: ghcr.io/example-org/flightdelay:model-v0-bootstrap" in run.output
+    assert f"production: {refs['production'][0]}" in run.output
     run = run_check("images", "staging", "--json")
     assert run.returncode == 0, run.output
-    assert json.loads(run.output) == {"staging": ["ghcr.io/example-org/flightdelay:model-v0-bootstrap"]}
+    assert json.loads(run.output) == {"staging": refs["staging"]}
 
 
 def test_an_image_the_overlay_does_not_declare_fails(tmp_path: Path) -> None:
@@ -51,32 +51,36 @@ def _copy_deploy(tmp_path: Path) -> Path:
     return tmp_path / "deploy" / "overlays" / "staging"
 
 
+def _pin(overlay: Path, lines: str) -> None:
+    kust = overlay / "kustomization.yaml"
+    kust.write_text(re.sub(r"    newTag: \S+\n(    digest: \S+\n)?\Z", lines, kust.read_text()))
+
+
 def test_a_release_bump_shows_in_the_rendered_deployment(tmp_path: Path) -> None:
     staging = _copy_deploy(tmp_path)
-    kust = staging / "kustomization.yaml"
-    kust.write_text(kust.read_text().replace("newTag: model-v0-bootstrap", "newTag: model-v7-0123abc"))
+    _pin(staging, "    newTag: model-v7-0123abc\n")
     assert rendered_images(staging) == ["ghcr.io/example-org/flightdelay:model-v7-0123abc"]
     assert declared_images(staging) == rendered_images(staging)
 
 
 def test_a_digest_pin_is_declared_and_rendered(tmp_path: Path) -> None:
     staging = _copy_deploy(tmp_path)
-    kust = staging / "kustomization.yaml"
     digest = "sha256:" + "a" * 64
-    kust.write_text(kust.read_text().replace("newTag: model-v0-bootstrap", f"digest: {digest}"))
+    _pin(staging, f"    newTag: model-v7-0123abc\n    digest: {digest}\n")
     assert (
-        rendered_images(staging) == declared_images(staging) == [f"ghcr.io/example-org/flightdelay@{digest}"]
+        rendered_images(staging)
+        == declared_images(staging)
+        == [f"ghcr.io/example-org/flightdelay:model-v7-0123abc@{digest}"]
     )
+    assert check_images(staging) == []
 
 
 def test_each_overlay_ends_with_the_block_the_release_step_rewrites() -> None:
-    block = (
-        "images:\n  # managed by `flightdelay release` — do not edit by hand\n"
-        "  - name: flightdelay\n    newName: ghcr.io/example-org/flightdelay\n"
-        "    newTag: model-v0-bootstrap\n"
-    )
     for overlay in ("staging", "production"):
-        assert (OVERLAYS_DIR / overlay / "kustomization.yaml").read_text().endswith(block)
+        text = (OVERLAYS_DIR / overlay / "kustomization.yaml").read_text()
+        block = MANAGED_BLOCK.search(text)
+        assert block, f"{overlay}: the managed images block is not the end of the file"
+        assert block["name"] == declared_images(OVERLAYS_DIR / overlay)[0].split(":")[0].split("@")[0]
 
 
 def test_overlays_differ_only_where_environments_should(rendered: dict[str, list[Obj]]) -> None:
