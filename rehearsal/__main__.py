@@ -24,13 +24,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="2 months, a small model, CI narrowed to lint")
     parser.add_argument("--work", type=Path, default=PROJECT / ".rehearsal" / "work", help="scratch folder")
     parser.add_argument(
+        "--workflows-from",
+        metavar="REF",
+        help="rehearse this project's workflow files as they were at a git ref (e.g. to show a defect)",
+    )
+    parser.add_argument(
         "--summary", type=Path, default=PROJECT / ".rehearsal" / "summary.json", help="summary JSON path"
     )
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.monotonic()
     try:
-        with World(args.work, fast=args.fast) as world:
+        with World(args.work, fast=args.fast, workflows_from=args.workflows_from) as world:
             story = Story(world)
             try:
                 story.tell()

@@ -25,6 +25,8 @@ from rehearsal.engine import Run
 from rehearsal.world import World
 
 TUNE = {"train": {"learning_rate": 0.12}}
+RELEASE_V1 = "merge it: release v1"
+RELEASE_V2 = "merge the retraining PR: release v2"
 
 
 class StoryFailed(Exception):
@@ -45,17 +47,27 @@ class Story:
         self.timings.append((title, time.monotonic() - started, outcome))
         self.say(f"      {outcome} ({time.monotonic() - started:.0f} s)")
 
-    def tell(self) -> None:
-        steps = [
+    def steps(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
             ("seed the fork", self.seed),
             ("open a params PR", self.open_pr),
-            ("merge it: release v1", self.merge_release),
+            (RELEASE_V1, self.merge_release),
             ("merge the promotion PR", self.promote),
             ("scheduled drift check", self.drift),
-            ("merge the retraining PR: release v2", self.retrain),
+            (RELEASE_V2, self.retrain),
         ]
+
+    def tell(self, steps: list[tuple[str, Callable[[], str]]] | None = None) -> None:
+        steps = steps or self.steps()
         for i, (title, action) in enumerate(steps, 1):
             self.step(i, len(steps), title, action)
+
+    def image_bundle(self) -> Path:
+        """The bundle baked into the newest released image: the release run's `image-bundle` artifact."""
+        found = [a for a in self.state().get("artifacts", []) if a.get("name") == "image-bundle"]
+        if not found:
+            raise StoryFailed("no release run uploaded an image-bundle artifact")
+        return Path(str(max(found, key=lambda a: int(a["run_id"]))["path"]))
 
     # --- steps -------------------------------------------------------------------------------------
     def seed(self) -> str:

@@ -59,9 +59,17 @@ def _bin(name: str) -> Path:
 
 
 class World:
-    def __init__(self, work: Path, *, fast: bool, say: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        work: Path,
+        *,
+        fast: bool,
+        workflows_from: str | None = None,
+        say: Callable[[str], None] = print,
+    ) -> None:
         self.work = work.resolve()
         self.fast = fast
+        self.workflows_from = workflows_from  # a git ref of this project: rehearse its workflow files
         self.say = say
         self.stack = contextlib.ExitStack()
         self.clone = self.work / "maintainer"
@@ -180,6 +188,8 @@ class World:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(src, dst)
         self.sh("git", "init", "--quiet", "--initial-branch", "main")
+        if self.workflows_from:
+            self._workflows_at(self.workflows_from)
         if self.fast:
             self.edit_params(FAST_PARAMS)
         self.sh("flightdelay", "data", "restore")
@@ -192,6 +202,27 @@ class World:
         self.git("fetch", "--quiet", "origin")
         self.sh("git", "branch", "--quiet", "--set-upstream-to", "origin/main", "main")
         return sha
+
+    def _workflows_at(self, ref: str) -> None:
+        """Replace the seeded workflow files by this project's at `ref` (to rehearse old ones)."""
+        folder = self.clone / ".github" / "workflows"
+        shutil.rmtree(folder)
+        folder.mkdir()
+        names = subprocess.run(
+            ["git", "ls-tree", "--name-only", f"{ref}:.github/workflows"],
+            cwd=PROJECT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        for name in names:
+            text = subprocess.run(
+                ["git", "show", f"{ref}:.github/workflows/{name}"],
+                cwd=PROJECT,
+                capture_output=True,
+                check=True,
+            ).stdout
+            (folder / name).write_bytes(text)
 
     def edit_params(self, changes: Mapping[str, Mapping[str, Any]]) -> None:
         path = self.clone / "params.yaml"
