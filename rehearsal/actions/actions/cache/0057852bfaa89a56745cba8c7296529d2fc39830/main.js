@@ -1,0 +1,14 @@
+// Rehearsal stand-in for actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830 (v4.3.0); see rehearsal/actions/README.md.
+// Runs `python3 -m rehearsal.standins cache.main main` with the INPUT_* environment act gives a JavaScript action.
+const { spawnSync } = require("child_process");
+const home = process.env.REHEARSAL_HOME;
+if (!home) {
+  console.log("::error::REHEARSAL_HOME is not set: pass --env REHEARSAL_HOME=<project root> to act (the rehearsal harness does)");
+  process.exit(1);
+}
+const run = spawnSync("python3", ["-m", "rehearsal.standins", "cache.main", "main", __dirname], {
+  stdio: "inherit",
+  env: { ...process.env, PYTHONPATH: home },
+});
+if (run.error) console.log(`::error::python3 did not start: ${run.error.message}`);
+process.exit(run.status ?? 1);

@@ -1,0 +1,14 @@
+// Rehearsal stand-in for actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c (v6.0.0); see rehearsal/actions/README.md.
+// Runs `python3 -m rehearsal.standins setup_python.main main` with the INPUT_* environment act gives a JavaScript action.
+const { spawnSync } = require("child_process");
+const home = process.env.REHEARSAL_HOME;
+if (!home) {
+  console.log("::error::REHEARSAL_HOME is not set: pass --env REHEARSAL_HOME=<project root> to act (the rehearsal harness does)");
+  process.exit(1);
+}
+const run = spawnSync("python3", ["-m", "rehearsal.standins", "setup_python.main", "main", __dirname], {
+  stdio: "inherit",
+  env: { ...process.env, PYTHONPATH: home },
+});
+if (run.error) console.log(`::error::python3 did not start: ${run.error.message}`);
+process.exit(run.status ?? 1);
