@@ -175,7 +175,10 @@ class World:
     def seed(self) -> str:
         """The fork's first commit: this project's tracked files (as in the working tree), reproduced."""
         files = subprocess.run(
-            ["git", "ls-files", "-z"], cwd=PROJECT, capture_output=True, check=True
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=PROJECT,
+            capture_output=True,
+            check=True,
         ).stdout.split(b"\0")
         self.clone.mkdir()
         for raw in files:

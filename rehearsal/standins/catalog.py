@@ -51,11 +51,8 @@ class Standin:
 
 STANDINS: tuple[Standin, ...] = (
     Standin.pin("actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8", "v5.0.0"),
-    Standin.pin("actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"),
     Standin.pin("actions/setup-python@e797f83bcb11b83ae66e0230d6156d7c80228e7c", "v6.0.0"),
-    Standin.pin("actions/setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", "v5.6.0"),
     Standin.pin("actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830", "v4.3.0", ("restore", "save")),
-    Standin.pin("actions/cache@5a3ec84eff668545956fd18022155c47e93e2684", "v4.2.3", ("restore", "save")),
     Standin.pin("actions/upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", "v4.6.2"),
     Standin.pin("actions/download-artifact@d3f86a106a0bac45b974a628896c90dbdf5c8093", "v4.3.0"),
     Standin.pin("actions/setup-node@49933ea5288caeca8642d1e84afbd3f7d6820020", "v4.4.0"),
