@@ -45,7 +45,7 @@ def test_least_privilege_pinned_and_bounded() -> None:
                 keeps = step["with"]["persist-credentials"]
                 assert keeps is (name == "retrain"), name
                 if keeps:
-                    assert step["with"]["token"] == "${{ steps.app-token.outputs.token }}"
+                    assert step["with"]["token"] == "${{ steps.app-token.outputs.token }}"  # noqa: S105
             # Expressions only in env/with, never spliced into shell.
             assert "${{" not in step.get("run", ""), step.get("name")
     assert w["jobs"]["retrain"]["permissions"] == {"contents": "read"}
@@ -70,8 +70,13 @@ def issue_step() -> str:
         (
             "drift",
             [{"number": 5, "state": "open"}],
-            [LABEL_GET, LABEL_CREATE, LIST, "api --method PATCH repos/o/r/issues/5 -F body=@",
-             "api repos/o/r/issues/5/comments -F body=@"],
+            [
+                LABEL_GET,
+                LABEL_CREATE,
+                LIST,
+                "api --method PATCH repos/o/r/issues/5 -F body=@",
+                "api repos/o/r/issues/5/comments -F body=@",
+            ],
         ),
         (
             "no_drift",
