@@ -121,7 +121,7 @@ def test_push_puts_the_text_file_under_the_job(gateway: str) -> None:
     _Sink.received.clear()
     text = outputs.render_prom(summary())
     outputs.push(gateway + "/", text)
-    assert _Sink.received == [("PUT", "/metrics/job/flightdelay_drift", text.encode())]
+    assert _Sink.received == [("PUT", "/metrics/job/flightdelay-drift", text.encode())]
 
 
 def test_push_refuses_non_http_urls_and_reports_unreachable_gateways() -> None:

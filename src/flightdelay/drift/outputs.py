@@ -20,7 +20,9 @@ SUMMARY_FILE = "summary.json"
 MARKDOWN_FILE = "issue.md"
 PROM_FILE = "metrics.prom"
 HTML_FILE = "report.html"
-PUSH_JOB = "flightdelay_drift"
+# The Pushgateway grouping key, hence the `job` label the alert rules, dashboard and docs select
+# (tests/deploy/test_promql_names.py holds them to this one definition).
+PUSH_JOB = "flightdelay-drift"
 MARKER = "<!-- flightdelay:drift-check -->"
 
 
