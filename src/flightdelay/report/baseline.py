@@ -100,6 +100,11 @@ def _from_dvc_api(ref: str, path: str) -> bytes | None:
         data = dvc.api.read(path, repo=".", rev=ref, mode="rb")
     except (DvcException, FileNotFoundError, OSError):
         return None
+    except Exception as e:
+        # The remote's client libraries raise their own types (botocore's NoCredentialsError in a
+        # PR job without cloud credentials, say): the base model is then not available here.
+        say(f"report: the DVC remote cannot serve {path} at {ref} ({type(e).__name__}: {e})")
+        return None
     return bytes(data)
 
 
