@@ -175,6 +175,7 @@ class Story:
                     "event": r.event,
                     "run_id": r.id,
                     "conclusion": r.conclusion,
+                    "pr": r.payload["pull_request"]["number"] if r.event == "pull_request" else None,
                     "jobs": [{"name": j.name, "result": j.result} for j in r.jobs],
                 }
                 for r in sorted(self.world.engine.runs, key=lambda r: r.id)
