@@ -219,6 +219,11 @@ class Forge:
             self.users.add(actor)
         return token
 
+    def revoke_token(self, token: str) -> bool:
+        """Forget a token (DELETE /installation/token); True when it was known."""
+        with self.lock:
+            return self._tokens.pop(token, None) is not None
+
     def identify(self, token: str) -> Identity | None:
         with self.lock:
             return self._tokens.get(token)

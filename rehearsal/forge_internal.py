@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from rehearsal.forge_core import ApiError, Identity, Json, Request, Response
 from rehearsal.forge_git import ZERO_SHA
+from rehearsal.forge_http import token_from_header
 from rehearsal.forge_model import issue_json, pull_json
 from rehearsal.forge_releases import check_json, release_json
 
@@ -108,6 +109,17 @@ def add_run(forge: Forge, req: Request) -> Response:
     return Response.json(forge.store.runs[int(run["id"])], 201)
 
 
+def revoke_installation_token(forge: Forge, req: Request) -> Response:
+    """DELETE /installation/token: an App's installation token revokes itself (the action's post step)."""
+    who = req.who()
+    if who.kind != "app":
+        raise ApiError(
+            403, "Resource not accessible by integration: only an installation token can revoke itself"
+        )
+    forge.revoke_token(token_from_header(req.headers.get("authorization")) or "")
+    return Response.empty(204)
+
+
 def get_state(forge: Forge, req: Request) -> Response:
     return Response.json(state_json(forge))
 
@@ -154,3 +166,4 @@ def add_routes(router: Router) -> None:
     router.add("POST", "/_forge/artifacts", add_artifact)
     router.add("POST", "/_forge/runs", add_run)
     router.add("GET", "/_forge/state", get_state)
+    router.add("DELETE", "/installation/token", revoke_installation_token)

@@ -523,3 +523,12 @@ def test_stop_is_idempotent_and_removes_the_socket(tmp_path: Path, depth: str) -
     forge.stop()
     assert not sock.exists()
     assert not sock.parent.exists() or sock.parent == forge.root
+
+
+def test_an_installation_token_revokes_itself(forge: Forge) -> None:
+    """create-github-app-token's post step: DELETE /installation/token, then the token is dead."""
+    forge.register_app("7", "key-7")
+    token = str(forge.app_token("7", "key-7")["token"])
+    assert call(forge, "DELETE", "/installation/token", forge.mint_token("user", "acme"))[0] == 403
+    assert call(forge, "DELETE", "/installation/token", token)[0] == 204
+    assert call(forge, "GET", "/repos/acme/flightdelay", token)[0] == 401
