@@ -2,10 +2,11 @@
 
 An event (from the forge, or a schedule tick / manual dispatch) starts every workflow file whose
 `on:` admits it, read at the commit GitHub reads it from: the pushed commit, the PR head, or the
-default branch for `workflow_run`, `schedule` and `workflow_dispatch`. Runs wait in one queue;
-per concurrency group there is one running and one pending run, and a newer pending run cancels
-the older one (or the running one, with `cancel-in-progress`). Fork PRs get no secrets and no
-variables. Every job's result becomes a check run on the head commit, and a finished run emits
+default branch for `workflow_run`, `schedule` and `workflow_dispatch`. Runs wait in one queue
+and up to `parallel` of them run at once (GitHub runs them side by side too); per concurrency
+group there is one running and one pending run, and a newer pending run cancels the older one.
+(`cancel-in-progress` is not applied to a running run: its act process finishes.) Fork PRs get no
+secrets and no variables. Every job's result becomes a check run on the head commit, and a finished run emits
 `workflow_run` / `completed`.
 """
 
@@ -18,6 +19,7 @@ import subprocess
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,7 @@ class Engine:
     variables: dict[str, str]
     env: dict[str, str]
     say: Callable[[str], None] = print
+    parallel: int = 2
     runs: list[Run] = field(default_factory=list)
     queue: deque[Run] = field(default_factory=deque)
     next_id: int = 1000
@@ -162,20 +165,42 @@ class Engine:
 
     # --- running -----------------------------------------------------------------------------
     def pump(self, *, expect_success: bool = True) -> list[Run]:
-        """Run until the queue and the forge's event queue are both empty."""
+        """Run until the queue and the forge's event queue are both empty (after a failure, only
+        until the runs already started have finished)."""
         done: list[Run] = []
-        while True:
-            self._drain_forge()
-            if not self.queue:
-                return done
-            run = self.queue.popleft()
-            self.execute(run)
-            done.append(run)
-            self.runs.append(run)
-            self.say(run.line())
-            self._completed(run)
-            if expect_success and run.conclusion == "failure":
-                raise RehearsalFailed(self.explain(run))
+        running: dict[Future[None], Run] = {}
+        failed: Run | None = None
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="run") as pool:
+            while True:
+                self._drain_forge()
+                while failed is None and len(running) < self.parallel:
+                    run = self._next_startable({r.group[0] for r in running.values() if r.group})
+                    if run is None:
+                        break
+                    running[pool.submit(self.execute, run)] = run
+                if not running:
+                    break
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    run = running.pop(future)
+                    future.result()  # an error of the harness itself propagates
+                    done.append(run)
+                    self.runs.append(run)
+                    self.say(run.line())
+                    self._completed(run)
+                    if expect_success and run.conclusion == "failure" and failed is None:
+                        failed = run
+        if failed is not None:
+            raise RehearsalFailed(self.explain(failed))
+        return done
+
+    def _next_startable(self, busy: set[str]) -> Run | None:
+        """The oldest queued run whose concurrency group has no running run."""
+        for run in self.queue:
+            if run.group is None or run.group[0] not in busy:
+                self.queue.remove(run)
+                return run
+        return None
 
     def _drain_forge(self) -> None:
         while True:

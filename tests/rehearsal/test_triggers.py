@@ -92,3 +92,13 @@ def test_per_commit_groups_never_cancel_a_queued_release(sha: str, tmp_path: Pat
         engine._enqueue(run)
     assert len(engine.queue) == 3
     assert engine.runs == []
+
+
+def test_a_run_waits_while_its_group_is_running(tmp_path: Path) -> None:
+    engine = Engine(_NoForge(), tmp_path, Path("act"), {}, {}, {}, say=lambda _: None)
+    for run_id, group in ((1, "pr-1"), (2, "ci"), (3, "release-b")):
+        engine._enqueue(_run(run_id, group))
+    first = engine._next_startable(busy={"pr-1"})
+    assert first is not None and first.id == 2
+    assert [r.id for r in engine.queue] == [1, 3]
+    assert engine._next_startable(busy={"pr-1", "release-b"}) is None
