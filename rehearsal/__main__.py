@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 story.tell()
             finally:
                 story.write_summary(args.summary)
+            story.write_summary(args.summary, passed=True)
     except (RehearsalFailed, StoryFailed) as e:
         print(f"rehearsal failed: {e}", file=sys.stderr)
         print(f"summary so far: {args.summary}", file=sys.stderr)

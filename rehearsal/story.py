@@ -190,8 +190,9 @@ class Story:
                 "overlays": {env: self.overlay_image(env) for env in ("staging", "production")},
             },
             "steps": [{"title": t, "seconds": round(s, 1), "outcome": o} for t, s, o in self.timings],
+            "work": str(self.world.work),
         }
 
-    def write_summary(self, path: Path) -> None:
+    def write_summary(self, path: Path, *, passed: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.summary(), indent=2, default=str))
+        path.write_text(json.dumps({"passed": passed, **self.summary()}, indent=2, default=str))

@@ -10,6 +10,11 @@ import pytest
 from tests.helpers import make_pipeline_repo, repo_env, run
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The rehearsal's assertions last: under `make test` they wait for the background rehearsal."""
+    items.sort(key=lambda item: item.path.name == "test_rehearsal.py")
+
+
 @pytest.fixture(scope="session")
 def built_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Jan–Feb 2013 repo after a full `dvc repro` (read-only: copy it with `pipeline_repo`)."""
