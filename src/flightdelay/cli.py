@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from flightdelay import __version__
-from flightdelay.errors import FlightDelayError
+from flightdelay.errors import DataError, FlightDelayError
 from flightdelay.params import Params, load_params
 
 Handler = Callable[[argparse.Namespace, Params], int | None]
@@ -21,7 +21,13 @@ def _stage(module: str) -> Handler:
     def handler(args: argparse.Namespace, p: Params) -> int:
         import importlib
 
-        importlib.import_module(f"flightdelay.{module}").run(p)
+        try:
+            importlib.import_module(f"flightdelay.{module}").run(p)
+        except FileNotFoundError as e:  # an input the stages before this one write
+            raise DataError(
+                f"{module}: input {e.filename} is missing",
+                hint=f"run the pipeline up to this stage: `dvc repro {module}` (or `make repro`)",
+            ) from e
         return 0
 
     return handler
@@ -87,7 +93,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction, dict[str, Handle
 
 
 # Modules exposing `register(subparsers, handlers)`; each adds its own subcommands.
-EXTENSIONS: list[str] = ["gate", "report", "release", "drift.cli", "retrain"]
+EXTENSIONS: list[str] = ["gate", "report", "release", "drift.cli", "retrain", "lockcheck"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

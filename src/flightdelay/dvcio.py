@@ -5,26 +5,29 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from flightdelay import tools
 from flightdelay.errors import ToolError
+from flightdelay.progress import say
 
 REMOTE_ENV = "DVC_REMOTE_URL"
+QUIET = {"DVC_NO_ANALYTICS": "1"}
 
 
-def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `dvc <args>`; on failure raise ToolError with DVC's own message."""
-    proc = subprocess.run(
-        ["dvc", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "DVC_NO_ANALYTICS": "1"},
-    )
+def run(
+    *args: str, cwd: Path | None = None, check: bool = True, stream: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run `dvc <args>`; on failure raise ToolError with DVC's own message.
+
+    With `stream`, DVC's output goes to stderr line by line as it comes (progress of a long
+    `dvc repro`), and only its tail is kept for the error message."""
+    proc = _streamed(args, cwd) if stream else tools.run("dvc", args, cwd=cwd, env=QUIET)
     if check and proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
         raise ToolError(
@@ -32,6 +35,24 @@ def run(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.C
             hint="run the same command by hand for the full output",
         )
     return proc
+
+
+def _streamed(args: tuple[str, ...], cwd: Path | None) -> subprocess.CompletedProcess[str]:
+    cmd = [tools.find("dvc"), *args]
+    tail: deque[str] = deque(maxlen=20)
+    with subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=tools.child_env(QUIET),
+    ) as proc:
+        assert proc.stdout is not None  # noqa: S101 - stdout=PIPE above
+        for line in proc.stdout:
+            say("  " + line.rstrip("\n"))
+            tail.append(line)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "", "".join(tail))
 
 
 def read_dvc_file(path: Path) -> dict[str, Any]:
@@ -83,3 +104,59 @@ def configure_remote_from_env(cwd: Path | None = None) -> str | None:
         return None
     run("remote", "add", "--local", "--force", "--default", "env", url, cwd=cwd)
     return url
+
+
+def default_remote(cwd: Path | None = None) -> str | None:
+    """The name of the default DVC remote, or None when none is configured."""
+    proc = run("remote", "default", cwd=cwd, check=False)
+    name = proc.stdout.strip()
+    return name if proc.returncode == 0 and name else None
+
+
+# `dvc status` states that mean "not in the workspace", as opposed to "differs from dvc.lock";
+# "not in cache" means the workspace holds what the lock records but DVC's cache lacks a copy.
+ABSENT = frozenset({"deleted"})
+UNCACHED = "not in cache"
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """`dvc status` split in two: what differs from dvc.lock (the lock is stale, or the
+    workspace was edited) and what is merely absent (not pulled, not built here)."""
+
+    changed: dict[str, list[str]] = field(default_factory=dict)  # stage → "what: state"
+    missing: dict[str, list[str]] = field(default_factory=dict)  # stage → absent paths
+
+    @property
+    def clean(self) -> bool:
+        return not self.changed and not self.missing
+
+
+def parse_status(data: dict[str, Any]) -> PipelineStatus:
+    """Classify `dvc status --json` output (pure)."""
+    changed: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    for stage, entries in data.items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if isinstance(entry, str):  # "changed command", "always changed", …
+                changed.setdefault(stage, []).append(entry)
+                continue
+            for kind, items in entry.items():
+                what = "out" if "out" in kind else "dep"
+                for path, state in (items or {}).items():
+                    if isinstance(state, dict):  # params file → {param: state}
+                        for param, st in state.items():
+                            changed.setdefault(stage, []).append(f"param {path}:{param} {st}")
+                    elif state in ABSENT:
+                        missing.setdefault(stage, []).append(path)
+                    elif state == UNCACHED:
+                        continue
+                    else:
+                        changed.setdefault(stage, []).append(f"{what} {path} {state}")
+    return PipelineStatus(changed, missing)
+
+
+def pipeline_status(cwd: Path | None = None) -> PipelineStatus:
+    """`dvc status` of every stage and .dvc file, classified."""
+    text = run("status", "--json", cwd=cwd).stdout.strip()
+    return parse_status(json.loads(text) if text else {})

@@ -4,7 +4,10 @@ The candidate (workspace metrics after `dvc repro`) is checked against
 (a) absolute floors/ceilings in params.yaml `gate:`,
 (b) the metrics committed on the base ref, when both were measured on the same holdout months, and
 (c) the released champion re-scored on the candidate's holdout (like for like), overall and per
-    slice (carrier, origin).
+    slice (carrier, origin). The champion comes from `--champion-bundle` (a bundle directory or
+    the champion.tar.gz release asset: no secret needed) or from the registry alias; a registry
+    that is configured but cannot be read fails the gate (RegistryError), it never means "no
+    champion".
 `decide` is pure; `gather` does the I/O (git, registry, scoring). The verdict is printed as a table,
 written as JSON, and a failing verdict raises GateFailed (exit code 6).
 """
@@ -23,8 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flightdelay import bundle, dvcio, registry
-from flightdelay.errors import ConfigError, GateFailed, ModelError, ToolError
+from flightdelay import bundle, bundle_archive, dvcio, registry, tracking
+from flightdelay.errors import ConfigError, GateFailed, ModelError, RegistryError, ToolError
 from flightdelay.evaluate import SLICES, score_frame
 from flightdelay.gitio import git
 from flightdelay.metrics import classification_metrics, slice_metrics
@@ -62,6 +65,8 @@ class Evidence:
     champion: Mapping[str, Any] | None = None
     champion_version: str = ""
     champion_slices: Sequence[Mapping[str, Any]] = ()
+    # Why there is no champion when that is not simply "none released yet" (shown as a warning).
+    champion_warning: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class Verdict:
     passed: bool
     checks: list[Check]
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Check]:
@@ -84,6 +90,7 @@ class Verdict:
             "passed": self.passed,
             "reason": self.reason(),
             "notes": self.notes,
+            "warnings": self.warnings,
             "checks": [asdict(c) for c in self.checks],
             "candidate": dict(evidence.candidate),
             "base": {"ref": evidence.base_ref, "metrics": dict(evidence.base or {}) or None},
@@ -211,7 +218,10 @@ def decide(ev: Evidence, g: GateParams) -> Verdict:
     else:
         checks += relative_checks(ev.candidate, ev.base, "base", g.tolerance)
         slice_ref = (ev.base_slices, "base")
-    if ev.champion is None:
+    warnings: list[str] = []
+    if ev.champion is None and ev.champion_warning:
+        warnings.append(ev.champion_warning)
+    elif ev.champion is None:
         notes.append("no champion released yet: gating on floors and the base only")
     else:
         checks += relative_checks(ev.candidate, ev.champion, "champion", g.tolerance)
@@ -226,7 +236,7 @@ def decide(ev: Evidence, g: GateParams) -> Verdict:
                 for c in sc
             ]
         checks += sc
-    return Verdict(passed=all(c.passed for c in checks), checks=checks, notes=notes)
+    return Verdict(passed=all(c.passed for c in checks), checks=checks, notes=notes, warnings=warnings)
 
 
 def format_table(verdict: Verdict) -> str:
@@ -246,6 +256,7 @@ def format_table(verdict: Verdict) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines += [f"note: {n}" for n in verdict.notes]
+    lines += [f"WARNING: {w}" for w in verdict.warnings]
     lines.append(("PASS: " if verdict.passed else "FAIL: ") + verdict.reason())
     return "\n".join(lines)
 
@@ -302,22 +313,50 @@ def holdout_metrics(
     return m, slices
 
 
+CHAMPION_BUNDLE_HINT = (
+    "A pull-request check needs no registry: pass --champion-bundle with the champion.tar.gz "
+    "asset of the latest model-vN release (or --no-champion to gate on the floors and base only)"
+)
+NO_CHAMPION_SOURCE = (
+    "no champion compared: no --champion-bundle was given and MLFLOW_TRACKING_URI is not set "
+    "(the local registry {uri} has no champion), so this candidate is gated on the floors and the "
+    "base only; pass --champion-bundle with the champion.tar.gz asset of the latest model-vN release"
+)
+
+
+def champion_dir(source: str, workdir: Path) -> Path:
+    """A bundle directory from `--champion-bundle`: the directory itself, or an archive extracted."""
+    path = Path(source)
+    if path.is_file():
+        return bundle_archive.unpack(path, workdir / "champion-bundle")
+    return path  # bundle.load says what is wrong with a directory that is not a bundle
+
+
 def load_champion(
     p: Params, holdout: pd.DataFrame, *, bundle_dir: str | None, use_registry: bool, workdir: Path
-) -> Champion | None:
-    """The champion re-scored on the candidate's holdout: `--champion-bundle`, else the registry
-    alias `champion`, else None (first release)."""
+) -> tuple[Champion | None, str]:
+    """The champion re-scored on the candidate's holdout: `--champion-bundle` (directory or
+    archive), else the registry alias `champion`, else None (first release). Second: a warning
+    when there is no champion for another reason than "none released yet"."""
     registered: str | None = None
+    configured = tracking.is_configured()  # before MLflow runs: set_tracking_uri exports the variable
     if bundle_dir is not None:
-        path: Path | None = Path(bundle_dir)
+        path: Path | None = champion_dir(bundle_dir, workdir)
+        say(f"gate: champion from {bundle_dir} (no registry read)")
     elif use_registry:
-        say("gate: looking up the registry alias `champion` …")
-        path = registry.alias_bundle("champion", workdir / "champion")
-        registered = registry.alias_version("champion") if path is not None else None
+        say(f"gate: looking up the registry alias `champion` at {registry.redacted_uri()} …")
+        try:
+            path = registry.alias_bundle("champion", workdir / "champion")
+            registered = registry.alias_version("champion") if path is not None else None
+        except RegistryError as e:  # fail closed, and name the way that needs no registry
+            raise RegistryError(
+                f"the champion cannot be read, so the gate cannot compare with it: {e.message}",
+                hint=f"{e.hint}. {CHAMPION_BUNDLE_HINT}" if e.hint else CHAMPION_BUNDLE_HINT,
+            ) from e
     else:
-        path = None
+        return None, ""  # --no-champion: asked for, so a note rather than a warning
     if path is None:
-        return None
+        return None, "" if configured else NO_CHAMPION_SOURCE.format(uri=tracking.tracking_uri())
     version, threshold, score = score_bundle(path, holdout)
     version = registered or version  # the registry's number, also for bundles logged before release
     metrics, slices = holdout_metrics(holdout, score, threshold, p.evaluate.min_slice_rows)
@@ -325,7 +364,7 @@ def load_champion(
         f"gate: champion {version} re-scored on {', '.join(metrics['holdout_months'])}: "
         f"ROC AUC {metrics['roc_auc']:.4f}"
     )
-    return Champion(version, path, metrics, slices, score)
+    return Champion(version, path, metrics, slices, score), ""
 
 
 def candidate_outputs(p: Params) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame]:
@@ -362,7 +401,9 @@ def gather(
     candidate, cand_slices, holdout = candidate_outputs(p)
     base_metrics = git_json(base, p.paths.metrics)
     base_slices = git_json(base, p.paths.slices) or []
-    champ = load_champion(p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir)
+    champ, warning = load_champion(
+        p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir
+    )
     ev = Evidence(
         candidate=candidate,
         candidate_slices=cand_slices,
@@ -372,6 +413,7 @@ def gather(
         champion=champ.metrics if champ else None,
         champion_version=champ.version if champ else "",
         champion_slices=champ.slices if champ else (),
+        champion_warning=warning,
     )
     return ev, champ, holdout
 
@@ -417,8 +459,9 @@ def add_candidate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", default="main", help="git ref the PR merges into (default: main)")
     parser.add_argument(
         "--champion-bundle",
-        metavar="DIR",
-        help="re-score this bundle as the champion instead of the registry's",
+        metavar="DIR|ARCHIVE",
+        help="re-score this bundle (a directory, or the champion.tar.gz release asset) as the "
+        "champion instead of reading the registry (needs no credentials)",
     )
     parser.add_argument(
         "--no-champion",

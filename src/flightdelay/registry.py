@@ -11,17 +11,23 @@ under the artifact path `bundle/`, which is what the image bakes and the gate re
 from __future__ import annotations
 
 import contextlib
+import functools
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from flightdelay import tracking
 from flightdelay.bundle import MODEL_NAME
 from flightdelay.errors import RegistryError
 
 BUNDLE_ARTIFACT = "bundle"
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
+AUTH_CODES = {"UNAUTHENTICATED": "401 unauthenticated", "PERMISSION_DENIED": "403 permission denied"}
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def client() -> Any:
@@ -29,14 +35,102 @@ def client() -> Any:
     return mlflow.tracking.MlflowClient()
 
 
-def _registered(c: Any) -> bool:
+def redacted_uri() -> str:
+    """The tracking URI without any user:password part (it goes into error messages)."""
+    uri = tracking.tracking_uri()
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+SERVER_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
+# Substrings of requests/urllib3 errors, and what to call them.
+CONNECTION_CAUSES = {
+    "Connection refused": "connection refused",
+    "Name or service not known": "unknown host",
+    "Temporary failure in name resolution": "unknown host",
+    "timed out": "timed out",
+    "SSLError": "TLS error",
+}
+
+
+def unreadable(e: Exception, action: str) -> RegistryError:
+    """The error for a registry that could not be used (down, refused, unauthorised, broken)."""
+    code = str(getattr(e, "error_code", "") or "")
+    text = str(e)
+    uri = redacted_uri()
+    if code in AUTH_CODES:
+        reason = AUTH_CODES[code]
+        hint = (
+            "trusted jobs get MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD from "
+            "secrets: check that they are set and valid for this server"
+        )
+    else:
+        causes = [label for needle, label in CONNECTION_CAUSES.items() if needle in text]
+        first = (text.strip().splitlines() or [type(e).__name__])[0][:200]
+        if causes:
+            reason = f"unreachable ({causes[0]})"
+        elif "too many 5" in text:  # urllib3 gave up retrying 5xx answers
+            reason = "it answers with server errors (5xx)"
+        elif "Max retries exceeded" in text:
+            reason = "unreachable (no answer)"
+        elif code in SERVER_CODES:
+            reason = f"server error: {first}"
+        else:
+            reason = first
+        hint = f"check MLFLOW_TRACKING_URI ({uri}) and that the server is up, then re-run"
+    return RegistryError(f"cannot {action} the MLflow registry at {uri}: {reason}", hint=hint)
+
+
+def _guarded(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Turn MLflow's exceptions into a RegistryError that says what to do: the caller never
+    mistakes an unreadable registry for an empty one."""
+
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(*args: P.args, **kwargs: P.kwargs) -> R:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                return fn(*args, **kwargs)
+            except MlflowException as e:
+                raise unreadable(e, action) from e
+
+        return inner
+
+    return wrap
+
+
+def _model(c: Any) -> Any | None:
+    """The registered model, or None when it genuinely does not exist yet (nothing released);
+    any other failure propagates (see `_guarded`)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        c.get_registered_model(MODEL_NAME)
-    except MlflowException:
-        return False
-    return True
+        return c.get_registered_model(MODEL_NAME)
+    except MlflowException as e:
+        if getattr(e, "error_code", None) == NOT_FOUND:
+            return None
+        raise
+
+
+def _registered(c: Any) -> bool:
+    return _model(c) is not None
+
+
+@contextlib.contextmanager
+def _absent_ok() -> Iterator[None]:
+    """Inside: a missing model/alias is the state we want (deleting what is not there)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as e:
+        if getattr(e, "error_code", None) not in (NOT_FOUND, "INVALID_PARAMETER_VALUE"):
+            raise
 
 
 # What loading the logged model needs. Listing it skips MLflow's requirement inference, which
@@ -95,43 +189,45 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
     except Exception as e:  # MLflow raises many types; the CLI boundary needs one
         raise RegistryError(
             f"registering the bundle in MLflow failed: {e}",
-            hint=f"check MLFLOW_TRACKING_URI ({tracking.tracking_uri()})",
+            hint=f"check MLFLOW_TRACKING_URI ({redacted_uri()}) and its credentials",
         ) from e
     return str(mv.version)
 
 
+@_guarded("read")
 def alias_version(alias: str) -> str | None:
-    from mlflow.exceptions import MlflowException
-
-    c = client()
-    try:
-        return str(c.get_model_version_by_alias(MODEL_NAME, alias).version)
-    except MlflowException:
+    """The version an alias names; None when the model or the alias does not exist."""
+    model = _model(client())
+    if model is None:
         return None
+    v = (model.aliases or {}).get(alias)
+    return None if v is None else str(v)
 
 
+@_guarded("write to")
 def set_alias(alias: str, version: str) -> None:
     client().set_registered_model_alias(MODEL_NAME, alias, str(version))
 
 
+@_guarded("write to")
 def delete_alias(alias: str) -> None:
-    from mlflow.exceptions import MlflowException
-
-    # Deleting an alias that is not there leaves the state we want.
-    with contextlib.suppress(MlflowException):
+    with _absent_ok():
         client().delete_registered_model_alias(MODEL_NAME, alias)
 
 
+@_guarded("read")
 def version_tags(version: str) -> dict[str, str]:
     return dict(client().get_model_version(MODEL_NAME, str(version)).tags)
 
 
+@_guarded("write to")
 def set_version_tags(version: str, tags: Mapping[str, str]) -> None:
     c = client()
     for k, v in tags.items():
         c.set_model_version_tag(MODEL_NAME, str(version), k, str(v))
 
 
+@_guarded("read")
 def versions() -> list[dict[str, Any]]:
     """Every version, oldest first, with its aliases and tags."""
     c = client()
@@ -150,6 +246,7 @@ def versions() -> list[dict[str, Any]]:
     return sorted(out, key=lambda v: int(v["version"]))
 
 
+@_guarded("read")
 def find_versions(**tags: str) -> list[str]:
     """Versions whose tags all equal the given values (oldest first)."""
     c = client()
@@ -165,11 +262,13 @@ def append_tag(version: str, key: str, value: str) -> None:
     set_version_tags(version, {key: " ".join([*old, value])})
 
 
+@_guarded("write to")
 def delete_version(version: str) -> None:
     """Remove a version (used only to undo a release that failed half-way)."""
     client().delete_model_version(MODEL_NAME, str(version))
 
 
+@_guarded("write to")
 def log_bundle_file(version: str, path: str | Path) -> None:
     """Add a file (release.json) to the version's `bundle/` artifacts, so a download is complete."""
     run_id = (
@@ -179,6 +278,7 @@ def log_bundle_file(version: str, path: str | Path) -> None:
     client().log_artifact(run_id, str(path), artifact_path=BUNDLE_ARTIFACT)
 
 
+@_guarded("read")
 def download_bundle(version: str, dest: str | Path) -> Path:
     """Fetch the bundle of a registered version into `dest` (replaced)."""
     mlflow = tracking._mlflow()
@@ -199,10 +299,9 @@ def download_bundle(version: str, dest: str | Path) -> Path:
     return dest
 
 
+@_guarded("read")
 def alias_bundle(alias: str, dest: str | Path) -> Path | None:
-    """The bundle behind an alias (e.g. the released `champion`), or None when there is none yet."""
-    c = client()
-    if not _registered(c):
-        return None
+    """The bundle behind an alias (e.g. the released `champion`), or None when there is none yet.
+    A registry that cannot be read raises RegistryError: "no champion" must mean there is none."""
     v = alias_version(alias)
     return None if v is None else download_bundle(v, dest)

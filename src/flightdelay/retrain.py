@@ -1,14 +1,18 @@
 """`retrain prepare`: a retraining branch with the new labelled months and the window moved.
 
 It adds the months with DVC (`data add`), moves `data.window.end` in params.yaml by a text edit
-(comments and layout kept), and commits on `retrain/<last month>` with a message and a PR body
-that link the drift evidence. It refuses a dirty tree, and on any failure puts the repository
-back as it was (branch, HEAD, files). The PR then runs the normal PR pipeline and report.
+(comments and layout kept), runs the pipeline (`dvc repro`), and commits all of it — params, the
+`.dvc` files, dvc.lock and the metrics the stages keep in git — on `retrain/<last month>` with a
+message and a PR body that link the drift evidence. The committed dvc.lock names the retrained
+model: the PR check verifies that its own `dvc repro` gives the same lock, and the release ships
+exactly that model. It refuses a dirty tree, and on any failure puts the repository back as it
+was (branch, HEAD, files, pipeline outputs).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -17,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flightdelay import data, gitio
+from flightdelay import data, dvcio, gitio
 from flightdelay.drift.sources import next_month
 from flightdelay.errors import ConfigError, DataError, FlightDelayError, ToolError
 from flightdelay.params import MONTH_RE, Params
@@ -162,7 +166,8 @@ def render_pr(
             *([f"- {f}" for f in facts] or ["- (no drift summary attached)"]),
             *([f"- {link}" for link in links]),
             "",
-            "The PR pipeline reruns `dvc repro`, the gate and the report on this branch.",
+            "This branch commits the retrained model's `dvc.lock`; the PR pipeline reruns `dvc repro`, "
+            "checks that it gives the same lock, and runs the gate and the report.",
             "",
         ]
     )
@@ -203,18 +208,28 @@ def prepare(
     gitio.git("switch", "--quiet", "-c", branch)
     try:
         say(f"retrain: on new branch {branch}; adding {', '.join(months)}")
-        data.add(p, months, push=push)
+        data.add(p, months)
         params_path.write_text(move_window_end(params_path.read_text(), new_end))
         say(f"retrain: params.yaml data.window.end {old[1]} → {new_end}")
+        data.restore(p, push=False)  # every partition of the new window, for the pipeline
+        say("retrain: dvc repro (trains the candidate on the new window) …")
+        dvcio.run("repro", stream=True)
         tracked = [str(data.dvc_file(raw, m)) for m in months]
-        gitio.git("add", str(params_path), *tracked, str(raw / ".gitignore"))
+        gitio.git("add", str(params_path), *tracked, str(raw / ".gitignore"), "dvc.lock")
+        gitio.git("add", "--update")  # stage outputs kept in git (metrics, plots); tree was clean
         gitio.git("commit", "--quiet", "-m", message)
+        say(f"retrain: committed dvc.lock (model {dvcio.lock_outs().get(p.paths.model, '?')[:12]})")
+        if push:
+            dvcio.run("push", "--quiet")
+            say("retrain: pushed the new partitions and pipeline outputs to the DVC remote")
     except BaseException as e:  # anything, even Ctrl-C: put the repository back, then re-raise
         reason = (str(e) or type(e).__name__).splitlines()[0]
         say(f"retrain: failed ({reason}); restoring {start_ref}")
         gitio.git("reset", "--quiet", "--hard", start_sha, check=False)
         gitio.git("switch", "--quiet", start_ref if start_ref != "HEAD" else start_sha, check=False)
         gitio.git("branch", "-D", branch, check=False)
+        with contextlib.suppress(ToolError):  # the outputs dvc.lock records again (best effort)
+            dvcio.run("checkout", "--quiet", check=False)
         for x in created:
             if x.is_dir():
                 shutil.rmtree(x, ignore_errors=True)
@@ -269,7 +284,9 @@ def _handler(args: argparse.Namespace, p: Params) -> int:
 def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:  # type: ignore[type-arg]
     r = sub.add_parser("retrain", help="prepare a retraining branch with new labelled months")
     rsub = r.add_subparsers(dest="retrain_cmd", required=True)
-    pr = rsub.add_parser("prepare", help="data add + move the window + commit on retrain/<month>")
+    pr = rsub.add_parser(
+        "prepare", help="data add + move the window + dvc repro + commit (with dvc.lock) on retrain/<month>"
+    )
     pr.add_argument(
         "--months",
         nargs="+",
@@ -281,5 +298,7 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     pr.add_argument("--issue", type=int, help="number of the drift issue to reference")
     pr.add_argument("--evidence-url", help="link to the drift run / HTML report")
     pr.add_argument("--body-out", help="where to write the PR body (default drift.output_dir)")
-    pr.add_argument("--push", action="store_true", help="push the new partitions to the DVC remote")
+    pr.add_argument(
+        "--push", action="store_true", help="push the new partitions and pipeline outputs to the DVC remote"
+    )
     handlers["retrain"] = _handler

@@ -16,6 +16,11 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI", "").strip() or DEFAULT_URI
 
 
+def is_configured() -> bool:
+    """True when MLFLOW_TRACKING_URI names a registry (rather than the local default file)."""
+    return bool(os.environ.get("MLFLOW_TRACKING_URI", "").strip())
+
+
 def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, read from the environment (MLflow's own
     inference imports and inspects every module and costs seconds per run)."""

@@ -66,7 +66,7 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
     (other / "NOTES.txt").write_text("another merge\n")
     git(other, "add", "NOTES.txt")
     git(other, "commit", "-qm", "another merge")
-    for outputs in ("models", "reports"):  # DVC outputs are not in git
+    for outputs in ("models", "reports", "data"):  # DVC outputs and data are not in git
         shutil.copytree(repo / outputs, other / outputs, dirs_exist_ok=True)
     procs = [
         subprocess.Popen(

@@ -4,14 +4,13 @@ that survives a concurrent merge (rebase-and-retry, or re-apply on a fresh tip).
 from __future__ import annotations
 
 import fcntl
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from flightdelay.errors import ReleaseError, ToolError
-from flightdelay.gitio import git
+from flightdelay.gitio import git, git_proc
 from flightdelay.progress import say
 
 LOCK_NAME = "flightdelay-release.lock"
@@ -128,9 +127,7 @@ def push(
                 ) from e
             say(f"release: push rejected (attempt {attempt}/{attempts}); rebasing on {remote}/{branch}")
         git("fetch", "-q", remote, branch)
-        rebase = subprocess.run(
-            ["git", "rebase", "-q", "FETCH_HEAD"], capture_output=True, text=True, check=False
-        )
+        rebase = git_proc("rebase", "-q", "FETCH_HEAD")
         if rebase.returncode == 0:
             continue
         git("rebase", "--abort", check=False)

@@ -1,9 +1,12 @@
 """`flightdelay release`: turn the reviewed model into a released one, without retraining.
 
-Checks the bundle against the model hash in dvc.lock, registers it, tags the version, moves
-`champion` (the old one becomes `previous`), writes the model card and changelog, tags the
-commit `model-vN`, and writes the bundle copy (with release.json) that the image bakes. Every
-step registers its undo; a failure anywhere rolls the earlier steps back.
+Makes the workspace match the committed dvc.lock (refusing a stale lock; pulling, or
+reproducing and checking, absent outputs), checks the bundle against the model hash in dvc.lock,
+registers it, tags the version, moves `champion` (the old one becomes `previous`), writes the
+model card and changelog, tags the commit `model-vN`, and writes the bundle copy (with
+release.json) that the image bakes plus the champion archive that PR checks read. Every step
+registers its undo; a failure anywhere rolls the earlier steps back. Re-running a release of an
+already released commit rewrites the bundle copy and the archive and changes nothing else.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from flightdelay import bundle as bundle_mod
-from flightdelay import dvcio, hashing, registry
+from flightdelay import bundle_archive, dvcio, hashing, registry
 from flightdelay.errors import ConfigError, ModelError, ReleaseError
 from flightdelay.params import Params, ReleaseParams
 from flightdelay.progress import say
-from flightdelay.release import card, gitops, overlay
+from flightdelay.release import card, gitops, overlay, workspace
 
 CHAMPION, PREVIOUS = "champion", "previous"
 
@@ -168,8 +171,14 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def champion_archive(p: Params) -> Path:
+    """build/champion.tar.gz: the image bundle as one file (the `model-vN` release asset)."""
+    return Path(p.release.image_bundle).parent / bundle_archive.ARCHIVE_NAME
+
+
 def write_image_bundle(p: Params, release_doc: dict[str, Any]) -> Path:
-    """Copy the bundle to `release.image_bundle` and add release.json (atomic replace)."""
+    """Copy the bundle to `release.image_bundle`, add release.json (atomic replace), and pack
+    the result into the champion archive."""
     dest = Path(p.release.image_bundle)
     tmp = dest.with_name(dest.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -177,7 +186,23 @@ def write_image_bundle(p: Params, release_doc: dict[str, Any]) -> Path:
     (tmp / bundle_mod.RELEASE_FILE).write_text(json.dumps(release_doc, indent=2) + "\n")
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
+    bundle_archive.pack(dest, champion_archive(p))
     return dest
+
+
+def _rewrite_outputs(p: Params, version: str, tags: dict[str, str], model_md5: str) -> Path:
+    """The image bundle and archive of a version released before, from its registry tags: the
+    same release.json the first run wrote (a re-run after a failed later step needs them)."""
+    facts = _facts(
+        p,
+        version=version,
+        sha=tags.get("git_sha", ""),
+        model_md5=model_md5,
+        image=tags.get("image", ""),
+        pr=tags.get("pr"),
+        released_at=tags.get("released_at", ""),
+    )
+    return write_image_bundle(p, facts.release_json(bundle_mod.MODEL_NAME))
 
 
 def release(
@@ -196,6 +221,7 @@ def release(
         p = p.model_copy(update={"release": section})
     with gitops.release_lock():
         gitops.require_clean()
+        workspace.ensure_reviewed_outputs(p)
         model_md5 = check_model_hash(p)
         sha = gitops.head()
         done = already_released(p, model_md5)
@@ -205,7 +231,11 @@ def release(
                 f"release: model {model_md5[:12]} and the code of {sha[:12]} are already released "
                 f"as {gitops.tag_name(v)} (only release-managed files changed since); nothing to do"
             )
-            return Released(v, gitops.tag_name(v), tags.get("image", ""), None, created=False)
+            dest = _rewrite_outputs(p, v, tags, model_md5)
+            say(f"release: image bundle {dest} and {champion_archive(p)} rewritten for version {v}")
+            image = tags.get("image", "")
+            out(f"{bundle_mod.MODEL_NAME} v{v} already released as {gitops.tag_name(v)}; image {image}")
+            return Released(v, gitops.tag_name(v), image, None, created=False)
         undo: list[Callable[[], None]] = []
         try:
             return _release(p, sha=sha, model_md5=model_md5, pr=pr, push=push, undo=undo)
@@ -280,7 +310,7 @@ def _release(
 
     dest = write_image_bundle(p, facts.release_json(bundle_mod.MODEL_NAME))
     registry.log_bundle_file(version, dest / bundle_mod.RELEASE_FILE)
-    say(f"release: image bundle {dest} (release.json → version {version})")
+    say(f"release: image bundle {dest} (release.json → version {version}); {champion_archive(p)}")
 
     prev_previous = registry.alias_version(PREVIOUS)
     registry.set_alias(CHAMPION, version)

@@ -89,6 +89,8 @@ def _verdict(c: Content) -> list[str]:
     v = c.verdict
     head = "✅ **Gate: pass**" if v.get("passed") else "❌ **Gate: FAIL**"
     out = [f"{head} — {v.get('reason', '')}", ""]
+    for w in v.get("warnings") or []:  # e.g. no champion compared: reviewers must not miss it
+        out += [f"> [!WARNING]\n> ⚠️ **{w[0].upper()}{w[1:]}**", ""]
     checks = v.get("checks") or []
     if checks:
         out += [

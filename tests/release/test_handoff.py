@@ -1,0 +1,112 @@
+"""The model a pull request built is the model that is released: a merged dvc.lock that its
+own inputs no longer reproduce is refused, `retrain prepare` commits the retrained lock, and
+outputs the DVC remote lacks are reproduced and checked before anything is registered."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from flightdelay.dvcio import lock_outs
+from tests.helpers import edit_params
+from tests.release.conftest import cli, git
+
+pytestmark = pytest.mark.slow
+MODEL = "models/model.json"
+
+
+def versions(client: MlflowClient) -> list[str]:
+    return sorted(v.version for v in client.search_model_versions("name='flight-delay'"))
+
+
+def champion(client: MlflowClient) -> str:
+    return str(client.get_model_version_by_alias("flight-delay", "champion").version)
+
+
+def test_release_after_a_retraining_merge_ships_the_retrained_model(
+    release_repo: Path, registry: str
+) -> None:
+    repo, client = release_repo, MlflowClient(registry)
+    cli(repo, registry, "release")
+    v1_md5 = client.get_model_version("flight-delay", "1").tags["model_md5"]
+    start = git(repo, "rev-parse", "HEAD")
+
+    # A retraining branch as `retrain prepare` used to make it: the new month's .dvc file and the
+    # moved window committed, dvc.lock (and so the model it names) left as it was.
+    git(repo, "switch", "-q", "-c", "retrain-old")
+    cli(repo, registry, "data", "add", "2013-03")
+    edit_params(repo, {"data": {"window": {"start": "2013-01", "end": "2013-03"}}})
+    git(repo, "add", "params.yaml", "data/raw/2013-03.dvc", "data/raw/.gitignore")
+    git(repo, "commit", "-qm", "retrain: add 2013-03")
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge retrain-old", "retrain-old")
+
+    refused = cli(repo, registry, "release", check=False)
+    assert refused.returncode == 8, refused.stderr  # before the fix: v2 with the OLD model
+    assert "stage prepare: param params.yaml:data.window modified" in refused.stderr
+    assert "stage prepare: dep data/raw modified" in refused.stderr
+    assert "make repro" in refused.stderr
+    assert versions(client) == ["1"]
+    assert champion(client) == "1"
+
+    # The same months through today's `retrain prepare`: it reproduces and commits dvc.lock.
+    git(repo, "reset", "-q", "--hard", start)
+    git(repo, "branch", "-q", "-D", "retrain-old")
+    shutil.rmtree(repo / "data/raw/2013-03")
+    prepared = json.loads(cli(repo, registry, "retrain", "prepare", "--months", "2013-03").stdout)
+    assert prepared["branch"] == "retrain/2013-03"
+    committed = set(git(repo, "show", "--name-only", "--format=", "HEAD").splitlines())
+    assert {"dvc.lock", "params.yaml", "data/raw/2013-03.dvc", "reports/metrics.json"} <= committed
+    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    cli(repo, registry, "lock", "check")  # what the PR check runs after its own `dvc repro`
+    retrained_md5 = lock_outs(repo / "dvc.lock")[MODEL]
+    assert retrained_md5 != v1_md5
+
+    git(repo, "switch", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge retrain/2013-03", "retrain/2013-03")
+    out = cli(repo, registry, "release").stdout
+    assert "released flight-delay v2" in out
+    assert client.get_model_version("flight-delay", "2").tags["model_md5"] == retrained_md5
+    assert champion(client) == "2"
+
+
+def test_release_reproduces_outputs_the_dvc_remote_lacks_and_refuses_a_lock_it_cannot_reproduce(
+    release_repo: Path, registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh clone (the release job) whose DVC remote never received the PR's outputs."""
+    client = MlflowClient(registry)
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(release_repo), str(clone))
+    remote = tmp_path / "dvc-remote"
+    remote.mkdir()
+    monkeypatch.setenv("DVC_REMOTE_URL", str(remote))
+    model_md5 = lock_outs(clone / "dvc.lock")[MODEL]
+    assert not (clone / MODEL).exists()
+
+    result = cli(clone, registry, "release")
+    assert "reproducing" in result.stderr
+    assert "reproduced outputs match dvc.lock" in result.stderr
+    assert versions(client) == ["1"]  # before the fix: refused, models/model.json is missing
+    assert client.get_model_version("flight-delay", "1").tags["model_md5"] == model_md5
+    assert (remote / "files/md5" / model_md5[:2] / model_md5[2:]).is_file()  # pushed for later jobs
+    assert git(clone, "status", "--porcelain", "--untracked-files=no") == ""
+
+    # A lock naming a model this commit does not build: reproduced, compared, refused.
+    git(clone, "switch", "-q", "-c", "tampered")
+    lock = clone / "dvc.lock"
+    lock.write_text(lock.read_text().replace(model_md5, "deadbeef" * 4))
+    (clone / "NOTES.md").write_text("not a release-managed file\n")
+    git(clone, "add", "dvc.lock", "NOTES.md")
+    git(clone, "commit", "-qm", "a lock that was edited by hand")
+    (clone / MODEL).unlink()
+    shutil.rmtree(clone / "models/bundle")
+    refused = cli(clone, registry, "release", check=False)
+    assert refused.returncode == 8, refused.stderr
+    assert "reproduced outputs differ" in refused.stderr
+    assert f"stage train: out {MODEL}: committed deadbeefdead, reproduced {model_md5[:12]}" in refused.stderr
+    assert versions(client) == ["1"]
+    assert git(clone, "status", "--porcelain", "--untracked-files=no") == ""
