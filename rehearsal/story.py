@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rehearsal.engine import Run
 from rehearsal.world import World
 
@@ -114,9 +116,15 @@ class Story:
         return f"production → {self.overlay_image('production')}"
 
     def drift(self) -> str:
+        """Schedule ticks until the N-of-M trigger asks for retraining (params drift.trigger)."""
         w = self.world
-        w.tick("drift.yml")
-        runs = w.engine.pump()
+        trigger = yaml.safe_load((w.clone / "params.yaml").read_text())["drift"]["trigger"]
+        runs: list[Run] = []
+        for _ in range(int(trigger["m"])):
+            w.tick("drift.yml")
+            runs += w.engine.pump()
+            if any(str(p["head"]["ref"]).startswith("retrain/") for p in w.pulls()):
+                break
         drift = self.expect(runs, "drift.yml", "schedule")
         issues = [i for i in self.state()["issues"] if "drift" in json.dumps(i.get("labels", []))]
         if len(issues) != 1:
@@ -132,7 +140,9 @@ class Story:
         ]
         if not gate or gate[-1].conclusion != "success":
             raise StoryFailed("the retraining PR's pr.yml (gate) should have run and passed")
-        return f"drift issue #{issues[0]['number']}, retraining PR #{self.numbers['retrain']} gated"
+        ticks = sum(r.workflow.file == "drift.yml" for r in runs)
+        issue, pr = issues[0]["number"], self.numbers["retrain"]
+        return f"{ticks} tick(s): drift issue #{issue}, retraining PR #{pr} gated"
 
     def retrain(self) -> str:
         w = self.world

@@ -35,10 +35,11 @@ OWNER, REPO = "acme", "flightdelay"
 APP_ID, APP_SLUG = "424242", "flightdelay-bot"
 BUCKET = "flightdelay"
 DRIFT_CRON = "23 5 * * *"
-# The fast configuration a fork might choose: two months and a small model.
+# The fast configuration a fork might choose: two months, a small model, retraining on first drift.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "data": {"window": {"start": "2013-05", "end": "2013-06"}},
     "train": {"n_estimators": 40, "max_depth": 4},
+    "drift": {"trigger": {"n": 1, "m": 1}},  # ask for retraining on the first drifted check
 }
 
 
