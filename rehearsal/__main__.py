@@ -25,8 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=PROJECT / ".rehearsal" / "work", help="scratch folder")
     parser.add_argument(
         "--workflows-from",
-        metavar="REF",
-        help="rehearse this project's workflow files as they were at a git ref (e.g. to show a defect)",
+        metavar="REF[:FILES]",
+        help="rehearse this project's workflow files (all, or FILES=a.yml,b.yml) as they were at REF",
     )
     parser.add_argument(
         "--summary", type=Path, default=PROJECT / ".rehearsal" / "summary.json", help="summary JSON path"

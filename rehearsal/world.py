@@ -209,11 +209,11 @@ class World:
         self.sh("git", "branch", "--quiet", "--set-upstream-to", "origin/main", "main")
         return sha
 
-    def _workflows_at(self, ref: str) -> None:
-        """Replace the seeded workflow files by this project's at `ref` (to rehearse old ones)."""
+    def _workflows_at(self, spec: str) -> None:
+        """`REF` or `REF:a.yml,b.yml`: those workflow files as this project had them at REF (to
+        rehearse old ones and see what GitHub would have done with them)."""
+        ref, _, only = spec.partition(":")
         folder = self.clone / ".github" / "workflows"
-        shutil.rmtree(folder)
-        folder.mkdir()
         names = subprocess.run(
             ["git", "ls-tree", "--name-only", f"{ref}:.github/workflows"],
             cwd=PROJECT,
@@ -221,7 +221,13 @@ class World:
             text=True,
             check=True,
         ).stdout.split()
-        for name in names:
+        wanted = set(only.split(",")) if only else set(names)
+        if unknown := wanted - set(names):
+            raise RuntimeError(f"--workflows-from {spec}: {ref} has no {', '.join(sorted(unknown))}")
+        if not only:
+            shutil.rmtree(folder)
+            folder.mkdir()
+        for name in sorted(wanted):
             text = subprocess.run(
                 ["git", "show", f"{ref}:.github/workflows/{name}"],
                 cwd=PROJECT,
