@@ -103,3 +103,39 @@ def test_registry_errors_name_the_cause_without_credentials(monkeypatch: pytest.
     for e in (err, denied):
         assert "s3cret" not in str(e)
         assert "***@mlflow.example.com" in str(e)
+
+
+def test_champion_moves_only_forward_along_the_history(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Overlapping release runs: the release of an older merge must not take `champion` back."""
+    import subprocess
+
+    from flightdelay.release import gitops
+
+    def git(*args: str) -> str:
+        env = {
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@t",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+        }
+        return subprocess.run(
+            ["git", *args],
+            cwd=tmp_path,
+            env={**env, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    git("init", "-q")
+    git("commit", "-q", "--allow-empty", "-m", "a")
+    old = git("rev-parse", "HEAD")
+    git("commit", "-q", "--allow-empty", "-m", "b")
+    new = git("rev-parse", "HEAD")
+    monkeypatch.chdir(tmp_path)
+    assert gitops.is_older(old, new)
+    assert not gitops.is_older(new, old)
+    assert not gitops.is_older(new, new)
+    assert not gitops.is_older(new, "")  # no champion yet: the first release moves it

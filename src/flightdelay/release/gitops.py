@@ -71,6 +71,13 @@ def changed_since(sha: str) -> list[str] | None:
         return None
 
 
+def is_older(sha: str, than: str) -> bool:
+    """True when commit `sha` is a strict ancestor of `than` (an older point of the same history)."""
+    if not sha or not than or sha == than:
+        return False
+    return git_proc("merge-base", "--is-ancestor", sha, than).returncode == 0
+
+
 def tag_exists(name: str) -> bool:
     return bool(git("tag", "--list", name))
 

@@ -312,15 +312,24 @@ def _release(
     registry.log_bundle_file(version, dest / bundle_mod.RELEASE_FILE)
     say(f"release: image bundle {dest} (release.json → version {version}); {champion_archive(p)}")
 
-    prev_previous = registry.alias_version(PREVIOUS)
-    registry.set_alias(CHAMPION, version)
-    undo.append(lambda: _restore_alias(CHAMPION, previous))
-    if previous and previous != version:
-        registry.set_alias(PREVIOUS, previous)
-        undo.append(lambda: _restore_alias(PREVIOUS, prev_previous))
-        registry.append_tag(previous, "superseded_at", released_at)
-    registry.append_tag(version, "champion_at", released_at)
-    say(f"release: alias champion → {version}" + (f", previous → {previous}" if previous else ""))
+    # Release runs of different merges may overlap (one concurrency group per commit): a release of
+    # an older merge that finishes last is registered and tagged, but `champion` keeps the newer one.
+    champion_sha = registry.version_tags(previous).get("git_sha", "") if previous else ""
+    if gitops.is_older(sha, champion_sha):
+        say(
+            f"release: champion stays v{previous}: its commit {champion_sha[:12]} is newer on "
+            f"{p.release.branch} than this release's {sha[:12]}"
+        )
+    else:
+        prev_previous = registry.alias_version(PREVIOUS)
+        registry.set_alias(CHAMPION, version)
+        undo.append(lambda: _restore_alias(CHAMPION, previous))
+        if previous and previous != version:
+            registry.set_alias(PREVIOUS, previous)
+            undo.append(lambda: _restore_alias(PREVIOUS, prev_previous))
+            registry.append_tag(previous, "superseded_at", released_at)
+        registry.append_tag(version, "champion_at", released_at)
+        say(f"release: alias champion → {version}" + (f", previous → {previous}" if previous else ""))
 
     if push:
         gitops.push(
