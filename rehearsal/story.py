@@ -4,9 +4,9 @@
   2 open PR    a params change → pr.yml (gate, report) → pr-comment.yml (the sticky comment)
   3 merge      release.yml: model-v1 registered and tagged, image built, staging bumped on main,
                promotion PR opened by the App → its pr.yml runs
-  4 promote    the promotion PR merged → promote.yml records the production deployment
-  5 drift      a schedule tick → drift.yml: one drift issue, a retraining PR → its pr.yml runs
-  6 retrain    the retraining PR merged → release.yml: model-v2, staging bumped
+  4 promote    the promotion PR merged → promote.yml records the production deployment; at the same
+     + drift   time a schedule tick → drift.yml: one drift issue, a retraining PR → its pr.yml runs
+  5 retrain    the retraining PR merged → release.yml: model-v2, staging bumped
 
 Each step asserts what a user would see on GitHub; `summary()` is what `make rehearse` writes.
 """
@@ -29,6 +29,7 @@ from rehearsal.world import World
 TUNE = {"train": {"learning_rate": 0.12}}
 RELEASE_V1 = "merge it: release v1"
 RELEASE_V2 = "merge the retraining PR: release v2"
+PROMOTE_AND_DRIFT = "merge the promotion PR; the scheduled drift check"
 
 
 class StoryFailed(Exception):
@@ -54,8 +55,7 @@ class Story:
             ("seed the fork", self.seed),
             ("open a params PR", self.open_pr),
             (RELEASE_V1, self.merge_release),
-            ("merge the promotion PR", self.promote),
-            ("scheduled drift check", self.drift),
+            (PROMOTE_AND_DRIFT, self.promote_and_drift),
             (RELEASE_V2, self.retrain),
         ]
 
@@ -108,23 +108,24 @@ class Story:
             raise StoryFailed("the promotion PR (opened by the App) should have started pr.yml")
         return f"model-v1 tagged, staging → {staging}, promotion PR #{self.numbers['promote']}"
 
-    def promote(self) -> str:
+    def promote_and_drift(self) -> str:
+        """The maintainer merges the promotion PR while the schedule ticks: independent, side by side."""
         w = self.world
         w.merge(self.numbers["promote"])
+        w.tick("drift.yml")
         runs = w.engine.pump()
         self.expect(runs, "promote.yml", "push")
-        return f"production → {self.overlay_image('production')}"
+        return f"production → {self.overlay_image('production')}; {self.drift(runs)}"
 
-    def drift(self) -> str:
-        """Schedule ticks until the N-of-M trigger asks for retraining (params drift.trigger)."""
+    def drift(self, runs: list[Run]) -> str:
+        """More schedule ticks until the N-of-M trigger asks for retraining (params drift.trigger)."""
         w = self.world
         trigger = yaml.safe_load((w.clone / "params.yaml").read_text())["drift"]["trigger"]
-        runs: list[Run] = []
-        for _ in range(int(trigger["m"])):
-            w.tick("drift.yml")
-            runs += w.engine.pump()
+        for _ in range(int(trigger["m"]) - 1):
             if any(str(p["head"]["ref"]).startswith("retrain/") for p in w.pulls()):
                 break
+            w.tick("drift.yml")
+            runs += w.engine.pump()
         drift = self.expect(runs, "drift.yml", "schedule")
         issues = [i for i in self.state()["issues"] if "drift" in json.dumps(i.get("labels", []))]
         if len(issues) != 1:

@@ -8,10 +8,10 @@ The six files in .github/workflows run unchanged under act against the rehearsal
   3 merge      release.yml: model-v1 registered, tagged, image built, staging bumped
   4 serve      the released image's bundle served by gunicorn on loopback (the cluster's part)
   5 traffic    real July 2013 flights replayed through the API
-  6 promote    the App's promotion PR merged → promote.yml records production
-  7 drift      a schedule tick → drift.yml: one drift issue and a retraining PR, gated by pr.yml
-  8 retrain    the retraining PR merged → release.yml: model-v2
-  9 reload     the service reloads v2 under load, no request failing
+  6 promote    the App's promotion PR merged → promote.yml records production; meanwhile a
+    + drift    schedule tick → drift.yml: one drift issue and a retraining PR, gated by pr.yml
+  7 retrain    the retraining PR merged → release.yml: model-v2
+  8 reload     the service reloads v2 under load, no request failing
 
 Then a summary: timings, and what the forge holds (the comment, the issue, the PRs, the tags, the
 image in each overlay). No process is left running, also after a failure or Ctrl-C.
