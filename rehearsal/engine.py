@@ -129,7 +129,7 @@ class Engine:
         else:
             sha, ref, changed = self.default_head(), "refs/heads/main", []
         at = sha if kind in ("push", "pull_request") else self.default_head()
-        only = event.get("workflow")
+        only = Path(str(event.get("workflow") or payload.get("workflow") or "")).name  # dispatch: one file
         for wf in self.workflows_at(at):
             if only and wf.file != only:
                 continue

@@ -123,6 +123,26 @@ def get_release(forge: Forge, req: Request) -> Response:
     return Response.json(release_json(forge, int(req.params["id"])))
 
 
+def update_release(forge: Forge, req: Request) -> Response:
+    """PATCH …/releases/{id}: name, body and `make_latest` (a rollback points PR gates back)."""
+    req.who()
+    release_id = int(req.params["id"])
+    if release_id not in forge.store.releases:
+        raise not_found()
+    data = req.json()
+    release = forge.store.releases[release_id]
+    for key in ("name", "body"):
+        if key in data:
+            release[key] = data[key]
+    if (
+        str(data.get("make_latest", "")).lower() == "true"
+        and not release["draft"]
+        and not release["prerelease"]
+    ):
+        forge.latest_release = release_id
+    return Response.json(release_json(forge, release_id))
+
+
 def latest_release(forge: Forge, req: Request) -> Response:
     if forge.latest_release is None:
         raise not_found()
@@ -383,6 +403,7 @@ def add_routes(router: Router) -> None:
     router.add("GET", f"{repo}/releases/tags/{{tag:path}}", release_by_tag)
     router.add("GET", f"{repo}/releases/assets/{{id:int}}", get_asset)
     router.add("GET", f"{repo}/releases/{{id:int}}", get_release)
+    router.add("PATCH", f"{repo}/releases/{{id:int}}", update_release)
     router.add("POST", f"{repo}/releases/{{id:int}}/assets", upload_asset)
     router.add("GET", f"{repo}/releases/{{id:int}}/assets", list_assets)
     router.add("GET", "/{owner}/{repo}/releases/download/{tag}/{name}", download_asset)

@@ -29,6 +29,7 @@ from rehearsal.world import World
 TUNE = {"train": {"learning_rate": 0.12}}
 RELEASE_V1 = "merge it: release v1"
 RELEASE_V2 = "merge the retraining PR: release v2"
+ROLLBACK = "roll back by hand (promote.yml, workflow_dispatch)"
 PROMOTE_AND_DRIFT = "merge the promotion PR; the scheduled drift check"
 
 
@@ -153,6 +154,20 @@ class Story:
         if "model-v2" not in self.tags():
             raise StoryFailed(f"merging the retraining PR should release model-v2; tags: {self.tags()}")
         return f"model-v2 tagged, staging → {self.overlay_image('staging')}"
+
+    def rollback(self) -> str:
+        """Someone runs promote.yml by hand (workflow_dispatch): back to the `previous` model."""
+        w = self.world
+        w.dispatch("promote.yml", {"rollback_to": ""})
+        runs = w.engine.pump()
+        self.expect(runs, "promote.yml", "workflow_dispatch")
+        staging = self.overlay_image("staging")
+        if "model-v1" not in staging:
+            raise StoryFailed(f"the rollback should put staging back on model-v1, it names {staging}")
+        latest = w.repo_api("GET", "releases/latest")["tag_name"]
+        if latest != "model-v1":
+            raise StoryFailed(f"after the rollback PR gates should compare with model-v1, latest is {latest}")
+        return f"staging → {staging}; release {latest} is the latest again (PR gates compare with it)"
 
     # --- what a user sees -----------------------------------------------------------------------------
     def expect(self, runs: list[Run], file: str, event: str) -> Run:

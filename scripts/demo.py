@@ -12,6 +12,7 @@ The six files in .github/workflows run unchanged under act against the rehearsal
     + drift    schedule tick → drift.yml: one drift issue and a retraining PR, gated by pr.yml
   7 retrain    the retraining PR merged → release.yml: model-v2
   8 reload     the service reloads v2 under load, no request failing
+  9 rollback   promote.yml run by hand (workflow_dispatch): staging back on v1, v1's release latest
 
 Then a summary: timings, and what the forge holds (the comment, the issue, the PRs, the tags, the
 image in each overlay). No process is left running, also after a failure or Ctrl-C.
@@ -33,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from rehearsal.cluster import Service, ServiceFailed, july_rows
 from rehearsal.engine import RehearsalFailed
-from rehearsal.story import RELEASE_V1, RELEASE_V2, Story, StoryFailed
+from rehearsal.story import RELEASE_V1, RELEASE_V2, ROLLBACK, Story, StoryFailed
 from rehearsal.world import World
 
 Step = tuple[str, Callable[[], str]]
@@ -61,6 +62,7 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
             steps += [("serve the released image", serve), ("replay July flights as traffic", traffic)]
         if title == RELEASE_V2:
             steps.append(("the service reloads v2 under load", reload))
+    steps.append((ROLLBACK, story.rollback))
     return steps
 
 

@@ -532,3 +532,19 @@ def test_an_installation_token_revokes_itself(forge: Forge) -> None:
     assert call(forge, "DELETE", "/installation/token", forge.mint_token("user", "acme"))[0] == 403
     assert call(forge, "DELETE", "/installation/token", token)[0] == 204
     assert call(forge, "GET", "/repos/acme/flightdelay", token)[0] == 401
+
+
+def test_a_rollback_marks_an_older_release_latest(forge: Forge, clone: Path) -> None:
+    """promote.yml's rollback: PATCH make_latest, so PR gates read the restored champion."""
+    token = forge.mint_token("user", "acme")
+    ids = []
+    for tag in ("model-v1", "model-v2"):
+        status, body, _ = call(forge, "POST", "/repos/acme/flightdelay/releases", token, {"tag_name": tag})
+        assert status == 201, body
+        ids.append(body["id"])
+    assert call(forge, "GET", "/repos/acme/flightdelay/releases/latest", token)[1]["tag_name"] == "model-v2"
+    status, _, _ = call(
+        forge, "PATCH", f"/repos/acme/flightdelay/releases/{ids[0]}", token, {"make_latest": "true"}
+    )
+    assert status == 200
+    assert call(forge, "GET", "/repos/acme/flightdelay/releases/latest", token)[1]["tag_name"] == "model-v1"
