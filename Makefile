@@ -79,16 +79,16 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts rehearsal
 	ruff format src api tests scripts rehearsal
 
-# The rehearsal (several minutes, mostly waiting on subprocesses) runs in the background while the
-# other checks run; tests/e2e/test_rehearsal.py, collected last, waits for it and asserts on its
+# The rehearsal (`--quick`: every workflow file runs, the story stops before the v2 release; several
+# minutes, mostly waiting on subprocesses) runs in the background while the other checks run; tests/e2e/test_rehearsal.py, collected last, waits for it and asserts on its
 # summary. Whatever happens, the trap stops it (it stops every service it started).
 test: setup tools system kernel ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks, the rehearsal
 	@mkdir -p .rehearsal && rm -f .rehearsal/summary.json
 	@echo "test: make rehearse runs in the background (log: .rehearsal/rehearse.log)"
-	@python -m rehearsal --fast > .rehearsal/rehearse.log 2>&1 & pid=$$!; \
+	@python -m rehearsal --fast --quick > .rehearsal/rehearse.log 2>&1 & pid=$$!; \
 	  trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
 	  $(MAKE) --no-print-directory lint test-serve-env audit sbom && \
-	  REHEARSAL_PID=$$pid pytest -q -m "not serve_only"  # serve_only tests ran in test-serve-env
+	  REHEARSAL_PID=$$pid pytest -q --durations=15 -m "not serve_only"  # serve_only ran in test-serve-env
 
 .PHONY: check-deploy
 check-deploy: setup tools system ## render, validate, policy-check, unit-test alerts and checkov-scan deploy/ and argocd/

@@ -21,8 +21,16 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__)
-    parser.add_argument("--fast", action="store_true", help="2 months, a small model, CI narrowed to lint")
+    parser.add_argument(
+        "--fast", action="store_true", help="2 months, a small model, retraining on the first drift"
+    )
     parser.add_argument("--work", type=Path, default=PROJECT / ".rehearsal" / "work", help="scratch folder")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="`make test`'s cut: the PR and the drift tick side by side, then v1 and its promotion "
+        "(every workflow file runs; the retraining PR is gated, not merged)",
+    )
     parser.add_argument(
         "--workflows-from",
         metavar="REF[:FILES]",
@@ -38,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with World(args.work, fast=args.fast, workflows_from=args.workflows_from) as world:
             story = Story(world)
             try:
-                story.tell()
+                story.tell(story.quick_steps() if args.quick else story.steps())
             finally:
                 story.write_summary(args.summary)
             story.write_summary(args.summary, passed=True)

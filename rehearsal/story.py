@@ -77,18 +77,44 @@ class Story:
         sha = self.world.seed()
         return f"main at {sha[:12]}"
 
-    def open_pr(self) -> str:
+    def quick_steps(self) -> list[tuple[str, Callable[[], str]]]:
+        """`make test`'s cut: every workflow file runs, the PR and the drift tick side by side, and
+        the story ends before the retraining PR is merged (no v2 release)."""
+        return [
+            ("seed the fork", self.seed),
+            ("open a params PR while the schedule ticks", self.pr_and_drift),
+            (RELEASE_V1, self.merge_release),
+            ("merge the promotion PR", self.promote),
+        ]
+
+    def _push_tune_pr(self) -> int:
         w = self.world
         w.branch_with_params("tune", TUNE, "train: learning rate 0.12")
-        number = w.open_pr("tune", "train: learning rate 0.12", "A params change, rehearsed.")
-        self.numbers["tune"] = number
-        runs = w.engine.pump()
+        self.numbers["tune"] = w.open_pr("tune", "train: learning rate 0.12", "A params change, rehearsed.")
+        return self.numbers["tune"]
+
+    def _reported(self, runs: list[Run], number: int) -> str:
         self.expect(runs, "pr.yml", "pull_request")
         self.expect(runs, "pr-comment.yml", "workflow_run")
         comments = self.report_comments(number)
         if len(comments) != 1:
             raise StoryFailed(f"PR #{number} should carry exactly one report comment, found {len(comments)}")
         return f"PR #{number}: gate passed, one report comment ({len(comments[0]['body'])} chars)"
+
+    def open_pr(self) -> str:
+        number = self._push_tune_pr()
+        return self._reported(self.world.engine.pump(), number)
+
+    def pr_and_drift(self) -> str:
+        number = self._push_tune_pr()
+        self.world.tick("drift.yml")
+        runs = self.world.engine.pump()
+        return f"{self._reported(runs, number)}; {self.drift(runs)}"
+
+    def promote(self) -> str:
+        self.world.merge(self.numbers["promote"])
+        self.expect(self.world.engine.pump(), "promote.yml", "push")
+        return f"production → {self.overlay_image('production')}"
 
     def merge_release(self) -> str:
         w = self.world
