@@ -98,7 +98,7 @@ check-deploy: setup tools system ## render, validate, policy-check, unit-test al
 test-fast: setup ## unit tests only
 	pytest -q -m "not slow"
 
-demo: setup ## the whole GitOps lifecycle on this machine, offline
+demo: setup tools system ## the whole GitOps lifecycle through the workflow files (act + local forge), offline
 	python scripts/demo.py
 
 serve: setup kernel ## run gunicorn on the latest trained bundle (HOST, PORT, MODEL_DIR, WORKERS overridable)
