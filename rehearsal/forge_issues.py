@@ -13,6 +13,7 @@ from rehearsal.forge_model import (
     get_issue,
     issue_json,
     label_json,
+    new_issue,
     set_state,
 )
 
@@ -25,22 +26,7 @@ def create_issue(forge: Forge, req: Request) -> Response:
     who = req.who()
     data = req.json()
     title = req.require(data, "title")
-    number, created = forge.store.new_number(), now_iso()
-    forge.store.issues[number] = {
-        "id": forge.store.new_id(),
-        "number": number,
-        "is_pull": False,
-        "title": title,
-        "body": data.get("body"),
-        "state": "open",
-        "state_reason": None,
-        "labels": ensure_labels(forge, data.get("labels") or []),
-        "user": who.actor,
-        "created_at": created,
-        "updated_at": created,
-        "closed_at": None,
-        "created_by": authorship(who),
-    }
+    number = new_issue(forge, who, title, data, is_pull=False)
     emit_issue_event(forge, who, number, "opened")
     return Response.json(issue_json(forge, number), 201)
 

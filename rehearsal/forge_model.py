@@ -94,6 +94,27 @@ def ensure_labels(forge: Forge, names: list[Any]) -> list[str]:
     return out
 
 
+def new_issue(forge: Forge, who: Identity, title: str, data: Json, *, is_pull: bool) -> int:
+    """Store a new issue or pull request (one number space, as on GitHub); returns its number."""
+    number, created = forge.store.new_number(), now_iso()
+    forge.store.issues[number] = {
+        "id": forge.store.new_id(),
+        "number": number,
+        "is_pull": is_pull,
+        "title": title,
+        "body": data.get("body"),
+        "state": "open",
+        "state_reason": None,
+        "labels": ensure_labels(forge, data.get("labels") or []),
+        "user": who.actor,
+        "created_at": created,
+        "updated_at": created,
+        "closed_at": None,
+        "created_by": authorship(who),
+    }
+    return number
+
+
 def get_issue(forge: Forge, number: int) -> Json:
     issue = forge.store.issues.get(number)
     if issue is None:

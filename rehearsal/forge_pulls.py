@@ -19,10 +19,9 @@ from rehearsal.forge_git import MergeConflict
 from rehearsal.forge_model import (
     FORK_OWNER,
     api,
-    authorship,
     emit_issue_event,
-    ensure_labels,
     get_issue,
+    new_issue,
     pull_json,
     repo_json,
     set_state,
@@ -154,22 +153,7 @@ def create_pull(forge: Forge, req: Request) -> Response:
             )
     if forge.git.is_ancestor(head_sha, base_sha):
         raise validation_failed("PullRequest", "custom", "head", f"No commits between {base} and {head_ref}")
-    number, created = forge.store.new_number(), now_iso()
-    forge.store.issues[number] = {
-        "id": forge.store.new_id(),
-        "number": number,
-        "is_pull": True,
-        "title": title,
-        "body": data.get("body"),
-        "state": "open",
-        "state_reason": None,
-        "labels": ensure_labels(forge, data.get("labels") or []),
-        "user": who.actor,
-        "created_at": created,
-        "updated_at": created,
-        "closed_at": None,
-        "created_by": authorship(who),
-    }
+    number = new_issue(forge, who, title, data, is_pull=True)
     forge.store.pulls[number] = {
         "id": forge.store.new_id(),
         "head_owner": head_owner,
