@@ -66,6 +66,7 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
     (other / "NOTES.txt").write_text("another merge\n")
     git(other, "add", "NOTES.txt")
     git(other, "commit", "-qm", "another merge")
+    newer = git(other, "rev-parse", "HEAD")  # a child of `repo`'s HEAD: the newer merge
     for outputs in ("models", "reports", "data"):  # DVC outputs and data are not in git
         shutil.copytree(repo / outputs, other / outputs, dirs_exist_ok=True)
     procs = [
@@ -85,7 +86,15 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
     versions = sorted(int(v.version) for v in client.search_model_versions("name='flight-delay'"))
     assert versions == [1, 2]
     aliases = client.get_registered_model("flight-delay").aliases
-    assert aliases == {"champion": "2", "previous": "1"}
+    # Whichever finished first, `champion` names the newer merge's model (never an older one).
+    newest = next(
+        v.version for v in client.search_model_versions("name='flight-delay'") if v.tags["git_sha"] == newer
+    )
+    assert aliases["champion"] == newest
+    if newest == "2":  # the older merge released first: it became `previous`
+        assert aliases == {"champion": "2", "previous": "1"}
+    else:  # the older merge released last: registered and tagged, but it did not take `champion`
+        assert aliases == {"champion": "1"}
     for v in ("1", "2"):
         tags = client.get_model_version("flight-delay", v).tags
         assert git(repo, "rev-list", "-n1", f"model-v{v}") == tags["git_sha"]
