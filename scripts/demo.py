@@ -75,7 +75,8 @@ def _summary(story: Story, total: float, out: Path) -> None:
     forge = data["forge"]
     print("\nwhat the forge holds")
     for c in forge["comments"]:
-        print(f"  comment on #{c.get('issue_number')}: {str(c.get('body', '')).splitlines()[0][:80]}")
+        lines = [line for line in str(c.get("body", "")).splitlines() if line and not line.startswith("<!--")]
+        print(f"  comment on #{c.get('issue_number')}: {(lines or [''])[0][:80]}")
     for i in forge["issues"]:
         print(f"  issue #{i['number']} ({i['state']}): {i['title']}")
     for p in forge["pulls"]:
