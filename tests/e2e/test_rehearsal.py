@@ -16,7 +16,8 @@ import pytest
 
 from tests.helpers import REPO_ROOT
 
-pytestmark = pytest.mark.slow
+# The fixture may wait for the background rehearsal far longer than the suite's 600 s per test.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 WORKFLOWS = {p.name for p in (REPO_ROOT / ".github" / "workflows").glob("*.yml")}
 
