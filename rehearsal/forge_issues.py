@@ -8,6 +8,7 @@ from rehearsal.forge_core import Request, Response, not_found, now_iso, paginate
 from rehearsal.forge_model import (
     authorship,
     comment_json,
+    edit_text,
     emit_issue_event,
     ensure_labels,
     get_issue,
@@ -57,13 +58,7 @@ def update_issue(forge: Forge, req: Request) -> Response:
     number = int(req.params["number"])
     issue = get_issue(forge, number)
     data = req.json()
-    changes = {
-        key: {"from": issue.get(key)}
-        for key in ("title", "body")
-        if key in data and data[key] != issue.get(key)
-    }
-    for key in changes:
-        issue[key] = data[key]
+    changes = edit_text(issue, data)
     if "labels" in data:
         before = set(issue["labels"])
         issue["labels"] = ensure_labels(forge, data["labels"] or [])

@@ -94,6 +94,18 @@ def ensure_labels(forge: Forge, names: list[Any]) -> list[str]:
     return out
 
 
+def edit_text(issue: Json, data: Json) -> Json:
+    """Apply a PATCH's title/body to an issue or PR; returns GitHub's `changes` ({key: {"from": old}})."""
+    changes: Json = {
+        key: {"from": issue.get(key)}
+        for key in ("title", "body")
+        if key in data and data[key] != issue.get(key)
+    }
+    for key in changes:
+        issue[key] = data[key]
+    return changes
+
+
 def new_issue(forge: Forge, who: Identity, title: str, data: Json, *, is_pull: bool) -> int:
     """Store a new issue or pull request (one number space, as on GitHub); returns its number."""
     number, created = forge.store.new_number(), now_iso()

@@ -19,6 +19,7 @@ from rehearsal.forge_git import MergeConflict
 from rehearsal.forge_model import (
     FORK_OWNER,
     api,
+    edit_text,
     emit_issue_event,
     get_issue,
     new_issue,
@@ -201,13 +202,7 @@ def update_pull(forge: Forge, req: Request) -> Response:
     number = pull_number(forge, req)
     data = req.json()
     issue = get_issue(forge, number)
-    changes = {
-        key: {"from": issue.get(key)}
-        for key in ("title", "body")
-        if key in data and data[key] != issue.get(key)
-    }
-    for key in changes:
-        issue[key] = data[key]
+    changes = edit_text(issue, data)
     if "base" in data:
         if forge.git.rev_parse(f"refs/heads/{data['base']}") is None:
             raise validation_failed("PullRequest", "invalid", "base")
