@@ -86,7 +86,7 @@ test: setup tools system kernel ## every check: lint, type check, audit, SBOM, u
 	@mkdir -p .rehearsal && rm -f .rehearsal/summary.json
 	@echo "test: make rehearse runs in the background (log: .rehearsal/rehearse.log)"
 	@python -m rehearsal --fast --quick > .rehearsal/rehearse.log 2>&1 & pid=$$!; \
-	  trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
+	  trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true' EXIT; \
 	  $(MAKE) --no-print-directory lint test-serve-env audit sbom && \
 	  REHEARSAL_PID=$$pid pytest -q --durations=15 -m "not serve_only"  # serve_only ran in test-serve-env
 
