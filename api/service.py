@@ -16,7 +16,7 @@ from api.metrics import Metrics, observe
 from api.predlog import PredictionLog
 from api.schemas import Adapters
 from api.settings import Settings
-from api.state import LoadedModel, ModelHolder
+from api.state import LoadedModel, ModelHolder, reason_of
 from flightdelay.errors import ModelError
 
 log = logging.getLogger("flightdelay.api")
@@ -31,7 +31,11 @@ class Service:
         self.settings = settings
         self.metrics = Metrics()
         self.adapters = Adapters()
-        self.holder = ModelHolder(settings.model_control_file)
+        self.holder = ModelHolder(
+            settings.model_control_file,
+            # the answer must come before the request timeout turns it into a 504
+            ack_timeout=min(settings.reload_timeout_seconds, 0.8 * settings.request_timeout_seconds),
+        )
         self.predlog = PredictionLog(
             settings.prediction_log,
             settings.prediction_log_sample_rate,
@@ -52,6 +56,7 @@ class Service:
         if self._watcher is not None:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
+        self.holder.stop()
         await asyncio.to_thread(self.predlog.stop)
 
     def score(
@@ -79,8 +84,14 @@ class Service:
     async def reload(self, model_dir: Path) -> tuple[LoadedModel, LoadedModel | None]:
         try:
             new, old = await self.holder.reload(model_dir)
-        except ModelError:
+        except ModelError as e:
             self.metrics.reloads.labels(result="failure").inc()
+            log.error(
+                "model reload to %s refused, %s keeps serving: %s",
+                model_dir,
+                self.holder.current.version,
+                e.message,
+            )
             raise
         self._swapped(new, old)
         return new, old
@@ -100,12 +111,12 @@ class Service:
             await asyncio.sleep(self.settings.reload_poll_seconds)
             try:
                 swapped = await self.holder.sync()
-            except ModelError as e:
+            except Exception as e:  # the watcher must outlive any error, or this worker splits off
                 self.metrics.reloads.labels(result="failure").inc()
                 log.error(
                     "model reload from the control file failed, keeping %s: %s",
                     self.holder.current.version,
-                    e,
+                    reason_of(e),
                 )
                 continue
             if swapped is not None:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     prometheus_multiproc_dir: Path | None = None
     model_control_file: Path | None = Field(None, description="shared reload record")
     reload_poll_seconds: float = Field(0.2, gt=0, le=60)
+    reload_timeout_seconds: float = Field(
+        5.0, gt=0, le=600, description="how long a reload waits for every worker to load the bundle"
+    )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
 
     @field_validator("log_level", mode="before")

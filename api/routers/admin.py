@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
+from api.control import ReloadBusy
 from api.errors import ApiError, from_validation
 from api.openapi import ERROR_RESPONSES
-from api.schemas import ReloadRequest, ReloadResponse
+from api.schemas import ErrorBody, ReloadRequest, ReloadResponse
 from api.service import Service, get_service
 from flightdelay.errors import ModelError
 
@@ -34,11 +35,18 @@ def _authorize(request: Request, svc: Service) -> None:
     "/admin/reload",
     summary="Load a bundle and swap to it in every worker",
     description='Body optional: `{"model_dir": "..."}` (default MODEL_DIR). The answering '
-    "worker loads the bundle, scores an example, swaps, and records the new generation; the "
-    "other workers follow within RELOAD_POLL_SECONDS. A bundle that fails to load leaves the "
-    "current model in place (422).",
+    "worker checks the bundle (every file against its pydantic model, every hash against "
+    "manifest.json), copies it into the server's control directory, loads it and scores an "
+    "example; every other worker then loads the same copy, and only when all hold it do they "
+    "all swap (two-phase). A bundle any worker refuses, or a worker that does not answer within "
+    "RELOAD_TIMEOUT_SECONDS, leaves every worker on the current model (422, naming the file and "
+    "field); another reload running gives 409. The outcome is logged and shown by GET /v1/model "
+    "(`last_reload`).",
     response_model=ReloadResponse,
-    responses=ERROR_RESPONSES,
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "another reload is in progress"},
+    },
     openapi_extra={
         "requestBody": {
             "required": False,
@@ -58,8 +66,10 @@ async def reload(request: Request, svc: Annotated[Service, Depends(get_service)]
     target = Path(req.model_dir) if req.model_dir else svc.settings.model_dir
     try:
         new, old = await svc.reload(target)
+    except ReloadBusy as e:
+        raise ApiError(409, "reload_in_progress", f"{e.message}; retry when it has finished") from None
     except ModelError as e:
-        raise ApiError(422, "reload_failed", f"{e}; the current model stays in place") from None
+        raise ApiError(422, "reload_failed", f"{e.message}; the current model stays in place") from None
     return ReloadResponse(
         version=new.version,
         previous_version=old.version if old else "",

@@ -6,28 +6,39 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse, Response
+from pydantic import Field
 
+from api.control import ReloadAttempt
 from api.schemas import ModelInfo
 from api.service import Service, get_service
 
 router = APIRouter(tags=["model"])
 
 
-@router.get("/v1/model", summary="Metadata of the served model bundle", response_model=ModelInfo)
-async def model_info(svc: Annotated[Service, Depends(get_service)]) -> ModelInfo:
+class ModelStatus(ModelInfo):
+    last_reload: ReloadAttempt | None = Field(
+        description="the last reload attempt of any worker (when, to what, outcome, why it failed); "
+        "null before the first one"
+    )
+
+
+@router.get("/v1/model", summary="Metadata of the served model bundle", response_model=ModelStatus)
+async def model_info(svc: Annotated[Service, Depends(get_service)]) -> ModelStatus:
     m = svc.holder.current
-    meta = m.bundle.metadata
-    return ModelInfo(
+    b = m.bundle
+    w = b.meta.training_window
+    return ModelStatus(
         version=m.version,
-        model_name=meta.get("model_name"),
-        model_md5=meta["model_md5"],
-        threshold=m.bundle.threshold,
-        training_window=meta.get("training_window"),
+        model_name=b.meta.model_name,
+        model_md5=b.meta.model_md5,
+        threshold=b.threshold,
+        training_window=w.model_dump() if w else None,
         generation=m.generation,
         loaded_at=m.loaded_at,
-        model_dir=str(m.bundle.path),
+        model_dir=str(b.path),
         scorer=m.scorer_name,
-        metadata=meta,
+        metadata=b.metadata,
+        last_reload=svc.holder.last_attempt,
     )
 
 
