@@ -87,7 +87,31 @@ class ValidateParams(Section):
     dest_pattern: str = r"^[A-Z]{3}$"
     temp_monthly_mean_f: dict[int, tuple[float, float]]
     max_label_rate: float = Field(0.8, gt=0, le=1)
+    min_label_rate: float = Field(0.05, ge=0, lt=1)
     forbidden_columns: list[str] = []
+    max_unparsed_fraction: float = Field(0.0, ge=0, le=1)
+    arr_delay_quantiles: dict[float, tuple[float, float]] = {
+        0.1: (-60.0, -5.0),
+        0.5: (-30.0, 20.0),
+        0.9: (10.0, 240.0),
+    }
+    max_window_ratio: float = Field(2.5, gt=1)
+    max_missing_arr_delay: float = Field(0.02, ge=0, le=1)
+    temp_peak_hour: tuple[float, float] = (12.0, 16.5)
+    min_temp_cycle_f: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _bands(self) -> ValidateParams:
+        bad = [q for q in self.arr_delay_quantiles if not 0 < q < 1]
+        if bad:
+            raise ValueError(f"arr_delay_quantiles keys {bad} are not quantiles; use values in (0, 1)")
+        bands = {f"arr_delay_quantiles.{q:g}": b for q, b in self.arr_delay_quantiles.items()}
+        bands["temp_peak_hour"] = self.temp_peak_hour
+        bands["label rate"] = (self.min_label_rate, self.max_label_rate)
+        wrong = [k for k, (lo, hi) in bands.items() if lo > hi]
+        if wrong:
+            raise ValueError(f"{wrong}: the lower bound is above the upper one")
+        return self
 
 
 class FeaturizeParams(Section):

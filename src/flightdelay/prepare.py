@@ -99,12 +99,30 @@ def _require_integer_keys(df: pd.DataFrame, cols: list[str], month: str, table: 
                 hint="restore the partition from the source (`flightdelay data restore`) or fix it",
             )
         if col != "origin" and not pd.api.types.is_integer_dtype(df[col]) and len(df):
-            bad = pd.to_numeric(df[col], errors="coerce").isna().sum()
             raise DataValidationError(
-                f"rule types: partition {month} {table}.csv column {col!r} must be whole numbers; "
-                f"{bad} of {len(df)} rows are not",
-                hint="fix the partition; the join key cannot be guessed",
+                f"rule types: partition {month} {table}.csv column {col!r} is a join key and must "
+                f"hold whole numbers, but {_not_whole(df[col])}",
+                hint=f"write {col} as integers (e.g. 2013, not 2013.0) with no blanks, or restore the "
+                f"partition with `flightdelay data restore`; the join key cannot be guessed",
             )
+
+
+def _not_whole(s: pd.Series) -> str:
+    """Why a column is not a whole-number column, in words: its type and what is in it."""
+    num = pd.to_numeric(s, errors="coerce")
+    text = int((num.isna() & s.notna()).sum())
+    blank = int(s.isna().sum())
+    fraction = int((num.notna() & (num % 1 != 0)).sum())
+    what = [
+        f"{n} of {len(s)} are {kind}"
+        for n, kind in ((text, "not numbers"), (blank, "blank"), (fraction, "not whole"))
+        if n
+    ]
+    if pd.api.types.is_float_dtype(s):
+        example = s.dropna().iloc[0] if s.notna().any() else "NaN"
+        head = f"it was read as decimal numbers (float type, e.g. {example})"
+        return head + (f": {', '.join(what)}" if what else " although every value is whole")
+    return f"it was read as {s.dtype} text: {', '.join(what) or 'values do not parse'}"
 
 
 def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:

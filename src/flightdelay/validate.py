@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from flightdelay import features
+from flightdelay import features, plausibility
 from flightdelay.errors import DataValidationError
 from flightdelay.params import Params, ValidateParams
 from flightdelay.prepare import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS
@@ -112,37 +112,50 @@ def rule_leakage(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> 
 
 
 def rule_types(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
+    """Numeric-parse failure rate per month and column, against `max_unparsed_fraction`."""
     out = []
-    for col in NUMERIC:
+    sizes = df["partition"].value_counts()
+    for col in (*NUMERIC, *plausibility.LABEL_INPUTS):
         if col in df.columns and not pd.api.types.is_numeric_dtype(df[col]):
             bad = pd.to_numeric(df[col], errors="coerce").isna() & df[col].notna()
             for month, n in _by_month(df, bad).items():
+                rate = n / int(sizes[month])
+                if rate <= v.max_unparsed_fraction:
+                    continue
                 sample = df.loc[bad & (df["partition"] == month), col].iloc[0]
+                label = " (unparsed delays would be labelled disrupted)" if col == "arr_delay" else ""
                 out.append(
                     Violation(
                         "types",
                         col,
                         month,
                         n,
-                        f"{n} values are not numbers (e.g. {str(sample)[:20]!r})",
+                        f"{n} values ({rate:.1%}) are not numbers (e.g. {str(sample)[:20]!r}; budget "
+                        f"{v.max_unparsed_fraction:.1%}){label}; fix them at the source",
                     )
                 )
     return out
 
 
 def rule_rows(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
-    return [
-        Violation(
-            "row_count",
-            None,
-            m,
-            v.min_rows_per_month - int(info["rows"]),
-            f"only {info['rows']} flights (minimum {v.min_rows_per_month}); is the "
-            "partition empty or truncated?",
-        )
-        for m, info in sorted(parts.items())
-        if info["rows"] < v.min_rows_per_month
-    ]
+    """The count of a row_count violation is the rows the month has, not the shortfall."""
+    out = []
+    for m, info in sorted(parts.items()):
+        rows = int(info["rows"])
+        if rows == 0:
+            msg = (
+                f"the month is empty: flights.csv has no flights (minimum {v.min_rows_per_month}); "
+                f"restore it with `flightdelay data restore`, or take {m} out of data.window"
+            )
+        elif rows < v.min_rows_per_month:
+            msg = (
+                f"only {rows} flights (minimum {v.min_rows_per_month}): the partition looks "
+                "truncated; restore it with `flightdelay data restore`"
+            )
+        else:
+            continue
+        out.append(Violation("row_count", None, m, rows, msg))
+    return out
 
 
 def rule_dates(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
@@ -253,19 +266,23 @@ def rule_temperature_units(df: pd.DataFrame, parts: dict[str, Any], v: ValidateP
 
 
 def rule_label_rate(df: pd.DataFrame, parts: dict[str, Any], v: ValidateParams) -> list[Violation]:
+    """The disruption rate in absolute bounds, and against the window's other months."""
     rate = df.groupby("partition")["disrupted"].mean()
-    return [
+    absolute = [
         Violation(
             "label_rate",
             "disrupted",
             str(m),
             int((df["partition"] == m).sum()),
-            f"disruption rate {r:.1%} is implausible (expected above 0 and at most "
-            f"{v.max_label_rate:.0%}); check arr_delay units and the join",
+            f"disruption rate {r:.1%} is implausible (expected {v.min_label_rate:.0%} to "
+            f"{v.max_label_rate:.0%}); check arr_delay units (minutes) and the join",
         )
         for m, r in rate.items()
-        if not 0 < r <= v.max_label_rate
+        if not (r > 0 and v.min_label_rate <= r <= v.max_label_rate)
     ]
+    flagged = {x.month for x in absolute}
+    relative = [x for x in plausibility.label_rate_vs_window(df, v) if x.month not in flagged]
+    return sorted(absolute + relative, key=lambda x: str(x.month))
 
 
 RULES: dict[str, Rule] = {
@@ -280,6 +297,8 @@ RULES: dict[str, Rule] = {
     "duplicates": rule_duplicates,
     "temperature_units": rule_temperature_units,
     "label_rate": rule_label_rate,
+    "label_inputs": plausibility.rule_label_inputs,
+    "weather_alignment": plausibility.rule_weather_alignment,
 }
 
 

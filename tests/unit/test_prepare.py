@@ -90,3 +90,18 @@ def test_missing_join_key_is_a_readable_error(tmp_path: Path) -> None:
     flights = [{k: v for k, v in _flight().items() if k != "origin"}]
     with pytest.raises(DataValidationError, match=r"2013-03 flights.csv has no column 'origin'"):
         prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+
+
+def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> None:
+    """A year written as 2013.0 parses as numbers, so "0 rows are not whole" says nothing: the
+    message names the float type, an example and the fix."""
+    flights = [_flight(year=2013.0), _flight(year=2013.0, flight=2)]
+    raw = _write(tmp_path, flights, [_weather(5, 40.0)])
+    text = (raw / "2013-03" / "flights.csv").read_text()
+    assert "2013.0," in text  # the fixture really holds floats
+    with pytest.raises(DataValidationError) as e:
+        prepare_month("2013-03", raw, PARAMS)
+    msg = str(e.value)
+    assert "column 'year'" in msg and "float" in msg and "2013.0" in msg, msg
+    assert "0 of" not in msg, msg
+    assert "2013, not 2013.0" in msg and "data restore" in msg, msg

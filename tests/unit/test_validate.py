@@ -102,7 +102,7 @@ CASES = [
     ("flights", _unknown_carrier, "categories", "carrier", "'ZZ'"),
     ("flights", _duplicate_5pct, "duplicates", None, "duplicated"),
     ("weather", _drop_wind, "schema", "wind_speed", "no column 'wind_speed'"),
-    ("flights", _empty, "row_count", None, "only 0 flights"),
+    ("flights", _empty, "row_count", None, "the month is empty"),
     ("flights", _future, "dates", "year/month/day", "outside the partition month"),
     ("flights", _leak, "leakage", "disrupted", "leak the label"),
     ("flights", _out_of_range, "ranges", "distance", "outside [1"),
@@ -125,7 +125,7 @@ def test_each_rule_rejects_its_corruption(
     assert not report["passed"]
     assert rule in failed, f"expected rule {rule} to fail; failed: {sorted(failed)}"
     v = failed[rule][0]
-    assert v["month"] == MONTH and v["column"] == column and v["count"] > 0
+    assert v["month"] == MONTH and v["column"] == column and (v["count"] > 0 or rule == "row_count")
     assert says in v["message"]
     text = format_failures(report)
     assert f"rule {rule}" in text and f"month {MONTH}" in text
@@ -138,3 +138,13 @@ def test_null_budget(pristine: Path, tmp_path: Path) -> None:
 
     failed = _failed(_validate(_corrupt(pristine, tmp_path, "weather", blank_pressure)))
     assert any(v["column"] == "pressure" for v in failed["nulls"])
+
+
+def test_an_empty_month_is_called_empty_not_a_row_count(pristine: Path, tmp_path: Path) -> None:
+    """The violation counts the rows the month has (0), not the shortfall to the minimum."""
+    report = _validate(_corrupt(pristine, tmp_path, "flights", _empty))
+    [v] = _failed(report)["row_count"]
+    assert v["count"] == 0
+    assert "empty" in v["message"] and "data restore" in v["message"] and "data.window" in v["message"]
+    text = format_failures(report)
+    assert f"{PARAMS.validate_.min_rows_per_month} rows]" not in text, text
