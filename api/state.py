@@ -304,22 +304,27 @@ class ModelHolder:
             ):
                 self.last_attempt = rec.last_attempt
             swapped = None
+            failed: ModelError | None = None
             if rec.generation > self.current.generation:
                 if self._pending is not None and self._pending.generation == rec.generation:
                     m, self._pending = self._pending, None
+                    swapped = m, self.swap(m)
                 else:
                     try:
                         m = await asyncio.to_thread(self.loader, Path(rec.model_dir), rec.generation)
                     except ModelError as e:
                         self.last_attempt = attempt(rec.model_dir, rec.generation, e)
-                        raise
-                swapped = m, self.swap(m)
+                        failed = e  # raised below, after a reload being prepared got this worker's ack
+                    else:
+                        swapped = m, self.swap(m)
             p = rec.pending
             if p is None or (self._pending is not None and self._pending.generation != p.generation):
                 self._pending = None  # aborted (or superseded): never served
             if p is not None and p.generation > self.current.generation and self._acked != p.generation:
                 self._acked = p.generation
                 await self._prepare(self.control, p)
+            if failed is not None:
+                raise failed
             return swapped
 
     async def _prepare(self, control: SharedControl, p: Pending) -> None:
