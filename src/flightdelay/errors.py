@@ -63,3 +63,11 @@ class ToolError(FlightDelayError):
     """An external tool (git, dvc, kubectl) failed."""
 
     exit_code = 9
+
+
+class Interrupted(FlightDelayError):
+    """SIGINT or SIGTERM stopped a command at a point it can resume from; exit 128 + signal."""
+
+    def __init__(self, signum: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + signum

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import shutil
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flightdelay import tracking
 from flightdelay.bundle import MODEL_NAME
-from flightdelay.errors import RegistryError
+from flightdelay.errors import FlightDelayError, RegistryError
 
 BUNDLE_ARTIFACT = "bundle"
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
@@ -47,6 +48,7 @@ def redacted_uri() -> str:
 
 
 SERVER_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
+HTTP_AUTH = {"401": "UNAUTHENTICATED", "403": "PERMISSION_DENIED"}
 # Substrings of requests/urllib3 errors, and what to call them.
 CONNECTION_CAUSES = {
     "Connection refused": "connection refused",
@@ -62,6 +64,9 @@ def unreadable(e: Exception, action: str) -> RegistryError:
     code = str(getattr(e, "error_code", "") or "")
     text = str(e)
     uri = redacted_uri()
+    status = re.search(r"error code (\d{3}) != 200", text)  # a non-JSON answer (e.g. a proxy)
+    if status and status.group(1) in HTTP_AUTH:
+        code = HTTP_AUTH[status.group(1)]
     if code in AUTH_CODES:
         reason = AUTH_CODES[code]
         hint = (
@@ -77,7 +82,7 @@ def unreadable(e: Exception, action: str) -> RegistryError:
             reason = "it answers with server errors (5xx)"
         elif "Max retries exceeded" in text:
             reason = "unreachable (no answer)"
-        elif code in SERVER_CODES:
+        elif code in SERVER_CODES or (status and status.group(1).startswith("5")):
             reason = f"server error: {first}"
         else:
             reason = first
@@ -96,7 +101,7 @@ def _guarded(action: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
 
             try:
                 return fn(*args, **kwargs)
-            except MlflowException as e:
+            except (MlflowException, OSError) as e:  # OSError: requests' errors, artifact stores
                 raise unreadable(e, action) from e
 
         return inner
@@ -186,11 +191,10 @@ def register_bundle(bundle_dir: str | Path, *, tags: Mapping[str, str], run_name
             # The run id links the version to its bundle artifacts.
             c = client()
             c.set_model_version_tag(MODEL_NAME, mv.version, "bundle_run_id", run.info.run_id)
+    except FlightDelayError:  # e.g. Interrupted: a signal, not a registry failure
+        raise
     except Exception as e:  # MLflow raises many types; the CLI boundary needs one
-        raise RegistryError(
-            f"registering the bundle in MLflow failed: {e}",
-            hint=f"check MLFLOW_TRACKING_URI ({redacted_uri()}) and its credentials",
-        ) from e
+        raise unreadable(e, "register the bundle in") from e
     return str(mv.version)
 
 
@@ -260,6 +264,12 @@ def append_tag(version: str, key: str, value: str) -> None:
     """Add `value` to a space-separated history tag (e.g. deployed_production_at timestamps)."""
     old = version_tags(version).get(key, "").split()
     set_version_tags(version, {key: " ".join([*old, value])})
+
+
+def append_tag_once(version: str, key: str, value: str) -> None:
+    """`append_tag` unless `value` is already there (a resumed release repeats its steps)."""
+    if value not in version_tags(version).get(key, "").split():
+        append_tag(version, key, value)
 
 
 @_guarded("write to")

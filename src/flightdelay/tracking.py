@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -71,26 +72,38 @@ def log_training_run(
     input_example: Any,
     artifacts: list[Path],
 ) -> str:
-    """Log one training run (params, metrics, tags, the sklearn-compatible model); returns run id."""
-    mlflow = _mlflow()
-    from mlflow.models import infer_signature
+    """Log one training run (params, metrics, tags, the sklearn-compatible model); returns run id.
+    A tracking server that cannot be used raises RegistryError (what failed, what to do)."""
+    with _server_errors("log the training run to"):
+        mlflow = _mlflow()
+        from mlflow.models import infer_signature
 
-    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
-    with mlflow.start_run(run_name=tags.get("window", "train")) as run:
-        mlflow.log_params(dict(params))
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
-        mlflow.set_tags(dict(tags))
-        signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
-        mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=input_example,
-            serialization_format="cloudpickle",
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=pip_requirements(),
-        )
-        for a in artifacts:
-            if a.exists():
-                mlflow.log_artifact(str(a))
-        return str(run.info.run_id)
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+        with mlflow.start_run(run_name=tags.get("window", "train")) as run:
+            mlflow.log_params(dict(params))
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(v)})
+            mlflow.set_tags(dict(tags))
+            signature = infer_signature(input_example, model.predict_proba(input_example)[:, 1])
+            mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=input_example,
+                serialization_format="cloudpickle",
+                pyfunc_predict_fn="predict_proba",
+                pip_requirements=pip_requirements(),
+            )
+            for a in artifacts:
+                if a.exists():
+                    mlflow.log_artifact(str(a))
+            return str(run.info.run_id)
+
+
+@contextmanager
+def _server_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except Exception as e:  # MLflow raises MlflowException, requests and OS errors alike
+        from flightdelay import registry
+
+        raise registry.unreadable(e, action) from e

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 
 from flightdelay import features, gitio, hashing, tracking
+from flightdelay.errors import RegistryError
 from flightdelay.metrics import classification_metrics
 from flightdelay.model import FlightDelayModel, make_classifier
 from flightdelay.params import Params
@@ -16,6 +19,18 @@ from flightdelay.progress import say, step
 def fit(p: Params, train: pd.DataFrame, spec: features.FeatureSpec) -> FlightDelayModel:
     model = FlightDelayModel(spec, make_classifier(p.train))
     return model.fit(train[list(features.INPUT_COLUMNS)], train["disrupted"].to_numpy())
+
+
+@contextmanager
+def _saved_model_hint(model_path: Path) -> Iterator[None]:
+    """A tracking server that fails after training: say that the model itself is safe."""
+    try:
+        yield
+    except RegistryError as e:
+        raise RegistryError(
+            f"{e.message} (the model was trained and saved to {model_path}; only its MLflow run is missing)",
+            hint=f"{e.hint}; or unset MLFLOW_TRACKING_URI to log to the local file instead",
+        ) from e
 
 
 def run(p: Params, *, log: bool = True) -> FlightDelayModel:
@@ -42,7 +57,7 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
             "window": f"{p.data.window.start}..{p.data.window.end}",
             **{f"dvc.raw.{k}": v for k, v in hashes.items()},
         }
-        with step("train: logging run to MLflow"):
+        with step("train: logging run to MLflow"), _saved_model_hint(out):
             run_id = tracking.log_training_run(
                 params={f"train.{k}": v for k, v in p.train.model_dump().items()}
                 | {"evaluate.threshold": p.evaluate.threshold, "data.window": tags["window"]},

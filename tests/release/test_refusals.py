@@ -71,14 +71,14 @@ def test_concurrent_releases_get_distinct_versions(release_repo: Path, registry:
         shutil.copytree(repo / outputs, other / outputs, dirs_exist_ok=True)
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "flightdelay", "release"],
+            [sys.executable, "-m", "flightdelay", "release", "--branch", branch],
             cwd=wt,
             env={**os.environ, **env_for(wt, registry)},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for wt in (repo, other)
+        for wt, branch in ((repo, "main"), (other, "other"))
     ]
     results = [(p.wait(timeout=300), *p.communicate()) for p in procs]
     assert [r[0] for r in results] == [0, 0], results

@@ -19,7 +19,9 @@ from flightdelay.release.publish import out
 def _release(args: argparse.Namespace, p: Params) -> int:
     cmd = args.release_cmd
     if cmd is None:
-        publish.release(p, image_repository=args.image_repository, pr=args.pr, push=args.push)
+        publish.release(
+            p, image_repository=args.image_repository, pr=args.pr, push=args.push, branch=args.branch
+        )
     elif cmd == "bump":
         deploy.bump(
             p,
@@ -72,6 +74,10 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
     )
     r.add_argument("--image-repository", help="image name without tag (default: params.yaml)")
     r.add_argument("--pr", help="pull request number recorded on the version")
+    r.add_argument(
+        "--branch",
+        help="the release branch: HEAD must be its tip (default: params.yaml release.branch, main)",
+    )
     push_help = "push commits/tags to release.remote with rebase-and-retry (CI); default: local only"
     r.add_argument("--push", action=argparse.BooleanOptionalAction, default=False, help=push_help)
     rs = r.add_subparsers(dest="release_cmd", metavar="SUBCOMMAND")
@@ -95,7 +101,10 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
     rb.add_argument("--to", help="model version to return to (default: the `previous` alias)")
     rb.add_argument("--push", action=argparse.BooleanOptionalAction, default=False, help=push_help)
 
-    rs.add_parser("verify", help="git tag, alias, model card and overlays agree (exit 8 if not)")
+    rs.add_parser(
+        "verify",
+        help="git tag, alias, model card and overlays agree; no half-released version (exit 8 if not)",
+    )
 
     rec = rs.add_parser("record", help="tag the version an overlay runs as deployed (after a merge)")
     rec.add_argument("--env", required=True)

@@ -13,7 +13,8 @@ from flightdelay.errors import ReleaseError
 from flightdelay.params import Params
 from flightdelay.progress import say
 from flightdelay.release import gitops, overlay
-from flightdelay.release.publish import CHAMPION, PREVIOUS, now, out
+from flightdelay.release.publish import out
+from flightdelay.release.transaction import CHAMPION, PREVIOUS, now
 
 
 @dataclass(frozen=True)
@@ -131,10 +132,10 @@ def bump(
 
 
 def _fallback(before: str) -> str | None:
-    """The newest released, not rolled-back version older than `before`."""
+    """The newest released (complete, not rolled back) version older than `before`."""
     for v in reversed(registry.versions()):
         t = v["tags"]
-        if int(v["version"]) < int(before) and "image" in t and t.get("status") != "rolled_back":
+        if int(v["version"]) < int(before) and "image" in t and t.get("status") == "released":
             return str(v["version"])
     return None
 

@@ -61,6 +61,45 @@ def require_clean(paths: list[str] | None = None) -> None:
         )
 
 
+def branch_tip(branch: str, remote: str) -> str | None:
+    """The commit `branch` names here: the local branch, else the remote-tracking one."""
+    for ref in (f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"):
+        proc = git_proc("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+        if proc.returncode == 0:
+            return proc.stdout.strip()
+    return None
+
+
+def require_release_branch(branch: str, remote: str, managed: tuple[str, ...]) -> None:
+    """Refuse unless HEAD is the tip of `branch` (or an older commit of it that differs from the
+    tip only in files a release writes, as when a job re-runs at the merged commit): releasing
+    from a feature branch would publish, and with --push merge, unreviewed commits."""
+    here = head()
+    tip = branch_tip(branch, remote)
+    if tip == here:
+        return
+    on = git("rev-parse", "--abbrev-ref", "HEAD", check=False)
+    where = f"branch `{on}`" if on and on != "HEAD" else "a detached HEAD"
+    hint = (
+        f"merge the change into `{branch}` and release from its tip (`git switch {branch}`), or "
+        "name another release branch with `--branch` (params.yaml release.branch)"
+    )
+    if tip is None:
+        raise ReleaseError(
+            f"refusing to release: there is no branch `{branch}` (nor {remote}/{branch}) in this clone",
+            hint=hint,
+        )
+    if is_older(here, tip):
+        changed = changed_since(tip) or []
+        if all(any(f == m or f.startswith(m.rstrip("/") + "/") for m in managed) for f in changed):
+            return
+    raise ReleaseError(
+        f"refusing to release from {where} at {here[:12]}: a release publishes the tip of "
+        f"`{branch}` ({tip[:12]}) and nothing else",
+        hint=hint,
+    )
+
+
 def changed_since(sha: str) -> list[str] | None:
     """Files that differ between `sha` and HEAD; None when `sha` is not in this clone."""
     if not sha:

@@ -1,5 +1,6 @@
 """`flightdelay release verify` and `history`: do git tag, registry alias, model card and each
-overlay agree on what runs, and which version ran where and when (from version tags alone)."""
+overlay agree on what runs, is every registered version a complete release (none orphaned or
+half-released), and which version ran where and when (from version tags alone)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass, field
 from flightdelay import registry
 from flightdelay.errors import ReleaseError
 from flightdelay.params import Params
-from flightdelay.release import gitops, overlay
+from flightdelay.release import gitops, overlay, transaction
 from flightdelay.release.deploy import overlay_dir, version_image
-from flightdelay.release.publish import CHAMPION, card_path
+from flightdelay.release.publish import card_path
+from flightdelay.release.transaction import CHAMPION
 
 
 @dataclass
@@ -45,8 +47,25 @@ def _check_version(p: Params, r: Report, version: str, where: str) -> None:
     )
 
 
+def _check_versions(p: Params, r: Report) -> None:
+    """Every version is a complete release (or was rolled back or abandoned)."""
+    versions = registry.versions()
+    bad = 0
+    for v in versions:
+        why = transaction.incomplete(v["version"], v["tags"])
+        if why is not None:
+            bad += 1
+            r.problems.append(
+                f"registry: v{v['version']} (commit {v['tags'].get('git_sha', '?')[:12]}) is {why}; "
+                f"run `flightdelay release` on {p.release.branch} to finish it (or re-run its release job)"
+            )
+    if versions and not bad:
+        r.ok.append(f"registry: all {len(versions)} version(s) completely released (or rolled back)")
+
+
 def verify(p: Params) -> Report:
     r = Report()
+    _check_versions(p, r)
     champion = registry.alias_version(CHAMPION)
     if champion is None:
         r.problems.append("registry: no `champion` alias (nothing released)")
