@@ -103,18 +103,20 @@ def test_a_failed_reload_is_logged_and_shown_by_every_worker(
     bundles: tuple[Path, Path], tmp_path: Path
 ) -> None:
     old = bundle.load(bundles[0]).version
-    bad = edited(bundles[1], tmp_path / "bad", "metadata.json", lambda d: {**d, "threshold": None})
+    bad = tmp_path / "no-model"
+    shutil.copytree(bundles[1], bad)
+    (bad / "model.json").unlink()
     with Gunicorn(bundles[0], tmp_path / "srv", workers=2) as srv:
         status, body = reload(srv, bad)
         assert status == 422, body
         time.sleep(1.0)
         log = srv.log()
-        assert "reload" in log and "metadata.json is invalid: threshold" in log, log  # before: nothing
+        assert "reload" in log and "has no model.json" in log, log  # before: only in the answer
         for info in model_infos(srv):
             last = info.get("last_reload")  # before: no such field
             assert isinstance(last, dict), info
             assert last["outcome"] == "failure" and last["model_dir"] == str(bad), last
-            assert "metadata.json is invalid: threshold" in str(last["reason"]), last
+            assert "has no model.json" in str(last["reason"]), last
             assert info["version"] == old
         assert served_versions(srv) == {old}
 
