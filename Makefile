@@ -29,12 +29,21 @@ COMPILE := $(if $(filter 0,$(FLIGHTDELAY_COMPILE_BYTECODE)),,--compile-bytecode)
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): requirements.txt pyproject.toml
-	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+# uv itself lives outside the project, once per machine and version (CI caches it with uv's own
+# cache): the environments are then made by uv in seconds, without `python -m venv` and pip.
+UV_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/flightdelay/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+
+$(UV):
+	@echo "setup: installing uv $(UV_VERSION) into $(UV_HOME) (once per machine)"
+	@rm -rf $(UV_HOME) && $(PYTHON) -m venv $(UV_HOME)
+	@$(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): requirements.txt pyproject.toml | $(UV)
+	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(UV) venv --quiet --python $(PYTHON) $(VENV); }
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip sync --quiet $(COMPILE) requirements.txt
-	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/uv pip install --quiet --no-deps -e .
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet $(COMPILE) requirements.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned environment (reused when up to date)
@@ -44,7 +53,7 @@ TOOLS_STAMP := $(TOOLS)/.installed
 $(TOOLS_STAMP): requirements-tools.txt $(STAMP)
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	@echo "setup: installing pinned linters (requirements-tools.txt) into $(TOOLS)"
-	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(BIN)/uv pip sync --quiet $(COMPILE) requirements-tools.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(UV) pip sync --quiet $(COMPILE) requirements-tools.txt
 	@touch $(TOOLS_STAMP)
 
 system: ## install promtool, wrk and a C compiler from Debian packages when missing (.ci/system-packages)
@@ -110,10 +119,10 @@ SERVE_VENV := .venv-serve
 SERVE_STAMP := $(SERVE_VENV)/.installed
 $(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell find src -name '*.py') $(STAMP)
 	@echo "setup: building $(SERVE_VENV) from requirements-serve.txt alone (uv)"
-	@test -x $(SERVE_VENV)/bin/python || $(BIN)/uv venv --quiet --python $(PYTHON) $(SERVE_VENV)
-	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip sync --quiet --compile-bytecode requirements-serve.txt
-	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet --no-deps --reinstall-package flightdelay .
-	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(BIN)/uv pip install --quiet -c requirements.txt pytest pytest-timeout httpx
+	@test -x $(SERVE_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(SERVE_VENV)
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(UV) pip sync --quiet --compile-bytecode requirements-serve.txt
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(UV) pip install --quiet --no-deps --reinstall-package flightdelay .
+	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(UV) pip install --quiet -c requirements.txt pytest pytest-timeout httpx
 	@touch $(SERVE_STAMP)
 
 kernel: setup ## build the C scoring kernel api/forest.c (a no-op when built; needs cc, or CC)
@@ -144,9 +153,9 @@ bench-drift: setup ## one drift check for a month vs the reference, and for 10x 
 	python scripts/bench_drift.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
-	uv pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
-	uv pip compile pyproject.toml --extra serve -c requirements.txt --python-version 3.11 --custom-compile-command "make lock" -o requirements-serve.txt
-	uv pip compile requirements-tools.in --python-version 3.11 --custom-compile-command "make lock" -o requirements-tools.txt
+	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt
+	$(UV) pip compile pyproject.toml --extra serve -c requirements.txt --python-version 3.11 --custom-compile-command "make lock" -o requirements-serve.txt
+	$(UV) pip compile requirements-tools.in --python-version 3.11 --custom-compile-command "make lock" -o requirements-tools.txt
 
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist

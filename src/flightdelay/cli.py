@@ -56,7 +56,12 @@ STAGES = {
 }
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+def build_parser(
+    argv: Sequence[str] | None = None,
+) -> tuple[argparse.ArgumentParser, dict[str, Handler]]:
+    """The parser and its handlers. Given `argv`, only the module of the command it names is
+    imported (a pipeline stage then starts without MLflow, the gate's or the report's imports);
+    without, or for `--help` and unknown commands, every subcommand is registered."""
     parser = argparse.ArgumentParser(prog="flightdelay", description=__doc__)
     parser.add_argument("--version", action="version", version=f"flightdelay {__version__}")
     parser.add_argument("--params", default="params.yaml", help="path to params.yaml")
