@@ -82,27 +82,51 @@ def build_parser(
         sub.add_parser(name, help=help_text)
         handlers[name] = _stage(name)
 
-    for register in _extensions():
+    for register in _extensions(_command(argv)):
         register(sub, handlers)
     return parser, handlers
 
 
-def _extensions() -> list[Callable[[argparse._SubParsersAction, dict[str, Handler]], None]]:  # type: ignore[type-arg]
-    """Subcommands that live with their own module (gate, report, release, drift, retrain, …)."""
+def _command(argv: Sequence[str] | None) -> str | None:
+    """The subcommand `argv` names, if it can be told without the full parser."""
+    if argv is None:
+        return None
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--params")
+    pre.add_argument("command", nargs="?")
+    known, _ = pre.parse_known_args(list(argv))
+    return str(known.command) if known.command else None
+
+
+def _extensions(
+    command: str | None = None,
+) -> list[Callable[[argparse._SubParsersAction, dict[str, Handler]], None]]:  # type: ignore[type-arg]
+    """Subcommands that live with their own module (gate, report, release, drift, retrain, …):
+    the one `command` belongs to, or all of them."""
     import importlib
 
-    out = []
-    for module in EXTENSIONS:
-        out.append(importlib.import_module(f"flightdelay.{module}").register)
-    return out
+    if command in STAGES or command == "data":
+        modules: list[str] = []
+    elif command in EXTENSIONS:
+        modules = [EXTENSIONS[command]]
+    else:
+        modules = list(EXTENSIONS.values())
+    return [importlib.import_module(f"flightdelay.{m}").register for m in modules]
 
 
-# Modules exposing `register(subparsers, handlers)`; each adds its own subcommands.
-EXTENSIONS: list[str] = ["gate", "report", "release", "drift.cli", "retrain", "lockcheck"]
+# Subcommand → the module exposing `register(subparsers, handlers)`, which adds it.
+EXTENSIONS: dict[str, str] = {
+    "gate": "gate",
+    "report": "report",
+    "release": "release",
+    "drift": "drift.cli",
+    "retrain": "retrain",
+    "lock": "lockcheck",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, handlers = build_parser()
+    parser, handlers = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         p = load_params(args.params)
