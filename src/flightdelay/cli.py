@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from flightdelay import __version__
+from flightdelay import __version__, redact
 from flightdelay.errors import DataError, FlightDelayError
 from flightdelay.params import Params, load_params
 
@@ -132,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         p = load_params(args.params)
         return int(handlers[args.command](args, p) or 0)
     except FlightDelayError as e:
-        print(f"flightdelay {args.command}: error: {e}", file=sys.stderr)
+        print(f"flightdelay {args.command}: error: {redact.text(str(e))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from flightdelay import tools
+from flightdelay import redact, tools
 from flightdelay.errors import ToolError
 from flightdelay.progress import say
 
@@ -31,7 +31,7 @@ def run(
     if check and proc.returncode != 0:
         msg = (proc.stderr or proc.stdout).strip().splitlines()
         raise ToolError(
-            f"`dvc {' '.join(args)}` failed: {' '.join(msg[-3:]) if msg else 'no output'}",
+            redact.text(f"`dvc {' '.join(args)}` failed: {' '.join(msg[-3:]) if msg else 'no output'}"),
             hint="run the same command by hand for the full output",
         )
     return proc

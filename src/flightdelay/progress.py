@@ -7,9 +7,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flightdelay import redact
+
 
 def say(msg: str) -> None:
-    sys.stderr.write(msg + "\n")
+    """One status line; secrets (URL credentials, tokens) are masked whatever the caller passed."""
+    sys.stderr.write(redact.text(msg) + "\n")
     sys.stderr.flush()
 
 

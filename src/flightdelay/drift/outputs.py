@@ -6,6 +6,8 @@ flightdelay_drift_detected, flightdelay_model_quality_roc_auc, flightdelay_model
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import math
 import urllib.parse
@@ -14,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flightdelay import redact
 from flightdelay.errors import ConfigError, ToolError
 
 SUMMARY_FILE = "summary.json"
@@ -97,7 +100,7 @@ def gateway_url(env: Mapping[str, str]) -> str | None:
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(
-            f"PUSHGATEWAY_URL {url!r} is not an http(s) URL",
+            f"PUSHGATEWAY_URL {redact.url(url)!r} is not an http(s) URL",
             hint="set it like http://pushgateway.monitoring:9091, or unset it",
         )
     return url
@@ -106,20 +109,28 @@ def gateway_url(env: Mapping[str, str]) -> str | None:
 def push(url: str, text: str, timeout: float = 10.0) -> None:
     """PUT the text file to a Prometheus Pushgateway (replaces this job's group)."""
     gateway_url({"PUSHGATEWAY_URL": url})
-    target = url.rstrip("/") + f"/metrics/job/{PUSH_JOB}"
+    parts = urllib.parse.urlsplit(url)
+    headers = {"Content-Type": "text/plain; version=0.0.4"}
+    if parts.username is not None:
+        # urllib does not send URL credentials (it reads `user:password@host` as a port): send
+        # them as HTTP basic auth, and keep them out of the URL and of every message.
+        user = urllib.parse.unquote(parts.username)
+        password = urllib.parse.unquote(parts.password or "")
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        netloc = parts.hostname or ""
+        netloc = f"[{netloc}]" if ":" in netloc else netloc
+        parts = parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else ""))
+    target = urllib.parse.urlunsplit(parts).rstrip("/") + f"/metrics/job/{PUSH_JOB}"
     req = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        target,
-        data=text.encode(),
-        method="PUT",
-        headers={"Content-Type": "text/plain; version=0.0.4"},
+        target, data=text.encode(), method="PUT", headers=headers
     )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (scheme checked)
             if resp.status >= 300:
-                raise ToolError(f"Pushgateway {target} answered HTTP {resp.status}")
-    except OSError as e:
+                raise ToolError(f"Pushgateway {redact.url(target)} answered HTTP {resp.status}")
+    except (OSError, http.client.HTTPException) as e:
         raise ToolError(
-            f"cannot push metrics to {target}: {e}",
+            f"cannot push metrics to {redact.url(target)}: {redact.text(str(e))}",
             hint="check PUSHGATEWAY_URL, or unset it to only write metrics.prom",
         ) from e
 
