@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
 
 from flightdelay import __version__, redact
 from flightdelay.errors import DataError, FlightDelayError
@@ -125,7 +127,14 @@ EXTENSIONS: dict[str, str] = {
 }
 
 
+def _redacted_traceback(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    """A crash the CLI did not expect still prints its traceback, with secrets masked (library
+    errors repeat URLs, e.g. MLflow's "API request to <tracking URI> failed")."""
+    sys.stderr.write(redact.text("".join(traceback.format_exception(kind, value, tb))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.excepthook = _redacted_traceback
     parser, handlers = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:

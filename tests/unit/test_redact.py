@@ -4,9 +4,12 @@ ordinary text alone; the Pushgateway push sends URL credentials as basic auth, n
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +103,19 @@ def test_push_errors_do_not_print_the_credentials(gateway: tuple[str, list[dict[
     with pytest.raises(ToolError) as e:
         outputs.push(f"http://{host}/?token={PLANTED}", "x 1\n")  # no basic auth: 401
     assert "401" in str(e.value) and PLANTED not in str(e.value)
+
+
+def test_an_unexpected_crash_prints_a_redacted_traceback(tmp_path: Path) -> None:
+    """An exception the CLI does not expect still shows its traceback, without the credentials
+    a library put in its message."""
+    crash = (
+        "from flightdelay import cli\n"
+        "cli.main(['--params', 'missing.yaml', 'data', 'list'])\n"
+        f"raise RuntimeError('API request to http://alice:{PLANTED}@mlflow:5000/api failed')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", crash], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1
+    assert "RuntimeError: API request to http://***@mlflow:5000/api failed" in proc.stderr, proc.stderr
+    assert PLANTED not in proc.stdout + proc.stderr
