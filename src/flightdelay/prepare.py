@@ -102,8 +102,8 @@ def _require_integer_keys(df: pd.DataFrame, cols: list[str], month: str, table: 
             raise DataValidationError(
                 f"rule types: partition {month} {table}.csv column {col!r} is a join key and must "
                 f"hold whole numbers, but {_not_whole(df[col])}",
-                hint=f"write {col} as integers (e.g. 2013, not 2013.0) with no blanks, or restore the "
-                f"partition with `flightdelay data restore`; the join key cannot be guessed",
+                hint=f"write {col} as integers, with no decimal point and no blanks, or restore the "
+                "partition with `flightdelay data restore`; the join key cannot be guessed",
             )
 
 
@@ -119,8 +119,9 @@ def _not_whole(s: pd.Series) -> str:
         if n
     ]
     if pd.api.types.is_float_dtype(s):
-        example = s.dropna().iloc[0] if s.notna().any() else "NaN"
-        head = f"it was read as decimal numbers (float type, e.g. {example})"
+        whole = num[num.notna() & (num % 1 == 0)]
+        example = f", e.g. {whole.iloc[0]} where {int(whole.iloc[0])} belongs" if len(whole) else ""
+        head = f"it was read as decimal numbers (float type{example})"
         return head + (f": {', '.join(what)}" if what else " although every value is whole")
     return f"it was read as {s.dtype} text: {', '.join(what) or 'values do not parse'}"
 

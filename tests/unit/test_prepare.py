@@ -104,4 +104,5 @@ def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> Non
     msg = str(e.value)
     assert "column 'year'" in msg and "float" in msg and "2013.0" in msg, msg
     assert "0 of" not in msg, msg
-    assert "2013, not 2013.0" in msg and "data restore" in msg, msg
+    assert "e.g. 2013.0 where 2013 belongs" in msg and "write year as integers" in msg, msg
+    assert "data restore" in msg, msg
