@@ -286,7 +286,7 @@ class Engine:
             *_pairs("-s", secrets), *_pairs("--var", variables),
             *_pairs("--env", {**self.env, "GITHUB_RUN_ID": str(run.id)}),
         ]  # fmt: skip
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLFLOW_", "GH_", "GITHUB_"))}
+        env = runner_env(os.environ)
         with log.open("w") as out:
             proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
         run.jobs = self._results(run, log, proc.returncode)
@@ -344,6 +344,17 @@ class Engine:
                 lines.append(f"  job '{job.name}' failed at step: {(job.failed_step or '?').strip()[:200]}")
                 lines.extend(f"    | {t}" for t in job.tail)
         return "\n".join(lines)
+
+
+# What a GitHub-hosted runner does not set: credentials and GitHub context of this machine, and
+# Python's "never write bytecode" (a runner writes it: every later process of a job then loads
+# the compiled modules instead of compiling the environment's imports again).
+NOT_ON_A_RUNNER = ("AWS_", "MLFLOW_", "GH_", "GITHUB_", "PYTHONDONTWRITEBYTECODE")
+
+
+def runner_env(host: Mapping[str, str]) -> dict[str, str]:
+    """The environment act's host-mode jobs start from: this machine's, minus what a runner lacks."""
+    return {k: v for k, v in host.items() if not k.startswith(NOT_ON_A_RUNNER)}
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> Iterable[str]:

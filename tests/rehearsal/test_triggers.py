@@ -102,3 +102,18 @@ def test_a_run_waits_while_its_group_is_running(tmp_path: Path) -> None:
     assert first is not None and first.id == 2
     assert [r.id for r in engine.queue] == [1, 3]
     assert engine._next_startable(busy={"pr-1", "release-b"}) is None
+
+
+def test_jobs_start_from_a_runner_like_environment() -> None:
+    from rehearsal.engine import runner_env
+
+    host = {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_SECRET_ACCESS_KEY": "x",
+        "MLFLOW_TRACKING_URI": "http://u:p@h",
+        "GH_TOKEN": "t",
+        "GITHUB_TOKEN": "t",
+    }
+    assert runner_env(host) == {"PATH": "/usr/bin", "HOME": "/root"}
