@@ -1,0 +1,178 @@
+"""A release is a transaction: stopped at any step (killed, interrupted, one registry error) it is
+reported by `verify` and finished by the next run; it runs only from the release branch's tip; and
+a registry that fails gives one clear error, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from tests.release.conftest import Server, cli, env_for, git
+from tests.release.test_champion_sources import answering
+
+pytestmark = pytest.mark.slow
+
+STEPS = ("register", "tags", "card", "git-tag", "bundle", "champion", "previous", "push", "released")
+# One way of stopping per step, so that every kind is exercised somewhere.
+HOW = {
+    "register": "kill",
+    "tags": "error",
+    "card": "term",
+    "git-tag": "kill",
+    "bundle": "int",
+    "champion": "kill",
+    "previous": "error",
+    "push": "kill",
+    "released": "kill",
+}
+EXIT = {"kill": -9, "term": 143, "int": 130, "error": 7}
+
+
+def release_process(repo: Path, uri: str, *args: str, fault: str = "") -> subprocess.CompletedProcess[str]:
+    return flightdelay_process(repo, uri, "release", *args, fault=fault)
+
+
+def flightdelay_process(
+    repo: Path, uri: str, *args: str, fault: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """`flightdelay <args>` in its own process (a fault may kill it)."""
+    env = {**os.environ, **env_for(repo, uri), "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0"}
+    env.pop("FLIGHTDELAY_FAULT", None)
+    if fault:
+        env["FLIGHTDELAY_FAULT"] = fault
+    return subprocess.run(
+        [sys.executable, "-m", "flightdelay", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def deploy_champion(repo: Path, uri: str) -> None:
+    for env in ("staging", "production"):
+        cli(repo, uri, "release", "bump", "--env", env)
+
+
+def test_every_step_of_a_release_is_stopped_somewhere() -> None:
+    from flightdelay.release import transaction
+
+    assert transaction.STEPS == STEPS
+    assert set(HOW) == set(STEPS)
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_release_stopped_at_a_step_is_reported_and_finished_by_the_next_run(
+    release_repo: Path, registry: str, tmp_path: Path, step: str
+) -> None:
+    repo, client = release_repo, MlflowClient(registry)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    cli(repo, registry, "release", "--push")  # v1, the champion the next release replaces
+    deploy_champion(repo, registry)
+    (repo / "CONTRIBUTING.md").write_text("a code change merged after v1\n")
+    git(repo, "add", "CONTRIBUTING.md")
+    git(repo, "commit", "-qm", "next merge")
+    git(repo, "push", "-q", "origin", "HEAD:main")
+    sha2 = git(repo, "rev-parse", "HEAD")
+
+    how = HOW[step]
+    stopped = release_process(repo, registry, "--push", fault=f"release:{step}:{how}")
+    assert stopped.returncode == EXIT[how], stopped.stderr
+    assert "Traceback" not in stopped.stderr
+    if how != "kill":  # a handled stop says what happened and what to do
+        assert "release of v2" in stopped.stderr
+        assert "re-run `flightdelay release`" in stopped.stderr
+    v2 = client.get_model_version("flight-delay", "2").tags
+    if step != "released":
+        assert v2["status"] == "releasing"  # never "released" before every step is done
+        bad = cli(repo, registry, "release", "verify", check=False)
+        assert bad.returncode == 8
+        assert "MISMATCH registry: v2" in bad.stdout, bad.stdout
+        assert "half-released" in bad.stdout
+
+    rerun = release_process(repo, registry, "--push")
+    assert rerun.returncode == 0, rerun.stderr
+    if step == "released":
+        assert "nothing to do" in rerun.stderr
+    else:
+        assert "nothing to do" not in rerun.stderr
+        assert "resuming it" in rerun.stderr
+
+    # the end state is one complete release of v2
+    assert sorted(v.version for v in client.search_model_versions("name='flight-delay'")) == ["1", "2"]
+    v2 = client.get_model_version("flight-delay", "2").tags
+    assert v2["status"] == "released"
+    assert client.get_registered_model("flight-delay").aliases == {"champion": "2", "previous": "1"}
+    assert v2["champion_at"].split() == [v2["released_at"]]
+    assert client.get_model_version("flight-delay", "1").tags["superseded_at"].split() == [v2["released_at"]]
+    assert git(repo, "rev-list", "-n1", "model-v2") == sha2
+    assert git(origin, "rev-list", "-n1", "model-v2") == sha2
+    assert git(repo, "rev-parse", "HEAD") == git(origin, "rev-parse", "main")
+    assert "`model-v2`" in (repo / "models/cards/model-v2.md").read_text()
+    assert (repo / "CHANGELOG.md").read_text().count("## model-v2 ") == 1
+    assert '"version": "2"' in (repo / "build/model/release.json").read_text()
+    deploy_champion(repo, registry)
+    cli(repo, registry, "release", "verify")
+
+
+def test_release_runs_only_from_the_tip_of_the_release_branch(
+    release_repo: Path, registry: str, tmp_path: Path
+) -> None:
+    repo, client = release_repo, MlflowClient(registry)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    main_before = git(origin, "rev-parse", "main")
+    git(repo, "switch", "-q", "-c", "feature")
+    (repo / "NOTES.txt").write_text("an unreviewed change\n")
+    git(repo, "add", "NOTES.txt")
+    git(repo, "commit", "-qm", "unreviewed")
+
+    refused = cli(repo, registry, "release", "--push", check=False)
+    assert refused.returncode == 8
+    assert "refusing to release from branch `feature`" in refused.stderr
+    assert "--branch" in refused.stderr
+    assert git(origin, "rev-parse", "main") == main_before  # nothing pushed
+    assert client.search_model_versions("name='flight-delay'") == []  # nothing registered
+
+    # the release branch is a setting: a fork that releases from `feature` names it
+    cli(repo, registry, "release", "--branch", "feature")
+    assert client.get_registered_model("flight-delay").aliases == {"champion": "1"}
+
+
+def test_registry_errors_give_one_clear_error(
+    release_repo: Path, registry: str, mlflow_server: Server, tmp_path: Path
+) -> None:
+    repo = release_repo
+    with answering(401) as unauthorised, answering(500) as broken:
+        for uri, reason in ((unauthorised, "401"), (broken, "server errors (5xx)")):
+            for args in (["release"], ["train"]):
+                failed = flightdelay_process(repo, uri, *args)
+                assert failed.returncode == 7, (args, failed.stdout, failed.stderr)
+                assert "Traceback" not in failed.stderr, (args, failed.stderr)
+                assert reason in failed.stderr, (args, failed.stderr)
+                assert "MLflow registry" in failed.stderr
+                assert "→" in failed.stderr  # what to do next
+    git(repo, "checkout", "-q", "--", ".")  # train rewrote the (identical) model; dvc.lock unchanged
+
+    # a released champion whose artefacts were deleted on the server: the gate names it
+    cli(repo, registry, "release")
+    client = MlflowClient(registry)
+    run_id = client.get_model_version("flight-delay", "1").tags["bundle_run_id"]
+    exp_id = client.get_run(run_id).info.experiment_id
+    shutil.rmtree(mlflow_server.log.parent / "artifacts" / exp_id / run_id)
+    gate = cli(repo, registry, "gate", "--base", "HEAD", check=False)
+    assert gate.returncode == 7, (gate.stdout, gate.stderr)
+    assert "Traceback" not in gate.stderr
+    assert "champion" in gate.stderr
+    assert "--champion-bundle" in gate.stderr
