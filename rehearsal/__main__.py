@@ -12,7 +12,7 @@ from types import FrameType
 
 from rehearsal.engine import RehearsalFailed
 from rehearsal.story import Story, StoryFailed
-from rehearsal.world import PROJECT, World
+from rehearsal.world import PROJECT, World, WorldBusy
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rehearsal failed: {e}", file=sys.stderr)
         print(f"summary so far: {args.summary}", file=sys.stderr)
         return 1
+    except WorldBusy as e:
+        print(f"rehearsal not started: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("rehearsal interrupted: every service it started was stopped", file=sys.stderr)
         return 130

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -59,6 +60,10 @@ def _bin(name: str) -> Path:
     return Path(found)
 
 
+class WorldBusy(RuntimeError):
+    """Another rehearsal holds the scratch folder."""
+
+
 class World:
     def __init__(
         self,
@@ -77,6 +82,7 @@ class World:
 
     # --- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Self:
+        self._lock()
         if self.work.exists():
             shutil.rmtree(self.work)
         self.work.mkdir(parents=True)
@@ -91,6 +97,25 @@ class World:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stack.close()
+
+    def _lock(self) -> None:
+        """One rehearsal per scratch folder: a second one would delete the first one's world."""
+        self.work.parent.mkdir(parents=True, exist_ok=True)
+        handle = (self.work.parent / f".{self.work.name}.lock").open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise WorldBusy(
+                f"another rehearsal (pid {holder}) is using {self.work}: wait for it, stop it, "
+                "or pass --work with another folder"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self.stack.callback(handle.close)
 
     def _start(self) -> None:
         self.s3 = self.stack.enter_context(services.s3_server(self.work / "s3", buckets=[BUCKET]))
