@@ -158,7 +158,7 @@ def managed_paths(p: Params) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Survey:
     """What the registry holds for this commit's model: a complete release, one to resume, and
-    interrupted releases of other commits."""
+    the other interrupted releases (of other commits, or older attempts at this one)."""
 
     done: tuple[str, dict[str, str]] | None
     resume: tuple[str, dict[str, str]] | None
@@ -183,7 +183,7 @@ def survey(p: Params, model_md5: str) -> Survey:
             done = (version, tags)
         elif ours and why is not None and resume is None and done is None:
             resume = (version, tags)
-        elif not ours and tags.get("status") == transaction.RELEASING:
+        elif tags.get("status") == transaction.RELEASING:  # another commit's, or an older attempt
             others.append((version, tags))
     return Survey(done, resume, others)
 
