@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.schemas import RowLimitError
 from flightdelay.errors import ModelError
 
 JSON = "application/json"
@@ -43,19 +44,63 @@ def error_body(
     return orjson.dumps(body)
 
 
-def from_validation(e: ValidationError, prefix: tuple[str | int, ...] = ("body",)) -> ApiError:
-    """422 with field paths, or 400 when the body is not JSON at all."""
+def from_validation(
+    e: ValidationError, prefix: tuple[str | int, ...] = ("body",), body: bytes | None = None
+) -> ApiError:
+    """422 with field paths; 400 when the body is not JSON at all, 415 when it is not UTF-8 text."""
     errors = e.errors(include_url=False, include_context=False, include_input=False)
     if errors and errors[0]["type"] == "json_invalid":
-        return ApiError(400, "malformed_json", f"the body is not valid JSON: {errors[0]['msg']}")
+        return (body is not None and not_utf8_text(body)) or ApiError(
+            400, "malformed_json", f"the body is not valid JSON: {errors[0]['msg']}"
+        )
     detail = [
-        {"loc": [*prefix, *_untagged(err["loc"])], "msg": err["msg"], "type": err["type"]}
+        {"loc": [*prefix, *_untagged(err["loc"])], "msg": _message(err), "type": err["type"]}
         for err in errors[:50]
     ]
     first = detail[0]
     where = ".".join(str(p) for p in first["loc"])
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ApiError(422, "validation", f"{where}: {first['msg']}{more}", detail)
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "finite_number":  # the JSON parser reads NaN and Infinity; say why they fail
+        return "Input should be a finite number, not NaN or Infinity; send null where a value is missing"
+    return str(err["msg"])
+
+
+def not_utf8_text(body: bytes) -> ApiError | None:
+    """415 for a body that is not UTF-8 text (compressed, UTF-16/32, latin-1, …): the JSON
+    parser would only say "invalid JSON". Checked after a parse failed, never on the hot path."""
+    if body[:2] == b"\x1f\x8b":
+        what = "gzip-compressed"
+    elif body[:3] == b"\xef\xbb\xbf":
+        what = "UTF-8 with a byte-order mark"
+    elif body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]:
+        what = "UTF-16 or UTF-32 text"
+    else:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as u:
+            what = f"not UTF-8 (byte 0x{body[u.start]:02x} at offset {u.start}; latin-1?)"
+        else:
+            return None
+    return ApiError(
+        415,
+        "unsupported_media_type",
+        f"the body is {what}; send uncompressed UTF-8 JSON with Content-Type: application/json",
+    )
+
+
+def from_row_limit(e: RowLimitError, what: str, advice: str) -> ApiError:
+    """422 for more rows than MAX_BATCH_ROWS, found before any row was validated."""
+    loc = ".".join(("body", *e.loc))
+    return ApiError(
+        422,
+        "validation",
+        f"{loc}: {e.rows} {what}, more than MAX_BATCH_ROWS={e.limit}; {advice}",
+        [{"loc": ["body", *e.loc], "msg": f"at most {e.limit} items", "type": "too_long"}],
+    )
 
 
 def _untagged(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:

@@ -93,7 +93,9 @@ class Metrics:
         )
         self.predlog_dropped = Counter(
             "flightdelay_prediction_log_dropped",
-            "prediction log lines dropped because the queue was full",
+            "prediction log lines dropped: queue_full (its byte bound) or write_error (the sink "
+            "cannot be opened or written)",
+            ("reason",),
             registry=r,
         )
         self._batch_rows: dict[str, Any] = {}
@@ -101,6 +103,13 @@ class Metrics:
             self.errors.labels(kind=kind)
         for result in ("success", "failure"):
             self.reloads.labels(result=result)
+        self._dropped = {
+            reason: self.predlog_dropped.labels(reason=reason) for reason in ("queue_full", "write_error")
+        }
+
+    def predlog_drop(self, lines: int, reason: str) -> None:
+        """Count prediction log lines dropped (called from requests and from the writer thread)."""
+        self._dropped[reason].inc(lines)
 
     def batch_rows_of(self, route: str) -> Any:
         """The route's batch-size histogram child (cached: `labels()` costs microseconds)."""

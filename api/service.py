@@ -39,8 +39,8 @@ class Service:
         self.predlog = PredictionLog(
             settings.prediction_log,
             settings.prediction_log_sample_rate,
-            settings.prediction_log_queue_size,
-            on_drop=self.metrics.predlog_dropped.inc,
+            settings.prediction_log_queue_bytes,
+            on_drop=self.metrics.predlog_drop,
         )
         self._watcher: asyncio.Task[None] | None = None
 

@@ -28,7 +28,11 @@ class Settings(BaseSettings):
     graceful_timeout: int = Field(20, ge=1, le=600, description="seconds for in-flight requests")
     prediction_log: str = Field("off", description='"off", "stdout" or a file path (JSON lines)')
     prediction_log_sample_rate: float = Field(1.0, ge=0.0, le=1.0)
-    prediction_log_queue_size: int = Field(10_000, ge=1)
+    prediction_log_queue_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=65_536,
+        description="memory the prediction log queue may hold (≈ 1 KB a row); past it lines are dropped",
+    )
     admin_token: SecretStr | None = Field(None, description="Bearer token for /admin/reload")
     prometheus_multiproc_dir: Path | None = None
     model_control_file: Path | None = Field(None, description="shared reload record")

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.errors import JSON, ApiError, from_validation
+from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import InvocationsResponse
+from api.schemas import FIELDS, InvocationsResponse, RowLimitError, TooManyKeysError
 from api.service import Service, service_of
 
 router = APIRouter(tags=["mlflow"])
@@ -23,7 +23,14 @@ router = APIRouter(tags=["mlflow"])
 
 def _split_records(split: dict[str, Any], svc: Service) -> list[dict[str, Any]]:
     columns = split["columns"]
-    rows = split["data"]
+    rows = split["data"]  # at most MAX_BATCH_ROWS: the schema checked the length first
+    if len(set(columns)) > FIELDS:  # every row would list an error per surplus column
+        raise ApiError(
+            422,
+            "validation",
+            f"body.dataframe_split.columns: {len(set(columns))} distinct columns, more than the "
+            f"{FIELDS} fields of a flight; send the documented columns only",
+        )
     for i, row in enumerate(rows):
         if len(row) != len(columns):
             raise ApiError(
@@ -59,20 +66,17 @@ async def invocations(request: Request) -> Response:
     svc = service_of(request)  # no dependency injection on the hot path: it costs ~0.1 ms
     body = await request.body()
     try:
-        parsed: Any = svc.adapters.invocations.validate_json(body)
+        parsed: Any = svc.adapters.invocations_request(body, svc.settings.max_batch_rows)
     except ValidationError as e:
-        raise from_validation(e) from None
+        raise from_validation(e, body=body) from None
+    except RowLimitError as e:
+        raise from_row_limit(e, "rows", "split the request") from None
+    except TooManyKeysError as e:
+        raise ApiError(422, "validation", str(e)) from None
     if "dataframe_records" in parsed:
         flights = parsed["dataframe_records"]
     else:
         flights = _split_records(parsed["dataframe_split"], svc)
-    limit = svc.settings.max_batch_rows
-    if len(flights) > limit:
-        raise ApiError(
-            422,
-            "validation",
-            f"{len(flights)} rows, more than MAX_BATCH_ROWS={limit}; split the request",
-        )
     if not flights:
         raise ApiError(422, "validation", "no rows to score")
     _, scores = svc.score("/invocations", request.scope["request_id"], flights)

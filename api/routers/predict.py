@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from api.errors import JSON, ApiError, from_validation
+from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import PredictResponse
+from api.schemas import PredictResponse, RowLimitError, TooManyKeysError
 from api.service import service_of
 
 router = APIRouter(tags=["predict"])
@@ -28,15 +28,11 @@ async def predict(request: Request) -> Response:
     svc = service_of(request)  # no dependency injection on the hot path: it costs ~0.1 ms
     body = await request.body()
     try:
-        flights = svc.adapters.predict_flights(body)
+        flights = svc.adapters.predict_flights(body, svc.settings.max_batch_rows)
     except ValidationError as e:
-        raise from_validation(e) from None
-    limit = svc.settings.max_batch_rows
-    if len(flights) > limit:
-        raise ApiError(
-            422,
-            "validation",
-            f"body.flights: {len(flights)} flights, more than MAX_BATCH_ROWS={limit}; split the batch",
-            [{"loc": ["body", "flights"], "msg": f"at most {limit} items", "type": "too_long"}],
-        )
+        raise from_validation(e, body=body) from None
+    except RowLimitError as e:
+        raise from_row_limit(e, "flights", "split the batch") from None
+    except TooManyKeysError as e:
+        raise ApiError(422, "validation", str(e)) from None
     return Response(svc.predict_body(request.scope["request_id"], flights), media_type=JSON)

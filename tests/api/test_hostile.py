@@ -87,3 +87,63 @@ def test_duplicated_keys_take_the_last_value_like_every_json_parser(api: Any) ->
     plain = _post(api, body(flight(temp=20.0)))
     assert dup.status_code == plain.status_code == 200
     assert dup.json()["predictions"] == plain.json()["predictions"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e309"])
+@pytest.mark.parametrize("field", ["temp", "distance"])
+def test_nan_and_infinity_are_refused_as_not_finite_not_as_out_of_range(
+    api: Any, literal: str, field: str
+) -> None:
+    text = json.dumps(flight(temp=1.5, distance=2.5)).replace(
+        {"temp": '"temp": 1.5', "distance": '"distance": 2.5'}[field], f'"{field}": {literal}'
+    )
+    err = _client_error(_post(api, text.encode()))
+    assert err["detail"][0]["loc"][-1] == field, err
+    assert "finite number" in err["message"] and "NaN" in err["message"], err["message"]
+    assert "less than" not in err["message"] and "greater than" not in err["message"], err["message"]
+
+
+def _gzip(raw: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(raw)
+
+
+@pytest.mark.parametrize(
+    ("name", "encode"),
+    [
+        ("gzip", _gzip),
+        ("latin-1", lambda raw: raw.replace(b'"BOS"', '"BÖS"'.encode("latin-1"))),
+        ("utf-16", lambda raw: raw.decode().encode("utf-16")),
+        ("utf-16-le, no byte-order mark", lambda raw: raw.decode().encode("utf-16-le")),
+        ("utf-32", lambda raw: raw.decode().encode("utf-32")),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/predict", "/invocations"])
+def test_bodies_that_are_not_utf8_json_are_415_saying_to_send_utf8(
+    api: Any, name: str, encode: Any, path: str
+) -> None:
+    raw = body(flight()) if path == "/v1/predict" else body({"dataframe_records": [flight()]})
+    r = _post(api, encode(raw), path)
+    assert r.status_code == 415, (name, r.status_code, r.text[:300])
+    err = r.json()
+    assert err["error"] == "unsupported_media_type" and "UTF-8" in err["message"], err
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Content-Encoding": "gzip"}, {"Content-Type": "application/json; charset=latin-1"}],
+)
+def test_declared_compression_or_charset_other_than_utf8_is_415(api: Any, headers: dict[str, str]) -> None:
+    r = api.post(
+        "/v1/predict", content=body(flight()), headers={"Content-Type": "application/json", **headers}
+    )
+    assert r.status_code == 415, r.text
+    assert "UTF-8" in r.json()["message"]
+
+
+def test_utf8_with_a_declared_utf8_charset_is_accepted(api: Any) -> None:
+    r = api.post(
+        "/v1/predict", content=body(flight()), headers={"Content-Type": "application/json; charset=UTF-8"}
+    )
+    assert r.status_code == 200, r.text

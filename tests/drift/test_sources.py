@@ -100,7 +100,7 @@ def test_reads_what_the_api_writes(tmp_path: Path) -> None:
     records = frame(3).to_dict(orient="records")
     del records[1]["wind_gust"], records[1]["temp"]  # optional fields the client left out
     sink = tmp_path / "log" / "predictions.jsonl"
-    plog = PredictionLog(str(sink), sample_rate=1.0, queue_size=10)
+    plog = PredictionLog(str(sink), sample_rate=1.0, queue_bytes=1_000_000)
     plog.start()
     plog.record("req-1", "7", 0.35, records, np.array([0.1, 0.5, 0.9]))
     plog.stop()
