@@ -53,10 +53,16 @@ def restore(params: Params, *, push: bool = True) -> dict[str, str]:
     target = {m: str(dvc_file(raw, m)) for m in months}
     todo = dvcio.dirty(list(target.values()))
     how = {m: "workspace" for m in months if target[m] not in todo}
+    remote = dvcio.has_default_remote()
     if todo:
-        dvcio.run("pull", "--quiet", *sorted(todo), check=False)  # partial success is fine
+        # The local DVC cache first (a CI cache restore, an earlier run), then the remote.
+        dvcio.run("checkout", "--quiet", *sorted(todo), check=False)  # partial success is fine
         still = dvcio.dirty(sorted(todo))
-        how |= {m: "DVC remote" for m in months if target[m] in todo - still}
+        how |= {m: "DVC cache" for m in months if target[m] in todo - still}
+        if still and remote:
+            dvcio.run("pull", "--quiet", *sorted(still), check=False)
+            pulled, still = still, dvcio.dirty(sorted(still))
+            how |= {m: "DVC remote" for m in months if target[m] in pulled - still}
         rebuild = [m for m in months if target[m] in still]
         originals = {m: dvc_file(raw, m).read_text() for m in rebuild}
         for month in rebuild:
@@ -79,7 +85,7 @@ def restore(params: Params, *, push: bool = True) -> dict[str, str]:
         how |= dict.fromkeys(rebuild, "embedded source")
     for month, origin in sorted(how.items()):
         say(f"data: {month} ← {origin}")
-    if push:
+    if push and remote:
         proc = dvcio.run("push", "--quiet", *target.values(), check=False)
         if proc.returncode != 0:
             say("data: push to the DVC remote failed (continuing): " + proc.stderr.strip()[-200:])

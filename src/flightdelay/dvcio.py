@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import subprocess
@@ -104,6 +105,22 @@ def configure_remote_from_env(cwd: Path | None = None) -> str | None:
         return None
     run("remote", "add", "--local", "--force", "--default", "env", url, cwd=cwd)
     return url
+
+
+def has_default_remote(cwd: Path | None = None) -> bool:
+    """Whether the project's DVC config names a default remote (core.remote in .dvc/config or
+    .dvc/config.local), read without starting DVC; True when the files cannot be read."""
+    folder = (cwd or Path()) / ".dvc"
+    found = False
+    for name in ("config", "config.local"):
+        cfg = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            cfg.read(folder / name)
+        except configparser.Error:
+            return True
+        if cfg.has_option("core", "remote"):
+            found = bool(cfg.get("core", "remote").strip())
+    return found
 
 
 def default_remote(cwd: Path | None = None) -> str | None:

@@ -15,6 +15,7 @@ written as JSON, and a failing verdict raises GateFailed (exit code 6).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import tempfile
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flightdelay import bundle, bundle_archive, dvcio, registry, tracking
+from flightdelay import __version__, bundle, bundle_archive, dvcio, registry, tracking
 from flightdelay.errors import ConfigError, GateFailed, ModelError, RegistryError, ToolError
 from flightdelay.evaluate import SLICES, score_frame
 from flightdelay.gitio import git
@@ -84,6 +85,16 @@ class Verdict:
         if self.passed:
             return "the candidate meets every check"
         return "; ".join(c.detail for c in self.failures)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        """The verdict as `to_dict` wrote it (its evidence aside)."""
+        return cls(
+            passed=bool(data["passed"]),
+            checks=[Check(**c) for c in data["checks"]],
+            notes=list(data.get("notes") or []),
+            warnings=list(data.get("warnings") or []),
+        )
 
     def to_dict(self, evidence: Evidence) -> dict[str, Any]:
         return {
@@ -418,10 +429,45 @@ def gather(
     return ev, champ, holdout
 
 
-def write_verdict(verdict: Verdict, ev: Evidence, path: Path) -> Path:
+def write_verdict(verdict: Verdict, ev: Evidence, path: Path, inputs: str | None = None) -> Path:
+    """The verdict JSON; `inputs` (see `fingerprint`) lets a later gate on the same inputs reuse it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(verdict.to_dict(ev), indent=2, default=float) + "\n")
+    data = {**verdict.to_dict(ev), "inputs": inputs}
+    path.write_text(json.dumps(data, indent=2, default=float) + "\n")
     return path
+
+
+def fingerprint(p: Params, *, base: str, champion_bundle: str | None, use_registry: bool) -> str | None:
+    """What a verdict is a function of: the candidate's outputs, the base commit, the champion
+    bundle, the gate params and this code. None when the champion would come from the registry
+    (its alias can move between two runs) or an input is missing: such a verdict is not reused."""
+    if champion_bundle is None and use_registry:
+        return None
+    files = [Path(p.paths.metrics), Path(p.paths.slices), Path(p.paths.features) / "holdout.parquet"]
+    if champion_bundle is not None:
+        source = Path(champion_bundle)
+        files += sorted(f for f in source.rglob("*") if f.is_file()) if source.is_dir() else [source]
+    digest = hashlib.sha256()
+    try:
+        for f in files:
+            digest.update(f"{f}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
+    except OSError:
+        return None
+    digest.update(resolve_ref(base).encode())
+    digest.update(p.gate.model_dump_json().encode())
+    digest.update(f"{p.evaluate.min_slice_rows}\0{__version__}".encode())
+    return digest.hexdigest()
+
+
+def reusable(path: Path, inputs: str | None) -> Verdict | None:
+    """The verdict at `path` when it was made from exactly these inputs (by `report pr`)."""
+    if inputs is None or not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        return Verdict.from_dict(data) if data.get("inputs") == inputs else None
+    except (ValueError, KeyError, TypeError):
+        return None  # an older or foreign file: decide afresh
 
 
 def run(
@@ -435,18 +481,24 @@ def run(
 ) -> Verdict:
     if check_stale:
         check_up_to_date()
-    with tempfile.TemporaryDirectory(prefix="flightdelay-gate-") as tmp:
-        ev, _, _ = gather(
-            p,
-            base=base,
-            champion_bundle=champion_bundle,
-            use_registry=use_registry,
-            workdir=Path(tmp),
-        )
-    verdict = decide(ev, p.gate)
+    path = Path(out or Path(p.paths.pr_report) / VERDICT_FILE)
+    inputs = fingerprint(p, base=base, champion_bundle=champion_bundle, use_registry=use_registry)
+    verdict = reusable(path, inputs)
+    if verdict is not None:
+        say(f"gate: {path} was decided on these very inputs (by `report pr`): reused, nothing re-scored")
+    else:
+        with tempfile.TemporaryDirectory(prefix="flightdelay-gate-") as tmp:
+            ev, _, _ = gather(
+                p,
+                base=base,
+                champion_bundle=champion_bundle,
+                use_registry=use_registry,
+                workdir=Path(tmp),
+            )
+        verdict = decide(ev, p.gate)
+        write_verdict(verdict, ev, path, inputs)
+        say(f"gate: verdict written to {path}")
     print(format_table(verdict))  # noqa: T201 - the verdict table is this command's output
-    path = write_verdict(verdict, ev, Path(out or Path(p.paths.pr_report) / VERDICT_FILE))
-    say(f"gate: verdict written to {path}")
     if not verdict.passed:
         raise GateFailed(
             f"the candidate must not ship: {verdict.reason()}",

@@ -121,6 +121,13 @@ def test_fresh_clone_restores_partitions_from_the_embedded_source(built_repo: Pa
     assert any(remote.rglob("*")), "restore did not fill the remote named by DVC_REMOTE_URL"
     assert run(["git", "status", "--porcelain"], clone).stdout.strip() == "", "tracked files changed"
 
+    # A partition gone from the workspace but in the DVC cache (a CI cache restore) comes back
+    # from the cache, with no remote configured.
+    run(["rm", "-rf", "data/raw/2013-02"], clone)
+    proc = run(["flightdelay", "data", "restore"], clone, {**env, "DVC_REMOTE_URL": ""})
+    assert "2013-02 ← DVC cache" in proc.stderr
+    assert (clone / "data/raw/2013-02").is_dir()
+
     # A .dvc file whose hash the source cannot reproduce is refused, not silently rewritten.
     dvc_file = clone / "data/raw/2013-01.dvc"
     run(["rm", "-rf", "data/raw/2013-01"], clone)

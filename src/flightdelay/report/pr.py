@@ -208,7 +208,10 @@ def build(
             workdir=Path(tmp),
         )
         verdict = gate.decide(ev, p.gate)
-        gate.write_verdict(verdict, ev, out / gate.VERDICT_FILE)
+        inputs = gate.fingerprint(
+            p, base=base_ref, champion_bundle=champion_bundle, use_registry=use_registry
+        )
+        gate.write_verdict(verdict, ev, out / gate.VERDICT_FILE, inputs)
         champ_booster, champ_md5 = None, None
         if champ is not None:
             cb = bundle.load(champ.bundle_dir)
