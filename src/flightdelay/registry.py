@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
-from flightdelay import redact, tracking
+from flightdelay import tracking
 from flightdelay.bundle import MODEL_NAME
 from flightdelay.errors import FlightDelayError, RegistryError
 
@@ -36,12 +37,19 @@ def client() -> Any:
 
 
 def redacted_uri() -> str:
-    """The tracking URI without any user:password part or token (it goes into error messages)."""
-    return redact.url(tracking.tracking_uri())
+    """The tracking URI without any user:password part (it goes into error messages)."""
+    uri = tracking.tracking_uri()
+    parts = urlsplit(uri)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
 
 
 SERVER_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
 HTTP_AUTH = {"401": "UNAUTHENTICATED", "403": "PERMISSION_DENIED"}
+ARTIFACTS_GONE = "Failed to download artifacts"  # MLflow's words for a run whose artefacts are gone
 # Substrings of requests/urllib3 errors, and what to call them.
 CONNECTION_CAUSES = {
     "Connection refused": "connection refused",
@@ -55,7 +63,7 @@ CONNECTION_CAUSES = {
 def unreadable(e: Exception, action: str) -> RegistryError:
     """The error for a registry that could not be used (down, refused, unauthorised, broken)."""
     code = str(getattr(e, "error_code", "") or "")
-    text = redact.text(str(e))  # MLflow's messages repeat the request URL, credentials included
+    text = str(e)
     uri = redacted_uri()
     status = re.search(r"error code (\d{3}) != 200", text)  # a non-JSON answer (e.g. a proxy)
     if status and status.group(1) in HTTP_AUTH:
@@ -80,6 +88,12 @@ def unreadable(e: Exception, action: str) -> RegistryError:
         else:
             reason = first
         hint = f"check MLFLOW_TRACKING_URI ({uri}) and that the server is up, then re-run"
+        if ARTIFACTS_GONE in text:
+            reason = "the version's artefacts are missing from the artifact store (deleted or moved)"
+            hint = (
+                "restore the run's artefacts in the store behind the registry, or release the model "
+                "again (a registry version without its artefacts cannot be served or compared)"
+            )
     return RegistryError(f"cannot {action} the MLflow registry at {uri}: {reason}", hint=hint)
 
 
