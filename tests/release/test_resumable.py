@@ -174,5 +174,5 @@ def test_registry_errors_give_one_clear_error(
     gate = cli(repo, registry, "gate", "--base", "HEAD", check=False)
     assert gate.returncode == 7, (gate.stdout, gate.stderr)
     assert "Traceback" not in gate.stderr
-    assert "champion" in gate.stderr
+    assert "artefacts are missing" in gate.stderr
     assert "--champion-bundle" in gate.stderr
