@@ -4,7 +4,10 @@
 2. load: a fixed rate near that capacity for `--seconds` (default 60): failures and p50/p99;
 3. faults under load: SIGTERM to the master (in-flight requests answered, exit code, time to
    exit), `kill -9` of a worker (time until a replacement serves, failed requests), model reload
-   (failed requests), and a corrupt / missing bundle at start (never ready, and says why).
+   (failed requests), and a corrupt / missing bundle at start (never ready, and says why);
+4. hostile burst: the costliest bodies under the production limits (tests/api/bodies.py), two at
+   a time, for as long as a fixed-rate run of normal traffic lasts: the time to answer each kind,
+   and normal traffic's p99 before and during the burst.
 
 wrk has no fixed-rate mode; `scripts/wrk_rate.lua` paces each connection (wrk's `delay()`), and
 the achieved rate is reported next to the target. Results also go to `.bench/soak.json`.
@@ -19,11 +22,13 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from api.schemas import EXAMPLE_FLIGHT
+from tests.api.bodies import worst_case_bodies
 from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 
 LUA = ROOT / "scripts" / "wrk_rate.lua"
 BODY = json.dumps({"flights": [EXAMPLE_FLIGHT]})
 CONNECTIONS = 8
+# The production limits (api/settings.py defaults): the burst uses the largest bodies they allow.
+MAX_BODY_BYTES, MAX_BATCH_ROWS, REQUEST_TIMEOUT_S = 1_048_576, 1000, 10.0
 
 
 def wrk(port: int, seconds: float, rate: float | None = None) -> dict[str, Any]:
@@ -202,6 +210,47 @@ def fault_bad_bundle(bundle: Path, tmp: Path) -> dict[str, Any]:
     return out
 
 
+def _post(port: int, path: str, body: bytes) -> tuple[int, float]:
+    """(status, seconds); status -1 when no answer came within twice the request timeout."""
+    t0 = time.monotonic()
+    try:
+        status, _ = request(port, "POST", path, body, timeout=2 * REQUEST_TIMEOUT_S)
+    except OSError:
+        status = -1
+    return status, time.monotonic() - t0
+
+
+def hostile_burst(bundle: Path, tmp: Path, rate: float, seconds: float = 10) -> dict[str, Any]:
+    bodies = worst_case_bodies(MAX_BODY_BYTES, MAX_BATCH_ROWS)
+    answers: dict[str, list[tuple[int, float]]] = {name: [] for name in bodies}
+    with Gunicorn(bundle, tmp / "hostile", workers=2) as srv:
+        before = wrk(srv.port, 5, rate)
+        thread, during = in_background(srv.port, seconds, rate)
+        time.sleep(0.5)
+        with ThreadPoolExecutor(2) as pool:
+            while thread.is_alive():
+                for name, (path, body) in bodies.items():
+                    pair = [pool.submit(_post, srv.port, path, body) for _ in range(2)]
+                    answers[name] += [f.result() for f in pair]
+        thread.join()
+    return {
+        "p99_before_ms": before["p99_ms"],
+        "p99_during_ms": during["p99_ms"],
+        "normal_requests": during["requests"],
+        "normal_failed": failures(during),
+        "deadline_s": REQUEST_TIMEOUT_S,
+        "bodies": {
+            name: {
+                "sent": len(got),
+                "statuses": sorted({status for status, _ in got}),
+                "max_s": round(max(t for _, t in got), 3),
+                "median_s": round(statistics.median(t for _, t in got), 3),
+            }
+            for name, got in answers.items()
+        },
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model-dir", default="models/bundle")
@@ -235,6 +284,8 @@ def main() -> int:
         results["kill_worker"] = fault_kill_worker(bundle, tmp, fault_rate)
         results["reload"] = fault_reload(bundle, other, tmp, fault_rate)
         results["bad_bundle"] = fault_bad_bundle(bundle, tmp)
+        print("soak: hostile burst …", file=sys.stderr)
+        results["hostile"] = hostile_burst(bundle, tmp, fault_rate)
     report(results)
     out = ROOT / ".bench" / "soak.json"
     out.parent.mkdir(exist_ok=True)
@@ -247,9 +298,22 @@ def main() -> int:
         and results["kill_worker"]["failed_requests"] <= CONNECTIONS
         and results["reload"]["failed_requests"] == 0
         and not any(v["became_ready"] for v in results["bad_bundle"].values())
+        and hostile_ok(results["hostile"])
     )
     print("\nsoak: all checks passed" if ok else "\nsoak: some checks FAILED (see above)")
     return 0 if ok else 1
+
+
+def hostile_ok(h: dict[str, Any]) -> bool:
+    """Every worst-case body refused (4xx) within the deadline; no normal request failed, and
+    normal traffic's p99 grew by at most the time one worst-case body holds a worker."""
+    slowest = max(b["max_s"] for b in h["bodies"].values())
+    return (
+        h["normal_failed"] == 0
+        and all(b["statuses"] and all(400 <= s < 500 for s in b["statuses"]) for b in h["bodies"].values())
+        and slowest <= h["deadline_s"]
+        and h["p99_during_ms"] <= h["p99_before_ms"] + 1000 * slowest
+    )
 
 
 def report(r: dict[str, Any]) -> None:
@@ -284,6 +348,22 @@ def report(r: dict[str, Any]) -> None:
             "corrupt bundle at start",
             f"ready: {bad['corrupt']['became_ready']}; {bad['corrupt'].get('says', '')}",
         ),
+    ]
+    h = r["hostile"]
+    rows.append(
+        (
+            "hostile burst: normal traffic's p99 (fixed rate) before → during",
+            f"{h['p99_before_ms']:.1f} ms → {h['p99_during_ms']:.1f} ms; {h['normal_failed']} of "
+            f"{h['normal_requests']:,} failed",
+        )
+    )
+    rows += [
+        (
+            f"hostile burst: {name}",
+            f"{'/'.join(map(str, b['statuses']))} in {b['median_s']:.3f} s median, {b['max_s']:.3f} s max "
+            f"({b['sent']} sent, deadline {h['deadline_s']:.0f} s)",
+        )
+        for name, b in h["bodies"].items()
     ]
     print("\n| check | figure |\n|---|---|")
     for check, figure in rows:
