@@ -104,7 +104,7 @@ def test_release_reproduces_outputs_the_dvc_remote_lacks_and_refuses_a_lock_it_c
     git(clone, "commit", "-qm", "a lock that was edited by hand")
     (clone / MODEL).unlink()
     shutil.rmtree(clone / "models/bundle")
-    refused = cli(clone, registry, "release", check=False)
+    refused = cli(clone, registry, "release", "--branch", "tampered", check=False)
     assert refused.returncode == 8, refused.stderr
     assert "reproduced outputs differ" in refused.stderr
     assert f"stage train: out {MODEL}: committed deadbeefdead, reproduced {model_md5[:12]}" in refused.stderr
