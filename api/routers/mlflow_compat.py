@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import FIELDS, InvocationsResponse, RowLimitError, TooManyKeysError
+from api.schemas import FIELDS, BodyShapeError, InvocationsResponse, RowLimitError
 from api.service import Service, service_of
 
 router = APIRouter(tags=["mlflow"])
@@ -71,7 +71,7 @@ async def invocations(request: Request) -> Response:
         raise from_validation(e, body=body) from None
     except RowLimitError as e:
         raise from_row_limit(e, "rows", "split the request") from None
-    except TooManyKeysError as e:
+    except BodyShapeError as e:
         raise ApiError(422, "validation", str(e)) from None
     if "dataframe_records" in parsed:
         flights = parsed["dataframe_records"]

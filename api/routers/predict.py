@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import PredictResponse, RowLimitError, TooManyKeysError
+from api.schemas import BodyShapeError, PredictResponse, RowLimitError
 from api.service import service_of
 
 router = APIRouter(tags=["predict"])
@@ -33,6 +33,6 @@ async def predict(request: Request) -> Response:
         raise from_validation(e, body=body) from None
     except RowLimitError as e:
         raise from_row_limit(e, "flights", "split the batch") from None
-    except TooManyKeysError as e:
+    except BodyShapeError as e:
         raise ApiError(422, "validation", str(e)) from None
     return Response(svc.predict_body(request.scope["request_id"], flights), media_type=JSON)

@@ -1,7 +1,8 @@
 """The costliest request bodies that fit under MAX_BODY_BYTES (for tests and `make soak`).
 
 Each is refused, and each is built to make validation as expensive as the limits allow: as many
-rows as fit (each missing every field), or as many keys as fit.
+rows as fit (each missing every field), as many keys as fit, or as many unknown keys as the byte
+counts of `api.schemas.check_shape` let through.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ def worst_case_bodies(max_body_bytes: int, max_rows: int) -> dict[str, tuple[str
     """name → (path, body), every body at most `max_body_bytes` long."""
     size = max_body_bytes - 16
     many = _object(size - 20)
-    row = _object(size // max_rows - 2)
+    # FIELDS (18) unknown keys per flight, names padded to fill the bytes: as many errors as a body
+    # can carry past the byte counts of api.schemas.check_shape.
+    pad = "x" * max(1, (size // max_rows - 2) // 18 - 8)
+    row = ("{" + ",".join(f'"k{i}{pad}":0' for i in range(18)) + "}").encode()
     return {
         "empty flights, /v1/predict": ("/v1/predict", _fill(b'{"flights": [', b"{}", b"]}", size)),
         "empty dataframe_records, /invocations": (
@@ -36,7 +40,7 @@ def worst_case_bodies(max_body_bytes: int, max_rows: int) -> dict[str, tuple[str
             _fill(b'{"dataframe_split": {"columns": [], "data": [', b"[]", b"]}}", size),
         ),
         "one flight of unknown keys, /v1/predict": ("/v1/predict", b'{"flights": [' + many + b"]}"),
-        "MAX_BATCH_ROWS flights of unknown keys, /v1/predict": (
+        "MAX_BATCH_ROWS flights of 18 unknown keys, /v1/predict": (
             "/v1/predict",
             b'{"flights": [' + b",".join([row] * max_rows) + b"]}",
         ),
