@@ -24,7 +24,7 @@ CHAMPION_BUNDLE ?=
 # short-lived CI jobs; every later process then compiles what it imports).
 COMPILE := $(if $(filter 0,$(FLIGHTDELAY_COMPILE_BYTECODE)),,--compile-bytecode)
 
-.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-serve soak lock clean drift bench-drift
+.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -140,10 +140,13 @@ bench-serve: setup serve-env kernel ## our service vs `mlflow models serve` vs a
 soak: setup system kernel ## load (60 s at a fixed rate near capacity) and faults under load, with figures
 	python scripts/soak.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline bench-serve bench-drift ## every benchmark
+bench: bench-pipeline bench-pr bench-serve bench-drift ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
+
+bench-pr: setup ## the PR path (data, repro, report, gate) for a train param change and a new month, cold vs main's DVC cache
+	python scripts/bench_pr.py
 
 DRIFT_ARGS ?= --months next
 drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next); exit 0 ok, 10 drift, 11 too few rows
