@@ -18,9 +18,8 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-from flightdelay import tracking
+from flightdelay import redact, tracking
 from flightdelay.bundle import MODEL_NAME
 from flightdelay.errors import FlightDelayError, RegistryError
 
@@ -37,14 +36,8 @@ def client() -> Any:
 
 
 def redacted_uri() -> str:
-    """The tracking URI without any user:password part (it goes into error messages)."""
-    uri = tracking.tracking_uri()
-    parts = urlsplit(uri)
-    if parts.username or parts.password:
-        host = parts.hostname or ""
-        netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return uri
+    """The tracking URI without any user:password part or token (it goes into error messages)."""
+    return redact.url(tracking.tracking_uri())
 
 
 SERVER_CODES = {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE"}
@@ -63,7 +56,7 @@ CONNECTION_CAUSES = {
 def unreadable(e: Exception, action: str) -> RegistryError:
     """The error for a registry that could not be used (down, refused, unauthorised, broken)."""
     code = str(getattr(e, "error_code", "") or "")
-    text = str(e)
+    text = redact.text(str(e))  # MLflow's messages repeat the request URL, credentials included
     uri = redacted_uri()
     status = re.search(r"error code (\d{3}) != 200", text)  # a non-JSON answer (e.g. a proxy)
     if status and status.group(1) in HTTP_AUTH:
