@@ -40,7 +40,7 @@ $(UV):
 	@$(UV_HOME)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(STAMP): requirements.txt pyproject.toml | $(UV)
-	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(UV) venv --quiet --python $(PYTHON) $(VENV); }
+	@test -x $(BIN)/python || { echo "setup: creating $(VENV) with $(PYTHON)"; $(UV) venv --quiet --seed --python $(PYTHON) $(VENV); }
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet $(COMPILE) requirements.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --no-deps -e .
