@@ -20,9 +20,13 @@ BASE ?= main
 # The champion bundle for the gate and the PR report (the `model-vN` release asset, extracted);
 # empty: the registry's champion when MLFLOW_TRACKING_URI is set.
 CHAMPION_BUNDLE ?=
-# FLIGHTDELAY_COMPILE_BYTECODE=0 skips compiling the environment's bytecode at install (faster for
-# short-lived CI jobs; every later process then compiles what it imports).
-COMPILE := $(if $(filter 0,$(FLIGHTDELAY_COMPILE_BYTECODE)),,--compile-bytecode)
+# Bytecode is written on first import, once, by whichever process imports a module first, so the
+# environments are not compiled whole at install (most of a 1 GB environment is never imported).
+# Every recipe therefore writes bytecode even where the caller's PYTHONDONTWRITEBYTECODE is set: with
+# it, each of the hundreds of processes a test run or a pipeline starts would compile its imports
+# again. FLIGHTDELAY_COMPILE_BYTECODE=1 compiles everything at install instead (e.g. for an image).
+unexport PYTHONDONTWRITEBYTECODE
+COMPILE := $(if $(filter 1,$(FLIGHTDELAY_COMPILE_BYTECODE)),--compile-bytecode,)
 
 .PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift
 

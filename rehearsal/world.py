@@ -163,9 +163,6 @@ class World:
                 "REHEARSAL_AWS_ENDPOINT_URL": s3_env["AWS_ENDPOINT_URL"],
                 "GH_CONFIG_DIR": str(gh_dir),
                 "DVC_NO_ANALYTICS": "1",
-                # A runner setting, not a workflow change: skip compiling the whole environment's
-                # bytecode at install (each short-lived job would pay ≈40 s for it).
-                "FLIGHTDELAY_COMPILE_BYTECODE": "0",
             },
             say=self.say,
         )
