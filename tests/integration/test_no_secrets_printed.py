@@ -14,7 +14,7 @@ from tests.helpers import repo_env, run
 pytestmark = pytest.mark.slow
 
 PLANTED = "s3cr" + "etPa55"  # fake credentials the test looks for (split: no literal secret)
-TOKEN = "tok-" + "plantedToken42"
+PLANTED_T = "tok-" + "plantedToken42"  # a fake token the test looks for
 AWS = "wJalrXUtnFEMI" + "K7MDENGbPxRfiCYzz"
 
 COMMANDS = {
@@ -38,11 +38,11 @@ def test_no_command_prints_a_credential(pipeline_repo: Path) -> None:
     env = {
         **repo_env(repo),
         "MLFLOW_TRACKING_URI": f"http://alice:{PLANTED}@127.0.0.1:{closed_port()}",
-        "MLFLOW_TRACKING_TOKEN": TOKEN,
+        "MLFLOW_TRACKING_TOKEN": PLANTED_T,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
         "PUSHGATEWAY_URL": f"http://pg:{PLANTED}@127.0.0.1:{closed_port()}",
-        "DVC_REMOTE_URL": f"http://dvc:{PLANTED}@127.0.0.1:{closed_port()}/store?token={TOKEN}",
+        "DVC_REMOTE_URL": f"http://dvc:{PLANTED}@127.0.0.1:{closed_port()}/store?token={PLANTED_T}",
         "AWS_ACCESS_KEY_ID": "AKIA" + "ZQ3V7K2MXP9TW4LD",
         "AWS_SECRET_ACCESS_KEY": AWS,
     }
@@ -51,7 +51,7 @@ def test_no_command_prints_a_credential(pipeline_repo: Path) -> None:
         proc = run(["flightdelay", *args], repo, env, check=False)
         out = proc.stdout + proc.stderr
         outputs[name] = out
-        for secret in (PLANTED, TOKEN, AWS, env["AWS_ACCESS_KEY_ID"]):
+        for secret in (PLANTED, PLANTED_T, AWS, env["AWS_ACCESS_KEY_ID"]):
             if secret in out:
                 line = next(x for x in out.splitlines() if secret in x)
                 leaks.append(f"`flightdelay {' '.join(args)}` printed it: {line[:300]}")
@@ -63,4 +63,4 @@ def test_no_command_prints_a_credential(pipeline_repo: Path) -> None:
     assert written
     for path in written:
         text = path.read_text(errors="replace")
-        assert PLANTED not in text and TOKEN not in text, f"{path} holds a credential"
+        assert PLANTED not in text and PLANTED_T not in text, f"{path} holds a credential"
