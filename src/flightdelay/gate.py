@@ -455,7 +455,8 @@ def fingerprint(p: Params, *, base: str, champion_bundle: str | None, use_regist
         return None
     digest.update(resolve_ref(base).encode())
     digest.update(p.gate.model_dump_json().encode())
-    digest.update(f"{p.evaluate.min_slice_rows}\0{__version__}".encode())
+    digest.update(f"{p.evaluate.min_slice_rows}\0{__version__}\0".encode())
+    digest.update(Path(__file__).read_bytes())  # the decision's own code (a local edit between runs)
     return digest.hexdigest()
 
 
