@@ -1,7 +1,9 @@
 """Prediction log for monitoring: sampled JSON lines written by a background thread; it degrades
 (drops and counts lines), it never fails a request or the start-up.
 
-One line per prediction: {"ts", "request_id", "model_version", "score", "decision", "features"}.
+One line per prediction: {"ts", "request_id", "flight_key", "model_version", "score", "decision",
+"features"}; `flight_key` (features.flight_key, null without a flight number) and `request_id` let
+`flightdelay monitor outcomes` join the prediction with the flight's outcome once it is known.
 The request path only samples and enqueues. The queue is bounded in bytes (each queued row is
 charged the memory it holds, `ROW_BYTES`): past the bound new lines are dropped. A sink that cannot
 be opened (missing or uncreatable directory, read-only file) or written (no space left) drops
@@ -29,7 +31,7 @@ import numpy as np
 import orjson
 
 from api.schemas import EXAMPLE_FLIGHT
-from flightdelay.features import INPUT_COLUMNS
+from flightdelay.features import INPUT_COLUMNS, flight_key
 
 log = logging.getLogger("flightdelay.api")
 _STOP = object()
@@ -240,6 +242,7 @@ def _lines(item: Any) -> bytes:
             {
                 "ts": stamp,
                 "request_id": request_id,
+                "flight_key": flight_key(r),
                 "model_version": version,
                 "score": s,
                 "decision": s >= threshold,

@@ -89,6 +89,9 @@ class Flight(TypedDict):
     sched_dep_time: Annotated[int, _rng(0, 2359, "scheduled departure, local HHMM")]
     sched_arr_time: Annotated[int, _rng(0, 2400, "scheduled arrival, local HHMM")]
     carrier: Annotated[Carrier, Field(description="two-letter carrier code")]
+    # Not a model input: with carrier, origin and scheduled departure it names the flight, so the
+    # logged prediction can be joined with the flight's outcome later (`flightdelay monitor outcomes`).
+    flight: NotRequired[Annotated[int, _rng(1, 9999, "flight number (names the flight for live quality)")]]
     origin: Annotated[Origin, Field(description="New York airport of departure")]
     dest: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="FAA code; unseen: as missing")]
     distance: Annotated[float, _in(1, 6000, "miles")]

@@ -53,6 +53,9 @@ INPUT_COLUMNS = (
     "distance",
     *WEATHER,
 )
+# What identifies a flight for the outcomes join (not model inputs): the flight number is optional
+# in a request; a prediction logged without it cannot be joined with its outcome.
+FLIGHT_KEY = ("carrier", "flight", "origin", "year", "month", "day", "sched_dep_time")
 FEATURES = (
     "carrier",
     "origin",
@@ -111,6 +114,18 @@ class FeatureSpec:
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(self.to_json())
+
+
+def flight_key(rec: Mapping[str, Any]) -> str | None:
+    """`B6-1234-JFK-2013-07-01-0515` (carrier, number, origin, scheduled local departure), or None
+    when the record has no flight number. The outcomes join builds the same string column-wise."""
+    number = rec.get("flight")
+    if number is None:
+        return None
+    return (
+        f"{rec['carrier']}-{int(number)}-{rec['origin']}-"
+        f"{int(rec['year']):04d}-{int(rec['month']):02d}-{int(rec['day']):02d}-{int(rec['sched_dep_time']):04d}"
+    )
 
 
 def fit_spec(df: pd.DataFrame, label: str, min_count: int) -> FeatureSpec:

@@ -102,12 +102,12 @@ def test_openapi_documents_bodies_with_examples(api: Any) -> None:
         assert path in doc["paths"], path
     schemas = doc["components"]["schemas"]
     assert schemas["Flight"]["examples"]
-    assert set(schemas["Flight"]["properties"]) == set(INPUT_COLUMNS)
+    assert set(schemas["Flight"]["properties"]) == {*INPUT_COLUMNS, "flight"}  # flight: join key only
     assert doc["paths"]["/v1/predict"]["post"]["requestBody"]["content"]["application/json"]
 
 
 def test_prediction_log_lines(inprocess: TestClient, settings: Settings) -> None:
-    r = inprocess.post("/v1/predict", json={"flights": [flight(), flight(temp=None)]})
+    r = inprocess.post("/v1/predict", json={"flights": [flight(flight=1234), flight(temp=None)]})
     rid = r.json()["request_id"]
     path = Path(settings.prediction_log)
     deadline = time.monotonic() + 5
@@ -116,8 +116,11 @@ def test_prediction_log_lines(inprocess: TestClient, settings: Settings) -> None
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     assert len(lines) == 2
     first = lines[0]
-    assert set(first) == {"ts", "request_id", "model_version", "score", "decision", "features"}
+    assert set(first) == {"ts", "request_id", "flight_key", "model_version", "score", "decision", "features"}
     assert first["request_id"] == rid
+    # The flight's identity for the outcomes join; a request without a flight number has none.
+    assert first["flight_key"] == "B6-1234-JFK-2013-06-14-1730"
+    assert lines[1]["flight_key"] is None
     assert first["ts"].endswith("Z")
     assert first["score"] == r.json()["predictions"][0]["probability"]
     assert set(first["features"]) == set(INPUT_COLUMNS)
