@@ -28,7 +28,7 @@ CHAMPION_BUNDLE ?=
 unexport PYTHONDONTWRITEBYTECODE
 COMPILE := $(if $(filter 1,$(FLIGHTDELAY_COMPILE_BYTECODE)),--compile-bytecode,)
 
-.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift
+.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift bench-outcomes
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -144,7 +144,7 @@ bench-serve: setup serve-env kernel ## our service vs `mlflow models serve` vs a
 soak: setup system kernel ## load (60 s at a fixed rate near capacity) and faults under load, with figures
 	python scripts/soak.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline bench-pr bench-serve bench-drift ## every benchmark
+bench: bench-pipeline bench-pr bench-serve bench-drift bench-outcomes ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
@@ -158,6 +158,9 @@ drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next)
 
 bench-drift: setup ## one drift check for a month vs the reference, and for 10x both sizes (needs make repro)
 	python scripts/bench_drift.py
+
+bench-outcomes: setup ## monitor outcomes: join a month of predictions with outcomes + live figures, and 10x the rows (needs make repro)
+	python scripts/bench_outcomes.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt

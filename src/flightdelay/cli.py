@@ -122,6 +122,7 @@ EXTENSIONS: dict[str, str] = {
     "report": "report",
     "release": "release",
     "drift": "drift.cli",
+    "monitor": "drift.monitor_cli",
     "retrain": "retrain",
     "lock": "lockcheck",
 }

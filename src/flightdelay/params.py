@@ -224,6 +224,21 @@ class DriftTrigger(Section):
         return self
 
 
+class LiveParams(Section):
+    """`monitor outcomes`: logged predictions joined with outcomes, and their live quality."""
+
+    store: str = "reports/monitor/joined.parquet"
+    output_dir: str = "reports/monitor"
+    accuracy_floor: float = Field(0.70, gt=0, le=1)
+    max_calibration_error: float = Field(0.10, gt=0, le=1)
+    min_joined_rows: int = Field(500, ge=1)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    calibration_bins: int = Field(10, ge=2, le=100)
+    bootstrap: int = Field(200, ge=20)
+    seed: int = 13
+    drop_bound: Literal["upper", "lower"] = "upper"
+
+
 class DriftParams(Section):
     """`drift check`: distance-based per-column drift, weighted by feature importance."""
 
@@ -247,6 +262,7 @@ class DriftParams(Section):
     output_dir: str = "reports/drift"
     history: str = "reports/drift/history.json"
     trigger: DriftTrigger = DriftTrigger()
+    live: LiveParams = LiveParams()
 
     @model_validator(mode="after")
     def _columns(self) -> DriftParams:

@@ -29,19 +29,25 @@ def write_prediction_log(
     start: dt.datetime | None = None,
     malformed: int = 0,
     threshold: float = 0.35,
+    request_prefix: str = "r",
+    mode: str = "w",
 ) -> Path:
-    """One JSON line per row (features + score), then `malformed` broken lines."""
+    """One JSON line per row (features + score), then `malformed` broken lines. With a `flight`
+    column, each line carries the flight key as the API writes it."""
     t0 = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    records = frame[list(features.INPUT_COLUMNS)].to_dict(orient="records")
-    with path.open("w") as fh:
+    keyed = "flight" in frame.columns
+    cols = [*features.INPUT_COLUMNS, "flight"] if keyed else list(features.INPUT_COLUMNS)
+    records = frame[cols].to_dict(orient="records")
+    with path.open(mode) as fh:
         for i, (rec, s) in enumerate(zip(records, scores, strict=True)):
             line = {
                 "ts": (t0 + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
-                "request_id": f"r{i}",
+                "request_id": f"{request_prefix}{i}",
+                **({"flight_key": features.flight_key(rec)} if keyed else {}),
                 "model_version": model_version,
                 "score": float(s),
                 "decision": bool(s >= threshold),
-                "features": {k: _clean(v) for k, v in rec.items()},
+                "features": {k: _clean(rec[k]) for k in features.INPUT_COLUMNS},
             }
             fh.write(json.dumps(line) + "\n")
         for i in range(malformed):

@@ -106,8 +106,10 @@ def gateway_url(env: Mapping[str, str]) -> str | None:
     return url
 
 
-def push(url: str, text: str, timeout: float = 10.0) -> None:
-    """PUT the text file to a Prometheus Pushgateway (replaces this job's group)."""
+def push(url: str, text: str, timeout: float = 10.0, group: Mapping[str, str] | None = None) -> None:
+    """PUT the text file to a Prometheus Pushgateway (replaces this job's group). `group` adds
+    grouping labels under the same job (`monitor outcomes` pushes as feed="outcomes", so that the
+    drift check's PUT and its own never replace each other's series)."""
     gateway_url({"PUSHGATEWAY_URL": url})
     parts = urllib.parse.urlsplit(url)
     headers = {"Content-Type": "text/plain; version=0.0.4"}
@@ -120,7 +122,8 @@ def push(url: str, text: str, timeout: float = 10.0) -> None:
         netloc = parts.hostname or ""
         netloc = f"[{netloc}]" if ":" in netloc else netloc
         parts = parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else ""))
-    target = urllib.parse.urlunsplit(parts).rstrip("/") + f"/metrics/job/{PUSH_JOB}"
+    extra = "".join(f"/{urllib.parse.quote(k)}/{urllib.parse.quote(v)}" for k, v in (group or {}).items())
+    target = urllib.parse.urlunsplit(parts).rstrip("/") + f"/metrics/job/{PUSH_JOB}{extra}"
     req = urllib.request.Request(  # noqa: S310 (scheme checked above)
         target, data=text.encode(), method="PUT", headers=headers
     )
