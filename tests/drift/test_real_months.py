@@ -120,3 +120,58 @@ def test_fewer_rows_than_the_guard_is_not_enough_data(
     assert "Not enough data" in (tmp_path / "out" / "issue.md").read_text()
     history = json.loads((tmp_path / "out" / "history.json").read_text())
     assert history["checks"][-1]["status"] == "not_enough_data"
+
+
+def live_summary(weeks: list[tuple[str, float]], params: Params) -> dict[str, object]:
+    """A `monitor outcomes` summary whose weeks have the given (start day, label noise): noisy
+    weeks score below the floor."""
+    import numpy as np
+
+    from flightdelay.drift import feedback
+
+    rng = np.random.default_rng(3)
+    frames = []
+    for start, noise in weeks:
+        s = rng.uniform(0, 1, 2000)
+        y = np.where(rng.uniform(0, 1, 2000) < noise, rng.integers(0, 2, 2000), rng.uniform(0, 1, 2000) < s)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "score": s,
+                    "decision": s >= 0.35,
+                    "disrupted": y.astype("int8"),
+                    "flight_date": pd.Timestamp(start) + pd.to_timedelta(np.arange(2000) % 7, unit="D"),
+                }
+            )
+        )
+    store = pd.concat(frames, ignore_index=True)
+    fl = {"accuracy": 0.6, "roc_auc": 0.72, "calibration_error": 0.1, "min_joined_rows": 500}
+    return {
+        "confidence": 0.95,
+        "release": {"version": "1", "roc_auc": 0.75},
+        "floors": fl,
+        "join": {"counts": {"newly_joined": len(store)}, "problems": [], "store_rows": len(store)},
+        **feedback.quality(store, params.drift.live, fl),
+    }
+
+
+def test_a_quality_drop_with_stable_inputs_is_drift_and_says_which_signal_fired(
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
+) -> None:
+    a, b = random_halves(months["2013-07"])
+    live = live_summary([("2013-07-01", 0.0), ("2013-07-08", 0.9), ("2013-07-15", 0.9)], params)
+    assert [w["drop"] for w in live["weeks"]] == [False, True, True]  # type: ignore[attr-defined]
+    cur = sources.Current(
+        frame=b.drop(columns=["disrupted"]), source="file", description="t", rows_read=len(b)
+    )
+    out = tmp_path / "out"
+    s = check.run_check(params, cur, out_dir=out, history=out / "h.json", reference=a, live=live).summary
+    assert s["data_drift"]["detected"] is False  # the inputs did not move
+    assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
+    assert s["trigger"]["signal"] == "quality drop" and s["trigger"]["retrain_recommended"]
+    body = (out / "issue.md").read_text()
+    assert "Signal: **quality drop**" in body
+    assert "live ROC AUC 0." in body and "over 6,000 flights vs 0.75 at release" in body
+    assert "| roc_auc | 0." in body and "[" in body  # figures with their intervals
+    history = json.loads((out / "h.json").read_text())
+    assert history["checks"][-1]["status"] == "no_drift"  # the input verdict, kept apart

@@ -59,3 +59,24 @@ def test_a_corrupt_history_says_how_to_reset(tmp_path: Path) -> None:
     path.write_text("{broken")
     with pytest.raises(DataError, match="delete it"):
         trigger.load(path)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "drops", "retrain", "signal"),
+    [
+        (["no_drift"], [False, True, True], True, "quality drop"),  # concept drift, inputs stable
+        (["no_drift"], [True, True, False], False, None),  # quality recovered this week
+        (["no_drift"], [True, None, False, None], False, None),  # small weeks: no verdict, no break
+        (["no_drift"], [True, None, None, True], True, "quality drop"),
+        (["drift", "drift"], [True, True], True, "both"),
+        (["drift", "drift"], [False], True, "input drift"),
+        (["drift", "drift"], None, True, "input drift"),  # no live quality at all
+        (["no_drift"], [], False, None),
+    ],
+)
+def test_a_sustained_quality_drop_also_fires(
+    statuses: list[str], drops: list[bool | None] | None, retrain: bool, signal: str | None
+) -> None:
+    d = trigger.decide(statuses, T, drops)
+    assert (d.retrain, d.signal) == (retrain, signal)
+    assert d.as_dict()["signal"] == signal

@@ -100,7 +100,10 @@ def run_check(
     run_url: str | None = None,
     reference: pd.DataFrame | None = None,
     now: dt.datetime | None = None,
+    live: dict[str, Any] | None = None,
 ) -> CheckResult:
+    """`live`: the `monitor outcomes` summary (live_quality.json): shown in the issue body, and its
+    weekly quality drops are the trigger's concept-drift signal."""
     d = p.drift
     gateway = outputs.gateway_url(os.environ)
     out = Path(out_dir or d.output_dir)
@@ -159,15 +162,23 @@ def run_check(
         "source": current.description,
     }
     checks = trigger.append(hist_path, entry, d.trigger.history_size)
-    decision = trigger.decide([c["status"] for c in checks], d.trigger)
+    drops = [w.get("drop") for w in live.get("weeks", [])] if live else None
+    decision = trigger.decide([c["status"] for c in checks], d.trigger, drops)
+    status, reasons, exit_code = verdict.status, list(verdict.reasons), verdict.exit_code
+    if decision.quality_fired:  # concept drift: inputs may look stable while quality falls
+        reasons.append(
+            f"live quality below the floor in {decision.quality_drop_count} of the last "
+            f"{len(decision.quality_considered or [])} weeks"
+        )
+        status, exit_code = "drift", core.EXIT_CODES["drift"]
 
     ordered = sorted(columns, key=lambda c: (-c.drifted, -c.weight))
     summary: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
-        "status": verdict.status,
-        "exit_code": verdict.exit_code,
-        "drift_detected": verdict.status == "drift",
-        "reasons": verdict.reasons,
+        "status": status,
+        "exit_code": exit_code,
+        "drift_detected": status == "drift",
+        "reasons": reasons,
         "checked_at": entry["checked_at"],
         "checked_at_unix": int(now.timestamp()),
         "current": {
@@ -212,6 +223,7 @@ def run_check(
         },
         "prediction_drift": prediction,
         "model_quality": quality,
+        "live_quality": {k: v for k, v in live.items() if k != "days"} if live else None,
         "trigger": decision.as_dict() | {"history": str(hist_path)},
         "artifacts": {
             "html": html,
@@ -233,10 +245,10 @@ def run_check(
         except ToolError as e:
             say(f"drift: warning: {e}")
     say(
-        f"drift: {verdict.status}"
-        + (f" ({'; '.join(verdict.reasons)})" if verdict.reasons else "")
+        f"drift: {status}"
+        + (f" ({'; '.join(reasons)})" if reasons else "")
         + f"; trigger {decision.drift_count}/{decision.n} of last {decision.m}"
-        + (" → retraining recommended" if decision.retrain else "")
+        + (f" → retraining recommended ({decision.signal})" if decision.retrain else "")
         + f"; outputs in {out}/"
     )
     return CheckResult(summary=summary, out_dir=out)

@@ -45,6 +45,7 @@ def _check(args: argparse.Namespace, p: Params) -> int:
         history=args.history and Path(args.history),
         bundle_dir=args.bundle and Path(args.bundle),
         run_url=args.run_url,
+        live=_read_json(args.live) if args.live else None,
     )
     _emit(
         json.dumps(
@@ -111,6 +112,11 @@ def register(sub: argparse._SubParsersAction, handlers: dict[str, Any]) -> None:
     c.add_argument("--history", help="trigger history file (default drift.history)")
     c.add_argument("--bundle", help="model bundle that scores labelled rows (default paths.bundle)")
     c.add_argument("--run-url", help="link to the CI run, written into the issue body")
+    c.add_argument(
+        "--live",
+        help="live_quality.json of `flightdelay monitor outcomes`: live quality in the issue body, "
+        "and its weekly quality drops as the trigger's concept-drift signal",
+    )
     ia = dsub.add_parser("issue-action", help="open / update / close / none for the drift issue")
     ia.add_argument("--summary", required=True, help="summary.json of the check")
     ia.add_argument("--existing", help="JSON list of open drift issues (gh issue list --json), or -")

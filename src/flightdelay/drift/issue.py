@@ -40,7 +40,8 @@ def decide(summary: Mapping[str, Any], existing: Sequence[Mapping[str, Any]]) ->
         if not numbers:
             return IssueAction("open", None, TITLE, "")
         retrain = bool(summary.get("trigger", {}).get("retrain_recommended"))
-        note = " Retraining was requested." if retrain else ""
+        signal = summary.get("trigger", {}).get("signal")
+        note = f" Retraining was requested (signal: {signal})." if retrain else ""
         return IssueAction(
             "update",
             numbers[0],

@@ -197,11 +197,24 @@ def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> s
             + ("**below the floor**." if q["below_floor"] else "above the floor."),
             "",
         ]
+    live = s.get("live_quality")
+    if live:
+        from flightdelay.drift.feedback import render_markdown as live_markdown
+
+        out += live_markdown(live)
     t = s["trigger"]
+    quality = (
+        f"; live quality below the floor in {t['quality_drop_count']} of the last "
+        f"{len(t['quality_considered'])} weeks with enough outcomes"
+        if t.get("quality_considered") is not None
+        else "; no live quality (outcomes not joined)"
+    )
+    signal = f" Signal: **{t['signal']}**." if t.get("signal") else ""
     out += [
-        f"Retraining trigger: drift in {t['drift_count']} of the last {len(t['considered'])} "
-        f"checks (needs {t['n']} of {t['m']}) → "
-        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet."),
+        f"Retraining trigger: input drift in {t['drift_count']} of the last {len(t['considered'])} "
+        f"checks{quality} (either needs {t['n']} of {t['m']}) → "
+        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet.")
+        + signal,
         "",
     ]
     if run_url:
