@@ -40,6 +40,7 @@ DRIFT_CRON = "23 5 * * *"
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "data": {"window": {"start": "2013-05", "end": "2013-06"}},
     "train": {"n_estimators": 40, "max_depth": 4},
+    "backtest": {"min_train_months": 1},  # two months: June scored by a model of May
     "drift": {"trigger": {"n": 1, "m": 1}},  # ask for retraining on the first drifted check
 }
 

@@ -77,6 +77,7 @@ def make_pipeline_repo(
         {
             "data": {"window": {"start": months[0], "end": months[-1]}},
             "train": {**SMALL_TRAIN, **(train or {})},
+            "backtest": {"min_train_months": 1},  # a short window still backtests its last month(s)
         },
     )
     run(["flightdelay", "data", "add", *months], dest, env)

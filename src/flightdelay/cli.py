@@ -125,6 +125,7 @@ EXTENSIONS: dict[str, str] = {
     "monitor": "drift.monitor_cli",
     "retrain": "retrain",
     "lock": "lockcheck",
+    "backtest": "backtest",
 }
 
 

@@ -44,6 +44,7 @@ class Paths(Section):
     plots: str = "reports/plots"
     bundle: str = "models/bundle"
     pr_report: str = "reports/pr"
+    backtest: str = "reports/backtest.json"
 
 
 class Window(Section):
@@ -132,6 +133,14 @@ class TrainParams(Section):
     max_bin: int = Field(256, ge=2)
     seed: int = 13
     n_jobs: int = Field(2, ge=1)
+
+
+class BacktestParams(Section):
+    """`backtest`: rolling origin over the window (each month scored by a model of the months before)."""
+
+    min_train_months: int = Field(3, ge=1)  # the first scored month has this many before it
+    calibration_bins: int = Field(10, ge=2)  # equal-width bins of the expected calibration error
+    n_jobs: int = Field(1, ge=1)  # threads per fold (one is fastest on a busy 2-core runner)
 
 
 class EvaluateParams(Section):
@@ -292,6 +301,7 @@ class Params(Section):
     featurize: FeaturizeParams = FeaturizeParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    backtest: BacktestParams = BacktestParams()
     gate: GateParams = GateParams()
     report: ReportParams = ReportParams()
     drift: DriftParams = DriftParams()

@@ -47,6 +47,7 @@ FAILING: dict[str, list[str]] = {
     "drift next-month": ["--params", "missing.yaml", "drift", "next-month"],
     "retrain prepare": ["retrain", "prepare", "--months", "2013-07"],
     "lock check": ["lock", "check"],
+    "backtest": ["backtest"],
 }
 
 
