@@ -15,7 +15,8 @@ export DVC_NO_ANALYTICS := 1
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
-MODEL_DIR ?= models/bundle
+PIPELINE_BUNDLE := models/bundle
+MODEL_DIR ?= $(PIPELINE_BUNDLE)
 BASE ?= main
 # The champion bundle for the gate and the PR report (the `model-vN` release asset, extracted);
 # empty: the registry's champion when MLFLOW_TRACKING_URI is set.
@@ -114,7 +115,15 @@ test-fast: setup ## unit tests only
 demo: setup tools system ## the whole GitOps lifecycle through the workflow files (act + local forge), offline
 	python scripts/demo.py
 
-serve: setup kernel ## run gunicorn on the latest trained bundle (HOST, PORT, MODEL_DIR, WORKERS overridable)
+# On a fresh clone the pipeline's bundle does not exist yet: it is pulled (DVC remote) or built
+# (data restore + dvc repro) first. Any other MODEL_DIR is served as given. A bundle or setting
+# that cannot serve stops gunicorn before its workers start, with one line saying what to do.
+serve: setup kernel ## run gunicorn on the latest trained bundle, building it first if missing (HOST, PORT, MODEL_DIR, WORKERS)
+	@if [ "$(MODEL_DIR)" = "$(PIPELINE_BUNDLE)" ] && [ ! -e "$(MODEL_DIR)/metadata.json" ]; then \
+	  echo "serve: no model bundle in $(MODEL_DIR) yet: restoring the data and building it (flightdelay data restore, dvc repro bundle)"; \
+	  flightdelay data restore --no-push; \
+	  if dvc remote default >/dev/null 2>&1; then dvc repro --pull bundle; else dvc repro bundle; fi; \
+	fi
 	MODEL_DIR=$(MODEL_DIR) gunicorn -c api/gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) api.main:app
 
 # The serving image's dependency set alone (requirements-serve.txt + this package without deps),

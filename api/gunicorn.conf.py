@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # so `api` imports however gunicorn was started
     sys.path.insert(0, str(ROOT))
 
+from api import preflight
 from api.logs import logging_config
 
 _created: list[Path] = []
@@ -41,6 +42,9 @@ def _shared_paths() -> None:
         os.environ["MODEL_CONTROL_FILE"] = str(d / "model-control.json")
 
 
+# Once, in the master, before any worker: a bundle or setting that would stop every worker is
+# one readable line and a non-zero exit (not one traceback per worker).
+preflight.run_or_exit()
 _shared_paths()
 
 bind = [f"0.0.0.0:{os.environ.get('PORT', '8000')}"]
@@ -52,7 +56,7 @@ timeout = 30  # heartbeat: a worker whose event loop is stuck this long is repla
 keepalive = 5
 backlog = 2048
 accesslog = None  # the app writes one JSON access line per request, with its request id
-logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "info"))
+logconfig_dict = logging_config(os.environ.get("LOG_LEVEL", "info"), os.environ.get("LOG_FORMAT", "auto"))
 proc_name = "flightdelay"
 control_socket_disable = True  # no gunicornc socket in $HOME: the container's root fs is read-only
 

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, configure_logging: bool = Fa
     """Build the app; the model is loaded by the lifespan, before the first request is served."""
     settings = settings or load_settings()
     if configure_logging:
-        logging.config.dictConfig(logging_config(settings.log_level))
+        logging.config.dictConfig(logging_config(settings.log_level, settings.log_format))
         lean_records()
     service = Service(settings)
 

@@ -41,8 +41,11 @@ class Settings(BaseSettings):
         5.0, gt=0, le=600, description="how long a reload waits for every worker to load the bundle"
     )
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", description="json lines, plain text, or auto (text on a terminal, else json)"
+    )
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower(cls, v: object) -> object:
         return v.lower() if isinstance(v, str) else v
