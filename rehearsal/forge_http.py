@@ -8,6 +8,7 @@ import logging
 import re
 import shutil
 import socketserver
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -247,11 +248,23 @@ class ForgeHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class TcpServer(ThreadingHTTPServer):
+class QuietDisconnects:
+    """A client that hangs up before reading the answer (a cancelled job, a killed `gh`) is not a
+    forge error: note it in one line instead of socketserver's traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            log.info("forge: client %s went away before its answer (%s)", client_address, exc)
+            return
+        super().handle_error(request, client_address)  # type: ignore[misc]
+
+
+class TcpServer(QuietDisconnects, ThreadingHTTPServer):
     daemon_threads = True
 
 
-class UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class UnixServer(QuietDisconnects, socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     """The same handler on a unix socket, for gh's `http_unix_socket`."""
 
     daemon_threads = True
