@@ -8,7 +8,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -247,4 +247,44 @@ def check_dashboard(path: Path) -> list[Finding]:
             )
         if ds is not None and ds.get("uid") != "${datasource}":
             out.append(Finding("dashboard", where, label, "datasource must be the ${datasource} variable"))
+    return out
+
+
+# --- selectors against a running Prometheus --------------------------------------------------------
+
+_TOKEN = re.compile(
+    r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|\{[^}]*\}|\[[^\]]*\]'
+    r"|\d+(?:\.\d+)?(?:e[+-]?\d+)?[smhdwy]*|[a-zA-Z_:][a-zA-Z0-9_:]*|\S",
+    re.IGNORECASE,
+)
+
+
+def selectors(expr: str) -> list[str]:
+    """The vector selectors of a PromQL expression (`name{matchers}`, without range or offset),
+    in order; Grafana variables must be substituted first."""
+    tokens = [t for t in _TOKEN.findall(_GROUPING.sub(" ", expr)) if t.strip()]
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", tok) or tok.lower() in _KEYWORDS:
+            continue
+        after = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if after == "(":
+            continue  # a function
+        out.append(tok + (after if after.startswith("{") else ""))
+    return out
+
+
+def unmatched_selectors(
+    exprs: Iterable[tuple[str, str]], query: Callable[[str], list[Any]], external: set[str]
+) -> list[str]:
+    """`where: selector` for every selector of the (where, expr) pairs that matches no series
+    `query` (a Prometheus instant query) returns; metric names in `external` (series another
+    system produces, e.g. kube-state-metrics) are not asked for."""
+    out = []
+    for where, expr in exprs:
+        for sel in selectors(expr):
+            if re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", sel).group(0) in external:  # type: ignore[union-attr]
+                continue
+            if not query(sel):
+                out.append(f"{where}: {sel} matches no series")
     return out
