@@ -286,7 +286,7 @@ def run(p: Any) -> Path:
             k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)
         },
         "threshold": p.evaluate.threshold,
-        "params": p.train.model_dump(),
+        "params": p.train.hyperparameters(),
     }
     out = write(p.paths.bundle, model=p.paths.model, spec=p.paths.feature_spec, metadata=metadata)
     say(f"bundle: {out} (model md5 {metadata['model_md5'][:12]})")

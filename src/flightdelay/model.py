@@ -63,3 +63,29 @@ def load_classifier(path: str) -> XGBClassifier:
     clf = XGBClassifier()
     clf.load_model(path)
     return clf
+
+
+def fit_dask(spec: FeatureSpec, t: TrainParams, frame: Any, client: Any) -> FlightDelayModel:
+    """Train with `xgboost.dask` on a Dask DataFrame (INPUT_COLUMNS + `disrupted`) whose partitions
+    live on the cluster behind `client`: each worker encodes its partitions with the same
+    `encode_frame` and XGBoost's workers build the trees together (histograms all-reduced).
+
+    The booster comes back as a plain `XGBClassifier`, the same artefact `train.engine: local`
+    makes: the bundle and serving do not know which engine trained it."""
+    import xgboost.dask as dxgb
+
+    meta = pd.DataFrame({name: pd.Series(dtype="float32") for name in spec.features})
+    encoded = frame.map_partitions(_encode_partition, spec, meta=meta)
+    # Arrays, not named columns: the booster then has no feature names, like the local one.
+    x = encoded.to_dask_array(lengths=True)
+    y = frame["disrupted"].astype("int8").to_dask_array(lengths=True)
+    dask_clf = dxgb.DaskXGBClassifier(**make_classifier(t).get_params())
+    dask_clf.client = client
+    dask_clf.fit(x, y)
+    clf = XGBClassifier()
+    clf.load_model(bytearray(dask_clf.get_booster().save_raw("json")))
+    return FlightDelayModel(spec, clf)
+
+
+def _encode_partition(part: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
+    return pd.DataFrame(encode_frame(spec, part), columns=list(spec.features), index=part.index)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -122,6 +122,18 @@ class FeaturizeParams(Section):
     seed: int = 13
 
 
+class DaskParams(Section):
+    """Where `train.engine: dask` runs: a scheduler address, or a LocalCluster sized here."""
+
+    scheduler: str = Field("", pattern=r"^((tcp|tls|inproc|ucx)://\S+)?$")  # empty: a LocalCluster
+    n_workers: int = Field(2, ge=1)  # LocalCluster only
+    threads_per_worker: int = Field(1, ge=1)  # LocalCluster only
+    memory_limit: str = Field("2GiB", pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)?$")  # per LocalCluster worker
+    processes: bool = True  # LocalCluster workers as processes (False: threads in this process)
+    partitions_per_worker: int = Field(2, ge=1)  # training data is split so every worker holds a share
+    connect_timeout_s: float = Field(30.0, gt=0)  # waiting for the scheduler at `scheduler`
+
+
 class TrainParams(Section):
     n_estimators: int = Field(300, ge=1)
     max_depth: int = Field(6, ge=1, le=16)
@@ -133,6 +145,12 @@ class TrainParams(Section):
     max_bin: int = Field(256, ge=2)
     seed: int = 13
     n_jobs: int = Field(2, ge=1)
+    engine: Literal["local", "dask"] = "local"
+    dask: DaskParams = DaskParams()
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """What the model is (bundle metadata, MLflow params); not where it was trained."""
+        return self.model_dump(exclude={"engine", "dask"})
 
 
 class BacktestParams(Section):

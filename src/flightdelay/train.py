@@ -5,20 +5,83 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from flightdelay import features, gitio, hashing, tracking
-from flightdelay.errors import RegistryError
+from flightdelay.errors import ConfigError, RegistryError
 from flightdelay.metrics import classification_metrics
-from flightdelay.model import FlightDelayModel, make_classifier
-from flightdelay.params import Params
+from flightdelay.model import FlightDelayModel, fit_dask, make_classifier
+from flightdelay.params import DaskParams, Params
 from flightdelay.progress import say, step
 
 
 def fit(p: Params, train: pd.DataFrame, spec: features.FeatureSpec) -> FlightDelayModel:
     model = FlightDelayModel(spec, make_classifier(p.train))
     return model.fit(train[list(features.INPUT_COLUMNS)], train["disrupted"].to_numpy())
+
+
+@contextmanager
+def dask_client(d: DaskParams) -> Iterator[Any]:
+    """A client of the scheduler at `train.dask.scheduler`, or of a LocalCluster sized by
+    `train.dask` when it is empty (closed on exit)."""
+    from distributed import Client, LocalCluster
+
+    if d.scheduler:
+        try:
+            client = Client(d.scheduler, timeout=d.connect_timeout_s)
+        except OSError as e:
+            raise ConfigError(
+                f"no Dask scheduler answers at train.dask.scheduler={d.scheduler!r}: {e}",
+                hint="start the cluster (deploy/training/ has a DaskCluster), fix the address, "
+                "or set it to '' to train on a LocalCluster on this machine",
+            ) from e
+        with client:
+            yield client
+        return
+    cluster = LocalCluster(
+        n_workers=d.n_workers,
+        threads_per_worker=d.threads_per_worker,
+        memory_limit=d.memory_limit,
+        processes=d.processes,
+        dashboard_address=None,
+    )
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def fit_on_dask(p: Params, spec: features.FeatureSpec) -> tuple[FlightDelayModel, int]:
+    """`train.engine: dask`: the training rows as a Dask DataFrame, trained with xgboost.dask."""
+    import dask.dataframe as dd
+
+    path = Path(p.paths.features) / "train.parquet"
+    with dask_client(p.train.dask) as client:
+        frame = dd.read_parquet(path, columns=[*features.INPUT_COLUMNS, "disrupted"])
+        frame, workers = spread(client, frame, p.train.dask.partitions_per_worker)
+        rows = int(frame.shape[0].compute())
+        with step(f"train: xgboost.dask on {workers} worker(s), {rows:,} rows"):
+            return fit_dask(spec, p.train, frame, client), rows
+
+
+def spread(client: Any, frame: Any, per_worker: int) -> tuple[Any, int]:
+    """`frame` in the workers' memory, partition i on worker i mod n, and how many workers hold a
+    share. Left to the scheduler, the partitions of one file stay on the worker that read it and
+    the others get nothing to train on."""
+    import dask.dataframe as dd
+    from distributed import futures_of, wait
+
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    if not workers:
+        raise ConfigError("the Dask cluster has no workers", hint="scale its worker group above 0")
+    frame = frame.repartition(npartitions=len(workers) * per_worker)
+    parts = [
+        client.persist(frame.partitions[i], workers=[workers[i % len(workers)]], allow_other_workers=False)
+        for i in range(frame.npartitions)
+    ]
+    wait(parts)
+    holding = {w for part in parts for ws in client.who_has(futures_of(part)).values() for w in ws}
+    return dd.concat(parts), len(holding)
 
 
 @contextmanager
@@ -35,11 +98,16 @@ def _saved_model_hint(model_path: Path) -> Iterator[None]:
 
 def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     fdir = Path(p.paths.features)
-    train = pd.read_parquet(fdir / "train.parquet")
     holdout = pd.read_parquet(fdir / "holdout.parquet")
     spec = features.FeatureSpec.load(p.paths.feature_spec)
-    with step(f"train: XGBoost {p.train.n_estimators} trees, depth {p.train.max_depth}, {len(train):,} rows"):
-        model = fit(p, train, spec)
+    trees = f"{p.train.n_estimators} trees, depth {p.train.max_depth}"
+    if p.train.engine == "dask":
+        model, rows = fit_on_dask(p, spec)
+        say(f"train: XGBoost {trees}, {rows:,} rows (engine dask)")
+    else:
+        train = pd.read_parquet(fdir / "train.parquet")
+        with step(f"train: XGBoost {trees}, {len(train):,} rows"):
+            model = fit(p, train, spec)
     out = Path(p.paths.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.classifier.get_booster().save_model(str(out))
@@ -59,8 +127,9 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
         }
         with step("train: logging run to MLflow"), _saved_model_hint(out):
             run_id = tracking.log_training_run(
-                params={f"train.{k}": v for k, v in p.train.model_dump().items()}
-                | {"evaluate.threshold": p.evaluate.threshold, "data.window": tags["window"]},
+                params={f"train.{k}": v for k, v in p.train.hyperparameters().items()}
+                | {"train.engine": p.train.engine, "evaluate.threshold": p.evaluate.threshold}
+                | {"data.window": tags["window"]},
                 metrics={f"holdout_{k}": v for k, v in m.items()},
                 tags=tags,
                 model=model,

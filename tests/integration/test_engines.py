@@ -1,0 +1,56 @@
+"""`train.engine: dask` (xgboost.dask on a LocalCluster) against the default local engine on the
+same small repository: same feature spec, same bundle format, holdout ROC AUC within 0.005."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flightdelay import bundle, evaluate, features, train
+from flightdelay.errors import ConfigError
+from flightdelay.params import DaskParams, load_params
+from tests.helpers import edit_params
+
+AUC_TOLERANCE = 0.005
+# Two workers as threads of the test process: no process start-up, still two XGBoost ranks.
+DASK = {"engine": "dask", "dask": {"n_workers": 2, "processes": False, "memory_limit": "1GiB"}}
+
+
+def test_dask_engine_matches_the_local_engine(
+    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(pipeline_repo)
+    local = bundle.load("models/bundle", require_manifest=True)
+    local_auc = json.loads(Path("reports/metrics.json").read_text())["roc_auc"]
+
+    edit_params(pipeline_repo, {"train": DASK})
+    p = load_params("params.yaml")
+    train.run(p, log=False)
+    assert "xgboost.dask on 2 worker(s)" in capsys.readouterr().err
+    metrics = evaluate.run(p)
+    dask_bundle = bundle.load(bundle.run(p), require_manifest=True)
+
+    assert dask_bundle.meta.model_md5 != local.meta.model_md5, "the dask engine did not train a new model"
+    assert metrics["roc_auc"] == pytest.approx(local_auc, abs=AUC_TOLERANCE)
+    assert dask_bundle.spec == local.spec
+    assert (dask_bundle.path / bundle.SPEC_FILE).read_bytes() == (local.path / bundle.SPEC_FILE).read_bytes()
+    assert dask_bundle.meta.params == local.meta.params  # hyperparameters only: the engine is not the model
+    assert dask_bundle.booster.num_features() == local.booster.num_features() == len(features.FEATURES)
+    # Serving's path (bundle booster on encoded records) gives the pipeline's scores.
+    holdout = pd.read_parquet(Path(p.paths.features) / "holdout.parquet").head(200)
+    records = holdout[list(features.INPUT_COLUMNS)].to_dict("records")
+    served = dask_bundle.booster.inplace_predict(features.encode_records(dask_bundle.spec, records))
+    np.testing.assert_allclose(served, evaluate.score_frame(evaluate.load_model(p), holdout), atol=1e-6)
+
+
+def test_unreachable_scheduler_is_a_config_error() -> None:
+    d = DaskParams(scheduler="tcp://127.0.0.1:9", connect_timeout_s=1)
+    with (
+        pytest.raises(ConfigError, match=r"train\.dask\.scheduler='tcp://127\.0\.0\.1:9'"),
+        train.dask_client(d),
+    ):
+        pass
