@@ -183,7 +183,8 @@ class Service:
 
 
 def july_rows(params_file: Path, limit: int | None) -> list[dict[str, Any]]:
-    """Real July 2013 flights as API requests (input columns only)."""
+    """Real July 2013 flights as API requests (input columns and the flight number, which names
+    the flight in the prediction log for the outcomes join)."""
     import tempfile
 
     import pandas as pd
@@ -195,7 +196,7 @@ def july_rows(params_file: Path, limit: int | None) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
         source.materialize("2013-07", Path(tmp))
         df, _ = prepare_month("2013-07", Path(tmp), load_params(params_file))
-    df = df.loc[~df["is_duplicate"], list(features.INPUT_COLUMNS)]
+    df = df.loc[~df["is_duplicate"], [*features.INPUT_COLUMNS, "flight"]]
     if limit:
         df = df.sample(n=min(limit, len(df)), random_state=7)
     df = df.astype(object).where(pd.notna(df), None)

@@ -8,6 +8,7 @@ The six files in .github/workflows run unchanged under act against the rehearsal
   3 merge      release.yml: model-v1 registered, tagged, image built, staging bumped
   4 serve      the released image's bundle served by gunicorn on loopback (the cluster's part)
   5 traffic    real July 2013 flights replayed through the API
+    + outcomes July's outcomes joined with the prediction log: live quality pushed, alerts evaluated
   6 promote    the App's promotion PR merged → promote.yml records production; meanwhile a
     + drift    schedule tick → drift.yml: one drift issue and a retraining PR, gated by pr.yml
   7 retrain    the retraining PR merged → release.yml: model-v2
@@ -32,6 +33,7 @@ from types import FrameType
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rehearsal import live
 from rehearsal.cluster import Service, ServiceFailed, july_rows
 from rehearsal.engine import RehearsalFailed
 from rehearsal.story import RELEASE_V1, RELEASE_V2, ROLLBACK, Story, StoryFailed
@@ -52,6 +54,12 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
         params = story.world.clone / "params.yaml"
         return service.traffic(july_rows(params, limit=8000 if fast else None))
 
+    def outcomes() -> str:
+        w = story.world
+        bundle = story.image_bundle()
+        log = service.prediction_log
+        return live.outcomes_arrive(w.clone, bundle, log, w.pushgateway.url, w.work / "live")
+
     def reload() -> str:
         return service.reload_under_load(story.image_bundle(), expect_version="2")
 
@@ -60,6 +68,7 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
         steps.append((title, action))
         if title == RELEASE_V1:
             steps += [("serve the released image", serve), ("replay July flights as traffic", traffic)]
+            steps.append(("July's outcomes arrive: the champion's live quality", outcomes))
         if title == RELEASE_V2:
             steps.append(("the service reloads v2 under load", reload))
     steps.append((ROLLBACK, story.rollback))

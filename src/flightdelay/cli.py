@@ -38,7 +38,15 @@ def _stage(module: str) -> Handler:
 def _data(args: argparse.Namespace, p: Params) -> int:
     from flightdelay import data
 
-    if args.data_cmd == "add":
+    if args.data_cmd == "add" and args.sources:
+        if len(args.months) > 1:
+            raise DataError("--from imports one month", hint="name at most one YYYY-MM with --from")
+        data.add_from(p, args.sources, args.months[0] if args.months else None, tz=args.tz, push=args.push)
+    elif args.data_cmd == "add":
+        if not args.months:
+            raise DataError(
+                "no month given", hint="name months (YYYY-MM) or import files with --from PATH_OR_URL"
+            )
         data.add(p, args.months, push=args.push)
     elif args.data_cmd == "restore":
         data.restore(p, push=not args.no_push)
@@ -72,8 +80,25 @@ def build_parser(
 
     d = sub.add_parser("data", help="add, restore or list raw monthly partitions (DVC-tracked)")
     dsub = d.add_subparsers(dest="data_cmd", required=True)
-    add = dsub.add_parser("add", help="materialise months from the embedded source and dvc-add them")
-    add.add_argument("months", nargs="+", metavar="YYYY-MM")
+    add = dsub.add_parser(
+        "add",
+        help="materialise months from the embedded source, or import one from files (--from), and dvc-add",
+    )
+    add.add_argument("months", nargs="*", metavar="YYYY-MM")
+    add.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="PATH_OR_URL",
+        help="import a month from BTS on-time flights + IEM ASOS weather CSVs: a folder, an "
+        "s3://bucket/prefix or a file (repeat for the second file)",
+    )
+    add.add_argument(
+        "--tz",
+        default="America/New_York",
+        help="time zone of the origin airports (local hours of the weather)",
+    )
     add.add_argument("--push", action="store_true", help="also push them to the DVC remote")
     rest = dsub.add_parser("restore", help="bring tracked partitions into the workspace")
     rest.add_argument("--no-push", action="store_true", help="do not fill the DVC remote")
@@ -125,6 +150,7 @@ EXTENSIONS: dict[str, str] = {
     "monitor": "drift.monitor_cli",
     "retrain": "retrain",
     "lock": "lockcheck",
+    "intake": "intake",
     "backtest": "backtest",
 }
 

@@ -17,6 +17,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,10 +185,15 @@ def prepare(
     body_out: Path | None = None,
     params_path: Path = Path("params.yaml"),
     push: bool = False,
+    sources: Mapping[str, str] | None = None,
+    branch_prefix: str = BRANCH_PREFIX,
+    texts: Callable[[list[str], tuple[str, str], str], tuple[str, str, str]] | None = None,
 ) -> Prepared:
+    """`sources` (month → folder or s3:// prefix) imports the months from files in the public
+    layouts instead of the embedded source; `texts` writes the title, commit message and PR body."""
     months = check_months(months, p.data.window.end)
     new_end = months[-1]
-    branch = f"{BRANCH_PREFIX}{new_end}"
+    branch = f"{branch_prefix}{new_end}"
     if gitio.is_dirty():
         raise RetrainError(
             "the working tree has uncommitted changes",
@@ -200,7 +206,10 @@ def prepare(
         )
     ev = _evidence(evidence)
     old = (p.data.window.start, p.data.window.end)
-    title, message, body = render_pr(months, old, new_end, ev, issue, evidence_url)
+    if texts is None:
+        title, message, body = render_pr(months, old, new_end, ev, issue, evidence_url)
+    else:
+        title, message, body = texts(months, old, new_end)
     start_ref = gitio.git("rev-parse", "--abbrev-ref", "HEAD")
     start_sha = gitio.git("rev-parse", "HEAD")
     raw = Path(p.paths.raw)
@@ -208,7 +217,11 @@ def prepare(
     gitio.git("switch", "--quiet", "-c", branch)
     try:
         say(f"retrain: on new branch {branch}; adding {', '.join(months)}")
-        data.add(p, months)
+        if sources is None:
+            data.add(p, months)
+        else:
+            for month in months:
+                data.add_from(p, [sources[month]], month)
         params_path.write_text(move_window_end(params_path.read_text(), new_end))
         say(f"retrain: params.yaml data.window.end {old[1]} → {new_end}")
         data.restore(p, push=False)  # every partition of the new window, for the pipeline
