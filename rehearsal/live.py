@@ -3,7 +3,9 @@
 `flightdelay monitor outcomes` joins the service's prediction log with July's labelled flights (the
 embedded source's partition), computes the stale champion's live quality and pushes it to the
 rehearsal's Pushgateway; a Prometheus loaded with the deployed alert rules (held for a second)
-scrapes that Pushgateway and says which alerts fire. Costs a few seconds.
+scrapes that Pushgateway and says which alerts fire. Costs a few seconds. From then on drift.yml
+reads the same log (the repository variable PREDICTION_LOG; a self-hosted runner here), so the
+drift issue shows live quality and which trigger signal fired.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ def _ci(fig: dict[str, Any] | None) -> str:
     if not fig or fig.get("estimate") is None:
         return "n/a"
     return f"{fig['estimate']:.3f} [{fig['lower']:.3f}, {fig['upper']:.3f}]"
+
+
+def outcomes_step(world: Any, bundle: Path, log: Path) -> str:
+    """The demo's step: the live figures now, and drift.yml connected to the same feedback."""
+    world.engine.variables.update({"PREDICTION_LOG": str(log), "OUTCOMES_REPLAY": "true"})
+    return outcomes_arrive(world.clone, bundle, log, world.pushgateway.url, world.work / "live")
 
 
 def outcomes_arrive(clone: Path, bundle: Path, log: Path, pushgateway_url: str, work: Path) -> str:

@@ -55,10 +55,7 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
         return service.traffic(july_rows(params, limit=8000 if fast else None))
 
     def outcomes() -> str:
-        w = story.world
-        bundle = story.image_bundle()
-        log = service.prediction_log
-        return live.outcomes_arrive(w.clone, bundle, log, w.pushgateway.url, w.work / "live")
+        return live.outcomes_step(story.world, story.image_bundle(), service.prediction_log)
 
     def reload() -> str:
         return service.reload_under_load(story.image_bundle(), expect_version="2")

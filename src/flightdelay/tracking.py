@@ -22,6 +22,22 @@ def is_configured() -> bool:
     return bool(os.environ.get("MLFLOW_TRACKING_URI", "").strip())
 
 
+TRACKING_ENV = "FLIGHTDELAY_TRACKING"
+
+
+def enabled() -> bool:
+    """False when FLIGHTDELAY_TRACKING=off: a run nobody keeps (a pull request's runner is thrown
+    away, with the local MLflow file it would log to) skips the logging and its cost."""
+    value = os.environ.get(TRACKING_ENV, "on").strip().lower()
+    if value not in ("on", "off", ""):
+        from flightdelay.errors import ConfigError
+
+        raise ConfigError(
+            f"{TRACKING_ENV}={value!r} is not one of on, off", hint=f"unset {TRACKING_ENV} or set it to off"
+        )
+    return value != "off"
+
+
 def pip_requirements() -> list[str]:
     """Pinned requirements of the logged model, read from the environment (MLflow's own
     inference imports and inspects every module and costs seconds per run)."""

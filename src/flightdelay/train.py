@@ -115,7 +115,9 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     score = model.predict_proba(holdout[list(features.INPUT_COLUMNS)])[:, 1]
     m = classification_metrics(holdout["disrupted"].to_numpy(), score, p.evaluate.threshold)
     say(f"train: holdout ROC AUC {m['roc_auc']:.4f}, PR AUC {m['pr_auc']:.4f}")
-    if log:
+    if log and not tracking.enabled():
+        say(f"train: not logged to MLflow ({tracking.TRACKING_ENV}=off)")
+    elif log:
         hashes = hashing.partition_hashes(p.paths.raw, p.window_months)
         tags = {
             "git_sha": gitio.head_sha(),
