@@ -178,30 +178,19 @@ def test_bad_input_is_counted_and_reported_never_fatal(
     assert again["join"]["counts"]["newly_joined"] == 50
 
 
-def test_cli_answers_a_missing_month_with_what_to_do(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_cli_answers_a_missing_month_or_bundle_with_what_to_do(
+    model: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = tmp_path / "p.jsonl"
     log.write_text("")
-    raw = tmp_path / "raw"
     params = tmp_path / "params.yaml"
-    params.write_text((REPO_ROOT / "params.yaml").read_text().replace("raw: data/raw", f"raw: {raw}"))
-    code = main(
-        [
-            "--params",
-            str(params),
-            "monitor",
-            "outcomes",
-            "--log",
-            str(log),
-            "--outcomes",
-            "2013-09",
-            "--bundle",
-            str(tmp_path / "none"),
-        ]
-    )
-    assert code != 0
-    assert "error" in capsys.readouterr().err
+    params.write_text((REPO_ROOT / "params.yaml").read_text().replace("raw: data/raw", f"raw: {tmp_path}"))
+    args = ["--params", str(params), "monitor", "outcomes", "--log", str(log), "--outcomes", "2013-09"]
+    assert main([*args, "--bundle", str(model[0])]) == 3  # a data error, named with what to do
+    err = capsys.readouterr().err
+    assert "the outcomes of 2013-09 are not in" in err and "flightdelay data add 2013-09" in err
+    assert main([*args, "--bundle", str(tmp_path / "none")]) == 5  # no release figures: a model error
+    assert str(tmp_path / "none") in capsys.readouterr().err
 
 
 def test_intervals_match_the_reference_figures_and_narrow_with_rows() -> None:
