@@ -73,6 +73,7 @@ def env_for(repo: Path) -> dict[str, str]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
         "PYTHONPATH": str(repo / "src"),
         "DVC_NO_ANALYTICS": "1",
+        "FLIGHTDELAY_TRACKING": "off",  # as pr.yml: a pull request's training is not logged
         "GIT_AUTHOR_NAME": "bench",
         "GIT_AUTHOR_EMAIL": "bench@example.com",
         "GIT_COMMITTER_NAME": "bench",
