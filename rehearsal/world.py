@@ -73,9 +73,13 @@ class World:
         fast: bool,
         workflows_from: str | None = None,
         say: Callable[[str], None] = print,
+        registry: bool = True,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         self.work = work.resolve()
         self.fast = fast
+        self.registry = registry  # False: no MLflow server and no Pushgateway (a one-workflow test)
+        self.extra_variables = dict(variables or {})
         self.workflows_from = workflows_from  # a git ref of this project: rehearse its workflow files
         self.say = say
         self.stack = contextlib.ExitStack()
@@ -120,10 +124,18 @@ class World:
 
     def _start(self) -> None:
         self.s3 = self.stack.enter_context(services.s3_server(self.work / "s3", buckets=[BUCKET]))
-        self.mlflow = self.stack.enter_context(
-            services.mlflow_server(self.work / "mlflow", artifacts_uri=f"s3://{BUCKET}/mlflow", s3=self.s3)
-        )
-        self.pushgateway = self.stack.enter_context(services.pushgateway(self.work / "pushgateway"))
+        registry: dict[str, str] = {}
+        if self.registry:
+            self.mlflow = self.stack.enter_context(
+                services.mlflow_server(
+                    self.work / "mlflow", artifacts_uri=f"s3://{BUCKET}/mlflow", s3=self.s3
+                )
+            )
+            self.pushgateway = self.stack.enter_context(services.pushgateway(self.work / "pushgateway"))
+            registry = {
+                "MLFLOW_TRACKING_URI": self.mlflow.tracking_uri,
+                "PUSHGATEWAY_URL": self.pushgateway.url,
+            }
         self.forge = self.stack.enter_context(Forge(self.work / "forge", owner=OWNER, repo=REPO))
         key = (
             "-----BEGIN RSA PRIVATE KEY-----\n"
@@ -144,15 +156,15 @@ class World:
             secrets={"RELEASE_APP_PRIVATE_KEY": key},
             variables={
                 "RELEASE_APP_ID": APP_ID,
-                "MLFLOW_TRACKING_URI": self.mlflow.tracking_uri,
                 "DVC_REMOTE_URL": f"s3://{BUCKET}/dvc",
                 "AWS_ROLE_ARN": "arn:aws:iam::000000000000:role/flightdelay-gitops",
                 "AWS_REGION": self.s3.region,
                 "IMAGE_REPOSITORY": f"ghcr.io/{OWNER}/{REPO}",
-                "PUSHGATEWAY_URL": self.pushgateway.url,
                 # ci.yml's whole `make test` is what this rehearsal is part of: here it builds the
                 # environment only (the repository variable a fork can set, see ci.yml).
                 "CI_MAKE_TARGET": "setup",
+                **registry,
+                **self.extra_variables,
             },
             env={
                 "REHEARSAL_FORGE_URL": self.forge.base_url,
@@ -198,8 +210,9 @@ class World:
         auth = base64.b64encode(f"x-access-token:{self.user_token}".encode()).decode()
         return self.sh("git", "-c", f"http.extraheader=AUTHORIZATION: basic {auth}", *args)
 
-    def seed(self) -> str:
-        """The fork's first commit: this project's tracked files (as in the working tree), reproduced."""
+    def seed(self, *, reproduce: bool = True) -> str:
+        """The fork's first commit: this project's tracked files (as in the working tree), reproduced
+        (without `reproduce`, as they are: a test of one workflow that runs the pipeline itself)."""
         files = subprocess.run(
             ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             cwd=PROJECT,
@@ -226,9 +239,10 @@ class World:
             for dvc_file in sorted((self.clone / "data" / "raw").glob("*.dvc")):
                 if not window["start"] <= dvc_file.stem <= window["end"]:
                     dvc_file.unlink()
-        self.sh("flightdelay", "data", "restore")
-        self.sh("dvc", "repro", "--quiet")
-        self.sh("dvc", "push", "--quiet")
+        if reproduce:
+            self.sh("flightdelay", "data", "restore")
+            self.sh("dvc", "repro", "--quiet")
+            self.sh("dvc", "push", "--quiet")
         self.sh("git", "add", "-A")
         self.sh("git", "commit", "--quiet", "-m", "flightdelay: first commit of the fork")
         sha = self.forge.seed(self.clone)

@@ -83,7 +83,7 @@ def asos(we: pd.DataFrame) -> str:
             "metar": "M",
         }
     )
-    return out.to_csv(index=False)
+    return str(out.to_csv(index=False))
 
 
 def write_month(month: str, dest: Path, scratch: Path) -> Path:

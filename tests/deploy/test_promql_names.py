@@ -48,7 +48,7 @@ DRIFT_JOB_READERS = (
     "monitoring/metrics.yaml",
     "monitoring/promtool/flightdelay-model.test.yaml",
     "deploy/README.md",
-    "README.md",
+    "docs/monitoring.md",
 )
 # A `job` label value in PromQL, YAML, JSON (escaped quotes), Markdown or a Pushgateway URL path.
 JOB_VALUE = re.compile(r"""\bjob(?:\s*[:=]\s*\\?["']?|/|\s+`)([A-Za-z0-9_.:-]+)""")

@@ -115,5 +115,5 @@ def test_trusted_jobs_get_registry_credentials_from_secrets(file: str) -> None:
 
 
 def test_this_file_checks_every_workflow() -> None:
-    assert len(WORKFLOWS) == 6, [p.name for p in WORKFLOWS]
+    assert len(WORKFLOWS) == 7, [p.name for p in WORKFLOWS]
     assert all(isinstance(p, Path) for p in WORKFLOWS)
