@@ -19,8 +19,10 @@ PIPELINE_BUNDLE := models/bundle
 MODEL_DIR ?= $(PIPELINE_BUNDLE)
 BASE ?= main
 # The champion bundle for the gate and the PR report (the `model-vN` release asset, extracted);
-# empty: the registry's champion when MLFLOW_TRACKING_URI is set.
+# `none`: no model released yet (floors and base only); empty: the registry's champion when
+# MLFLOW_TRACKING_URI is set.
 CHAMPION_BUNDLE ?=
+CHAMPION_ARGS = $(if $(filter none,$(CHAMPION_BUNDLE)),--no-champion,$(if $(CHAMPION_BUNDLE),--champion-bundle $(CHAMPION_BUNDLE)))
 # Bytecode is written on first import, once, by whichever process imports a module first, so the
 # environments are not compiled whole at install (most of a 1 GB environment is never imported).
 # Every recipe therefore writes bytecode even where the caller's PYTHONDONTWRITEBYTECODE is set: with
@@ -76,10 +78,10 @@ lock-check: setup ## does the committed dvc.lock record what `dvc repro` just bu
 	flightdelay lock check
 
 gate: setup ## may the candidate ship? floors, base (BASE=ref, default main), champion re-scored
-	flightdelay gate --base $(BASE) $(if $(CHAMPION_BUNDLE),--champion-bundle $(CHAMPION_BUNDLE))
+	flightdelay gate --base $(BASE) $(CHAMPION_ARGS)
 
 report: setup ## PR report (markdown + PNG) vs BASE in reports/pr/ (needs `dvc repro` first)
-	flightdelay report pr --base $(BASE) $(if $(CHAMPION_BUNDLE),--champion-bundle $(CHAMPION_BUNDLE))
+	flightdelay report pr --base $(BASE) $(CHAMPION_ARGS)
 
 rehearse: setup tools system ## the six workflow files through the local forge (act), fast; .rehearsal/summary.json
 	python -m rehearsal --fast
