@@ -181,7 +181,7 @@ lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 clean: ## remove caches (keeps .venv, data and models)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache build dist
 
-# ---- release (merge side): see README "Release and rollback" --------------------------------
+# ---- release (merge side): see docs/release-and-rollback.md ----------------------------------
 IMAGE_REPOSITORY ?=
 PR ?=
 DEPLOY_ENV ?= staging
