@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 SUMMARY_FIELDS = {
     "schema_version",
+    "live_quality",
     "drifted_features",
     "status",
     "exit_code",
@@ -78,9 +79,11 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
     assert summary["current"]["rows"] == 8000
     assert summary["prediction_drift"]["score"] is not None
     assert summary["model_quality"] is None  # a log has no outcomes
+    assert summary["live_quality"] is None  # no --live: no joined outcomes either
     # Drift now and in 1 of the 2 checks before (the oldest fell out of the last 3): 2 of 3.
     assert summary["trigger"]["considered"] == ["no_drift", "drift", "drift"]
     assert json.loads(out)["retrain_recommended"] is True
+    assert summary["trigger"]["signal"] == "input drift"
     assert len(json.loads(history.read_text())["checks"]) == 4
     prom = (repo / "reports/drift/metrics.prom").read_text()
     for name in (
