@@ -4,10 +4,15 @@ The candidate (workspace metrics after `dvc repro`) is checked against
 (a) absolute floors/ceilings in params.yaml `gate:`,
 (b) the metrics committed on the base ref, when both were measured on the same holdout months, and
 (c) the released champion re-scored on the candidate's holdout (like for like), overall and per
-    slice (carrier, origin). The champion comes from `--champion-bundle` (a bundle directory or
-    the champion.tar.gz release asset: no secret needed) or from the registry alias; a registry
-    that is configured but cannot be read fails the gate (RegistryError), it never means "no
-    champion".
+    slice (carrier, origin),
+(d) the backtest (`flightdelay backtest`, paths.backtest): floors on its mean and worst month, and
+    the base's backtest over the months both scored, and
+(e) the promotion policy (`gate.promotion`): under `better` the candidate must be shown to beat the
+    champion — DeLong's paired test on the holdout, or the backtest mean by a margin when the base
+    is the champion — and must not be worse than it on that backtest.
+The champion comes from `--champion-bundle` (a bundle directory or the champion.tar.gz release
+asset: no secret needed) or from the registry alias; a registry that is configured but cannot be
+read fails the gate (RegistryError), it never means "no champion".
 `decide` is pure; `gather` does the I/O (git, registry, scoring). The verdict is printed as a table,
 written as JSON, and a failing verdict raises GateFailed (exit code 6).
 """
@@ -27,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flightdelay import __version__, bundle, bundle_archive, dvcio, registry, tracking
+from flightdelay import __version__, bundle, bundle_archive, dvcio, hashing, promotion, registry, tracking
 from flightdelay.errors import ConfigError, GateFailed, ModelError, RegistryError, ToolError
-from flightdelay.evaluate import SLICES, score_frame
+from flightdelay.evaluate import SLICES, load_model, score_frame
 from flightdelay.gitio import git
 from flightdelay.metrics import classification_metrics, slice_metrics
 from flightdelay.model import FlightDelayModel, load_classifier
@@ -68,6 +73,11 @@ class Evidence:
     champion_slices: Sequence[Mapping[str, Any]] = ()
     # Why there is no champion when that is not simply "none released yet" (shown as a warning).
     champion_warning: str = ""
+    candidate_backtest: Mapping[str, Any] | None = None
+    base_backtest: Mapping[str, Any] | None = None
+    base_is_champion: bool = False  # the base's model file is the champion's: its backtest is the champion's
+    candidate_is_champion: bool = False  # the very same model file: nothing to promote, nothing lost
+    paired: Mapping[str, Any] | None = None  # promotion.PairedTest.to_dict(): candidate vs champion
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class Verdict:
     checks: list[Check]
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    promotion: dict[str, Any] = field(default_factory=dict)  # policy, test, p-value, decision in words
 
     @property
     def failures(self) -> list[Check]:
@@ -94,6 +105,7 @@ class Verdict:
             checks=[Check(**c) for c in data["checks"]],
             notes=list(data.get("notes") or []),
             warnings=list(data.get("warnings") or []),
+            promotion=dict(data.get("promotion") or {}),
         )
 
     def to_dict(self, evidence: Evidence) -> dict[str, Any]:
@@ -103,6 +115,12 @@ class Verdict:
             "notes": self.notes,
             "warnings": self.warnings,
             "checks": [asdict(c) for c in self.checks],
+            "promotion": self.promotion,
+            "backtest": {
+                "candidate": (evidence.candidate_backtest or {}).get("summary"),
+                "base": (evidence.base_backtest or {}).get("summary"),
+                "base_is_champion": evidence.base_is_champion,
+            },
             "candidate": dict(evidence.candidate),
             "base": {"ref": evidence.base_ref, "metrics": dict(evidence.base or {}) or None},
             "champion": (
@@ -212,6 +230,122 @@ def slice_checks(
     return out
 
 
+def backtest_checks(ev: Evidence, g: GateParams) -> tuple[list[Check], list[str]]:
+    """Floors on the candidate's backtest; its regression against the base's on shared months."""
+    cand, base = ev.candidate_backtest, ev.base_backtest
+    if not cand or not cand.get("per_month"):
+        return [], ["no backtest for the candidate (paths.backtest is missing): not gated on it"]
+    months = [r["month"] for r in cand["per_month"]]
+    checks, notes = [], []
+    for name, floor in g.backtest_floors.items():
+        v = _backtest_value(cand, months, name)
+        ok = v >= floor
+        word = "≥" if ok else "is below the floor"
+        checks.append(
+            Check("backtest", name, v, floor, floor, ok, f"backtest {name} {v:.4f} {word} {floor:.4f}")
+        )
+    shared = promotion.common_months(cand, base) if base else []
+    if base is None:
+        notes.append(f"base {ev.base_ref or '(none)'} has no committed backtest: no backtest comparison")
+    elif not shared:
+        notes.append("the base's backtest scored other months than the candidate's: not compared")
+    else:
+        span = _span(shared)
+        for name, tol in g.backtest_tolerance.items():
+            c, r = _backtest_value(cand, shared, name), _backtest_value(base, shared, name)
+            ok = c >= r - tol
+            detail = (
+                f"backtest {name} {c:.4f} vs base {r:.4f} over {span} ({c - r:+.4f})"
+                if ok
+                else f"backtest {name} {c:.4f} is worse than the base's {r:.4f} over {span} by "
+                f"{r - c:.4f} (tolerance {tol})"
+            )
+            checks.append(Check("base backtest", name, c, r, r - tol, ok, detail))
+    return checks, notes
+
+
+def _backtest_value(bt: Mapping[str, Any], months: Sequence[str], name: str) -> float:
+    if name == "worst_roc_auc":
+        return promotion.backtest_worst(bt, months)
+    return promotion.backtest_mean(bt, months)
+
+
+def _span(months: Sequence[str]) -> str:
+    return months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
+
+
+def promotion_checks(ev: Evidence, g: GateParams) -> tuple[list[Check], dict[str, Any]]:
+    """The promotion policy's checks, and its decision in words (for the verdict and the report)."""
+    test = promotion.PairedTest(**ev.paired) if ev.paired else None
+    info: dict[str, Any] = {
+        "policy": g.promotion,
+        "alpha": g.alpha,
+        "test": test.test if test else promotion.TEST_NAME,
+        "p_value": test.p_value if test else None,
+        "paired": dict(ev.paired) if ev.paired else None,
+        "test_in_words": promotion.in_words(test, g.alpha),
+    }
+    champ = f"champion {ev.champion_version}"
+    if ev.champion is None:
+        info["decision"] = "no champion to beat: the candidate is held to the floors and the base"
+        return [], info
+    if ev.candidate_is_champion:
+        info["decision"] = f"the candidate is the {champ}'s own model file: nothing to promote, nothing lost"
+        return [], info
+    if g.promotion == "not_worse":
+        info["decision"] = (
+            f"policy not_worse: the candidate is held to the tolerances against the {champ} only "
+            f"(whether it is better is reported, not required)"
+        )
+        return [], info
+    holdout_better = test is not None and test.difference > 0 and test.p_value < g.alpha
+    checks: list[Check] = []
+    shared = (
+        promotion.common_months(ev.candidate_backtest, ev.base_backtest)
+        if ev.base_is_champion and ev.candidate_backtest and ev.base_backtest
+        else []
+    )
+    bt_better = bt_worse = False
+    bt_words = "the champion's backtest is not known (the base is not the champion)"
+    if shared:
+        c = promotion.backtest_mean(ev.candidate_backtest or {}, shared)
+        r = promotion.backtest_mean(ev.base_backtest or {}, shared)
+        bt_better, bt_worse = c - r >= g.backtest_margin, c < r
+        bt_words = (
+            f"backtest mean ROC AUC {c:.4f} vs the champion's {r:.4f} over {_span(shared)} "
+            f"({c - r:+.4f}; margin {g.backtest_margin})"
+        )
+        detail = f"backtest mean_roc_auc {c:.4f} vs {champ} {r:.4f} over {_span(shared)} ({c - r:+.4f})"
+        if bt_worse:
+            detail = f"worse than the {champ} on the backtest: {detail}"
+        checks.append(Check("champion backtest", "mean_roc_auc", c, r, r, not bt_worse, detail))
+    p_words = (
+        f"p = {test.p_value:.4g} {'<' if test.p_value < g.alpha else '≥'} α = {g.alpha}"
+        if test
+        else "no paired test"
+    )
+    if bt_worse:
+        decision = (
+            f"not promoted: worse than the {champ} on the backtest ({bt_words}), whatever the "
+            f"holdout says ({p_words})"
+        )
+    elif holdout_better or bt_better:
+        why = [f"DeLong on the holdout, {p_words}"] if holdout_better else []
+        why += [bt_words] if bt_better else []
+        decision = f"promoted: better than the {champ} — {'; '.join(why)}"
+    else:
+        decision = (
+            f"not promoted: not shown to be better than the {champ} (policy better): DeLong on the "
+            f"holdout, {p_words}; {bt_words}"
+        )
+    info["decision"] = decision
+    passed = (holdout_better or bt_better) and not bt_worse
+    cand_auc = test.candidate_auc if test else _num(ev.candidate, "roc_auc")
+    champ_auc = test.champion_auc if test else _num(ev.champion, "roc_auc")
+    checks.append(Check("promotion", "better (DeLong p)", cand_auc, champ_auc, g.alpha, passed, decision))
+    return checks, info
+
+
 def decide(ev: Evidence, g: GateParams) -> Verdict:
     checks = bound_checks(ev.candidate, g)
     notes: list[str] = []
@@ -247,7 +381,13 @@ def decide(ev: Evidence, g: GateParams) -> Verdict:
                 for c in sc
             ]
         checks += sc
-    return Verdict(passed=all(c.passed for c in checks), checks=checks, notes=notes, warnings=warnings)
+    bt, bt_notes = backtest_checks(ev, g)
+    promo, info = promotion_checks(ev, g)
+    checks += bt + promo
+    notes += [*bt_notes, f"promotion: {info['decision']}"]
+    return Verdict(
+        passed=all(c.passed for c in checks), checks=checks, notes=notes, warnings=warnings, promotion=info
+    )
 
 
 def format_table(verdict: Verdict) -> str:
@@ -282,6 +422,7 @@ class Champion:
     metrics: dict[str, Any]
     slices: list[dict[str, Any]]
     score: np.ndarray
+    model_md5: str = ""
 
 
 def resolve_ref(ref: str) -> str:
@@ -375,13 +516,14 @@ def load_champion(
         f"gate: champion {version} re-scored on {', '.join(metrics['holdout_months'])}: "
         f"ROC AUC {metrics['roc_auc']:.4f}"
     )
-    return Champion(version, path, metrics, slices, score), ""
+    md5 = hashing.file_md5(path / bundle.MODEL_FILE)
+    return Champion(version, path, metrics, slices, score, md5), ""
 
 
 def candidate_outputs(p: Params) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame]:
     metrics_path, slices_path = Path(p.paths.metrics), Path(p.paths.slices)
     holdout_path = Path(p.paths.features) / "holdout.parquet"
-    for f in (metrics_path, slices_path, holdout_path):
+    for f in (metrics_path, slices_path, holdout_path, Path(p.paths.model)):
         if not f.exists():
             raise ModelError(
                 f"{f} is missing: there is no candidate to gate",
@@ -415,6 +557,13 @@ def gather(
     champ, warning = load_champion(
         p, holdout, bundle_dir=champion_bundle, use_registry=use_registry, workdir=workdir
     )
+    backtest_path = Path(p.paths.backtest)
+    cand_md5 = hashing.file_md5(Path(p.paths.model))
+    base_md5 = dvcio.parse_lock_outs(_git_text(base, "dvc.lock")).get(p.paths.model)
+    paired = None
+    if champ is not None and cand_md5 != champ.model_md5:
+        cand_score = score_frame(load_model(p), holdout)
+        paired = promotion.delong(holdout["disrupted"].to_numpy(), cand_score, champ.score).to_dict()
     ev = Evidence(
         candidate=candidate,
         candidate_slices=cand_slices,
@@ -425,8 +574,20 @@ def gather(
         champion_version=champ.version if champ else "",
         champion_slices=champ.slices if champ else (),
         champion_warning=warning,
+        candidate_backtest=json.loads(backtest_path.read_text()) if backtest_path.is_file() else None,
+        base_backtest=git_json(base, p.paths.backtest),
+        base_is_champion=champ is not None and base_md5 == champ.model_md5,
+        candidate_is_champion=champ is not None and cand_md5 == champ.model_md5,
+        paired=paired,
     )
     return ev, champ, holdout
+
+
+def _git_text(ref: str, path: str) -> str | None:
+    try:
+        return git("show", f"{ref}:{path}")
+    except ToolError:
+        return None
 
 
 def write_verdict(verdict: Verdict, ev: Evidence, path: Path, inputs: str | None = None) -> Path:
@@ -444,6 +605,7 @@ def fingerprint(p: Params, *, base: str, champion_bundle: str | None, use_regist
     if champion_bundle is None and use_registry:
         return None
     files = [Path(p.paths.metrics), Path(p.paths.slices), Path(p.paths.features) / "holdout.parquet"]
+    files.append(Path(p.paths.model))  # the paired test scores it
     if champion_bundle is not None:
         source = Path(champion_bundle)
         files += sorted(f for f in source.rglob("*") if f.is_file()) if source.is_dir() else [source]
@@ -453,10 +615,13 @@ def fingerprint(p: Params, *, base: str, champion_bundle: str | None, use_regist
             digest.update(f"{f}\0".encode() + hashlib.sha256(f.read_bytes()).digest())
     except OSError:
         return None
+    backtest = Path(p.paths.backtest)  # optional: without it the gate notes that it has none
+    digest.update(hashlib.sha256(backtest.read_bytes()).digest() if backtest.is_file() else b"no backtest")
     digest.update(resolve_ref(base).encode())
     digest.update(p.gate.model_dump_json().encode())
     digest.update(f"{p.evaluate.min_slice_rows}\0{__version__}\0".encode())
     digest.update(Path(__file__).read_bytes())  # the decision's own code (a local edit between runs)
+    digest.update(Path(promotion.__file__).read_bytes())
     return digest.hexdigest()
 
 

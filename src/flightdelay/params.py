@@ -196,6 +196,7 @@ class ReleaseParams(Section):
 
 Metric = Literal["roc_auc", "pr_auc", "f1", "precision", "recall", "log_loss", "brier"]
 LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "brier"})
+BacktestMetric = Literal["mean_roc_auc", "worst_roc_auc"]
 
 
 class GateParams(Section):
@@ -208,6 +209,16 @@ class GateParams(Section):
     slice_tolerance: float = Field(0.03, ge=0)
     min_slice_rows: int = Field(500, ge=1)
     max_slice_regressions: int = Field(0, ge=0)
+    # Promotion: `better` ships a candidate only with evidence that it beats the champion (DeLong's
+    # paired test on the holdout at `alpha`, or the backtest mean by `backtest_margin` when the base
+    # is the champion); `not_worse` holds it to the tolerances only.
+    promotion: Literal["better", "not_worse"] = "better"
+    alpha: float = Field(0.05, gt=0, lt=1)
+    backtest_margin: float = Field(0.002, gt=0)
+    # The backtest (paths.backtest): mean and worst month ROC AUC, floors and allowed regression
+    # against the base's backtest over the months both scored.
+    backtest_floors: dict[BacktestMetric, float] = {"mean_roc_auc": 0.68, "worst_roc_auc": 0.62}
+    backtest_tolerance: dict[BacktestMetric, float] = {"mean_roc_auc": 0.005, "worst_roc_auc": 0.02}
 
     @model_validator(mode="after")
     def _directions(self) -> GateParams:

@@ -13,6 +13,7 @@ G = GateParams(
     tolerance={"roc_auc": 0.005, "log_loss": 0.01},
     slice_tolerance=0.03,
     min_slice_rows=500,
+    promotion="not_worse",  # the tolerances; `better` is tested in test_promotion.py
 )
 
 

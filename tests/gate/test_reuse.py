@@ -24,7 +24,12 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Params, 
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "base"],
         check=True,
     )
-    for f, text in ((p.paths.metrics, '{"roc_auc": 0.75}'), (p.paths.slices, "[]")):
+    for f, text in (
+        (p.paths.metrics, '{"roc_auc": 0.75}'),
+        (p.paths.slices, "[]"),
+        (p.paths.model, "{}"),
+        (p.paths.backtest, '{"per_month": []}'),
+    ):
         Path(f).parent.mkdir(parents=True, exist_ok=True)
         Path(f).write_text(text)
     holdout = Path(p.paths.features) / "holdout.parquet"
@@ -50,7 +55,14 @@ def test_the_fingerprint_moves_with_every_input(workspace: tuple[Params, Path]) 
     third = _key(p, champion)
     stricter = p.model_copy(update={"gate": p.gate.model_copy(update={"max_slice_regressions": 3})})
     fourth = _key(stricter, champion)
-    assert len({first, second, third, fourth}) == 4
+    Path(p.paths.model).write_text('{"retrained": 1}')  # the paired test scores the candidate model
+    fifth = _key(p, champion)
+    Path(p.paths.backtest).write_text('{"per_month": [{"month": "2013-06"}]}')
+    sixth = _key(p, champion)
+    Path(p.paths.backtest).unlink()  # optional: the gate then notes it has no backtest
+    seventh = _key(p, champion)
+    assert len({first, second, third, fourth, fifth, sixth, seventh}) == 7
+    assert None not in {fifth, sixth, seventh}
 
 
 def test_no_fingerprint_when_the_champion_comes_from_the_registry_or_an_input_is_missing(

@@ -34,6 +34,21 @@ def test_repro_writes_every_declared_output(built_repo: Path) -> None:
         "confusion.csv",
     ):
         assert (built_repo / "reports/plots" / plot).stat().st_size > 0
+    backtest = json.loads((built_repo / "reports/backtest.json").read_text())
+    assert [(r["month"], r["train_months"]) for r in backtest["per_month"]] == [
+        ("2013-02", "2013-01..2013-01")
+    ]
+    assert set(backtest["per_month"][0]) >= {
+        "roc_auc",
+        "pr_auc",
+        "brier",
+        "log_loss",
+        "ece",
+        "positive_rate",
+        "rows",
+    }
+    assert backtest["summary"]["worst_month"] == "2013-02"
+    assert json.loads((built_repo / "reports/plots/backtest.json").read_text())[0]["month"] == "2013-02"
     ref = pd.read_parquet(built_repo / "data/reference/reference.parquet")
     assert {"score", "disrupted", "temp", "carrier"} <= set(ref.columns)
     b = bundle.load(built_repo / "models/bundle")

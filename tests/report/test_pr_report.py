@@ -81,6 +81,14 @@ def test_report_for_a_pr_that_adds_a_month(
     verdict = json.loads((out / "gate.json").read_text())
     assert verdict["champion"]["version"] == "1"
     assert verdict["champion"]["metrics"]["holdout_months"] == ["2013-03"]
+    # the backtests side by side (the base is the champion), and the promotion decision in words
+    assert "## Backtest" in text and "backtest.png" in images_of(text)
+    assert re.search(r"\| month \| base \| candidate \| champion 1 \(= base\) \|", text)
+    assert re.search(r"\| 2013-03 \| – \| \d\.\d{4} \| – \|", text)  # only the candidate scored March
+    assert "**Promotion** (policy `better`): " in text
+    assert verdict["promotion"]["test"].startswith("DeLong")
+    assert 0 <= verdict["promotion"]["p_value"] <= 1
+    assert f"p = {verdict['promotion']['p_value']:.4g}" in text
     assert code == 0
     assert "report: reports/pr/report.md" in err
 

@@ -56,6 +56,8 @@ class Content:
     images: dict[str, str]  # section key → relative PNG path
     drift_thresholds: str
     notes: list[str] = field(default_factory=list)
+    # Backtests shown side by side: label ("base", "candidate", "champion …") → paths.backtest JSON
+    backtests: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -91,6 +93,11 @@ def _verdict(c: Content) -> list[str]:
     out = [f"{head} — {v.get('reason', '')}", ""]
     for w in v.get("warnings") or []:  # e.g. no champion compared: reviewers must not miss it
         out += [f"> [!WARNING]\n> ⚠️ **{w[0].upper()}{w[1:]}**", ""]
+    promo = v.get("promotion") or {}
+    if promo.get("decision"):
+        out += [f"**Promotion** (policy `{promo.get('policy')}`): {promo['decision']}", ""]
+        if promo.get("paired"):
+            out += [f"_{promo.get('test_in_words')}_", ""]
     checks = v.get("checks") or []
     if checks:
         out += [
@@ -145,6 +152,41 @@ def _metrics(c: Content) -> list[str]:
         table(headers, rows),
         "",
     ]
+
+
+def _backtest(c: Content) -> list[str]:
+    if not c.backtests:
+        return ["## Backtest", "", "_No backtest (paths.backtest) for this candidate._", ""]
+    labels = list(c.backtests)
+    months = sorted({r["month"] for bt in c.backtests.values() for r in bt.get("per_month", [])})
+    by = {k: {r["month"]: r for r in bt.get("per_month", [])} for k, bt in c.backtests.items()}
+    rows: list[list[Any]] = []
+    for m in months:
+        rows.append([m, *(f4(by[k][m]["roc_auc"]) if m in by[k] else "–" for k in labels)])
+    for name, fn in (("mean", _mean), ("worst", _min)):
+        rows.append([f"**{name}**", *(f4(fn([r["roc_auc"] for r in by[k].values()])) for k in labels)])
+    rows.append(["mean ECE", *(f4(_mean([r.get("ece") for r in by[k].values()])) for k in labels)])
+    return [
+        "## Backtest",
+        "",
+        "ROC AUC by month, rolling origin: each month scored by a model trained on all months before "
+        "it (`flightdelay backtest`). A champion column appears when the base is the champion.",
+        "",
+        table(["month", *labels], rows),
+        "",
+        _img(c, "backtest", "Backtest ROC AUC by month"),
+        "",
+    ]
+
+
+def _mean(vals: Sequence[Any]) -> float | None:
+    got = [float(v) for v in vals if v is not None]
+    return sum(got) / len(got) if got else None
+
+
+def _min(vals: Sequence[Any]) -> float | None:
+    got = [float(v) for v in vals if v is not None]
+    return min(got) if got else None
 
 
 def _plots(c: Content) -> list[str]:
@@ -298,7 +340,7 @@ def _budget(c: Content) -> list[str]:
 def render(c: Content) -> str:
     out = [MARKER, f"# Model report: `{c.head}` vs `{c.base_ref}` (`{c.base_sha[:10]}`)", ""]
     out += _verdict(c)
-    out += ["", *_metrics(c), *_plots(c), *_changes(c), *_drift(c), *_budget(c)]
+    out += ["", *_metrics(c), *_backtest(c), *_plots(c), *_changes(c), *_drift(c), *_budget(c)]
     out += [
         "## Reproduce locally",
         "",

@@ -9,6 +9,7 @@ from typing import Any
 from flightdelay.report.diffs import SliceDelta
 
 Series = tuple[str, Sequence[float], Sequence[float]]  # (label, x, y)
+MonthSeries = tuple[str, Sequence[str], Sequence[float]]  # (label, months, y)
 COLORS = {"candidate": "#1f77b4", "base": "#7f7f7f", "champion": "#d62728"}
 DPI = 100
 
@@ -118,4 +119,20 @@ def slice_deltas(
     ax.set(title=f"Slice {metric}: candidate − {against}", xlabel=f"Δ {metric}")
     ax.legend(loc="best", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def backtest(series: Sequence[MonthSeries], path: Path) -> Path:
+    """ROC AUC by month (x: month index, labelled by `months`), one line per model."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    months = sorted({m for _, xs, _ in series for m in xs})
+    for label, xs, ys in series:
+        ax.plot(
+            [months.index(m) for m in xs], ys, marker="o", label=label, color=_color(label), linewidth=1.6
+        )
+    ax.set_xticks(range(len(months)), [str(m) for m in months], rotation=30, fontsize=8)
+    ax.set(title="Backtest: ROC AUC by month (rolling origin)", ylabel="ROC AUC")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
     return _save(fig, path)

@@ -69,6 +69,18 @@ def _base_scored(base: baseline.BaseSide, holdout: pd.DataFrame) -> Scored | Non
     return Scored("base model", score, model.classifier.get_booster(), spec, len(base.model_bytes))
 
 
+def _backtests(ev: gate.Evidence) -> dict[str, dict[str, Any]]:
+    """Base, candidate and (when the base is the champion) champion backtests, for the report."""
+    out: dict[str, dict[str, Any]] = {}
+    if ev.base_backtest and ev.base_backtest.get("per_month"):
+        out["base"] = dict(ev.base_backtest)
+    if ev.candidate_backtest and ev.candidate_backtest.get("per_month"):
+        out["candidate"] = dict(ev.candidate_backtest)
+    if ev.base_is_champion and "base" in out:
+        out[f"champion {ev.champion_version} (= base)"] = out["base"]
+    return out
+
+
 def _frame(train: pd.DataFrame | None, holdout: pd.DataFrame | None) -> tuple[pd.DataFrame, dict[str, str]]:
     parts = [f for f in (train, holdout) if f is not None]
     role = {str(m): "train" for m in (train["partition"].unique() if train is not None else [])}
@@ -252,6 +264,16 @@ def build(
         cand_importance = json.loads((Path(p.paths.plots) / "importance.json").read_text())
         plots.importance(cand_importance, base.importance, out / "importance.png")
         images["importance"] = "importance.png"
+        backtests = _backtests(ev)
+        if backtests:
+            plots.backtest(
+                [
+                    (k, [r["month"] for r in bt["per_month"]], [r["roc_auc"] for r in bt["per_month"]])
+                    for k, bt in backtests.items()
+                ],
+                out / "backtest.png",
+            )
+            images["backtest"] = "backtest.png"
 
         base_rescored = None
         if base_model is not None:
@@ -349,6 +371,7 @@ def build(
             f"Jensen–Shannon > {r.js_warn} (categorical)"
         ),
         notes=notes,
+        backtests=backtests,
     )
     path = out / REPORT_FILE
     path.write_text(markdown.render(content))
