@@ -155,7 +155,7 @@ bench-serve: setup serve-env kernel ## our service vs `mlflow models serve` vs a
 soak: setup system kernel ## load (60 s at a fixed rate near capacity) and faults under load, with figures
 	python scripts/soak.py --model-dir $(MODEL_DIR)
 
-bench: bench-pipeline bench-pr bench-serve bench-drift bench-outcomes ## every benchmark
+bench: bench-pipeline bench-pr bench-serve bench-drift bench-outcomes bench-scale ## every benchmark
 
 bench-pipeline: setup ## cold dvc repro: wall time and peak RSS, 6 months and the full year, plus no-op
 	python scripts/bench_pipeline.py
@@ -172,6 +172,9 @@ bench-drift: setup ## one drift check for a month vs the reference, and for 10x 
 
 bench-outcomes: setup ## monitor outcomes: join a month of predictions with outcomes + live figures, and 10x the rows (needs make repro)
 	python scripts/bench_outcomes.py
+
+bench-scale: setup ## train on 1x and 10x a year (2013 repeated), engine local vs dask (LocalCluster): wall time, peak RSS per process
+	python scripts/bench_scale.py
 
 lock: ## regenerate the pinned requirements from pyproject.toml (needs uv)
 	$(UV) pip compile pyproject.toml --all-extras --python-version 3.11 --custom-compile-command "make lock" -o requirements.txt

@@ -79,7 +79,8 @@ def fit_dask(spec: FeatureSpec, t: TrainParams, frame: Any, client: Any) -> Flig
     # Arrays, not named columns: the booster then has no feature names, like the local one.
     x = encoded.to_dask_array(lengths=True)
     y = frame["disrupted"].astype("int8").to_dask_array(lengths=True)
-    dask_clf = dxgb.DaskXGBClassifier(**make_classifier(t).get_params())
+    # n_jobs None: each worker uses its own thread count (train.n_jobs is the local engine's).
+    dask_clf = dxgb.DaskXGBClassifier(**(make_classifier(t).get_params() | {"n_jobs": None}))
     dask_clf.client = client
     dask_clf.fit(x, y)
     clf = XGBClassifier()

@@ -65,16 +65,17 @@ def fit_on_dask(p: Params, spec: features.FeatureSpec) -> tuple[FlightDelayModel
 
 
 def spread(client: Any, frame: Any, per_worker: int) -> tuple[Any, int]:
-    """`frame` in the workers' memory, partition i on worker i mod n, and how many workers hold a
-    share. Left to the scheduler, the partitions of one file stay on the worker that read it and
-    the others get nothing to train on."""
+    """`frame` in the workers' memory (split to at least `per_worker` partitions per worker),
+    partition i on worker i mod n, and how many workers hold a share. Left to the scheduler, the
+    partitions of one file stay on the worker that read it and the others get nothing to train on."""
     import dask.dataframe as dd
     from distributed import futures_of, wait
 
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     if not workers:
         raise ConfigError("the Dask cluster has no workers", hint="scale its worker group above 0")
-    frame = frame.repartition(npartitions=len(workers) * per_worker)
+    if frame.npartitions < len(workers) * per_worker:
+        frame = frame.repartition(npartitions=len(workers) * per_worker)
     parts = [
         client.persist(frame.partitions[i], workers=[workers[i % len(workers)]], allow_other_workers=False)
         for i in range(frame.npartitions)
