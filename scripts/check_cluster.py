@@ -1,7 +1,7 @@
 """Policy checks of what a rendered overlay needs from the cluster on its first sync: the registry
 pull secret, an Ingress for every Service the NetworkPolicy opens to the ingress controller (and a
 NetworkPolicy that lets the controller through), and the `release` label kube-prometheus-stack
-selects monitoring objects by. The cluster side is README "Set up your fork"."""
+selects monitoring objects by. The cluster side is docs/fork-setup.md."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ MONITORING_GROUP = "monitoring.coreos.com"
 RELEASE_LABEL = "release"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 REGISTRY_PULL_HINT = (
-    'reference the docker-registry Secret `ghcr-pull` (README "Set up your fork" creates it); '
+    'reference the docker-registry Secret `ghcr-pull` (docs/fork-setup.md creates it); '
     "a new GHCR package is private and the pods would stay in ImagePullBackOff"
 )
 
@@ -191,7 +191,7 @@ def _ingresses(docs: list[Obj]) -> list[Finding]:
                     where,
                     "spec.ingressClassName",
                     f"{cls!r} is not one of the cluster's ingress classes {sorted(INGRESS_CONTROLLERS)} — "
-                    'set ingressClassName: nginx (ingress-nginx; README "Set up your fork")',
+                    'set ingressClassName: nginx (ingress-nginx; docs/fork-setup.md)',
                 )
             )
         if not spec.get("rules"):

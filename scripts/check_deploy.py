@@ -52,11 +52,11 @@ MANAGED_BLOCK = re.compile(
 )
 # What the committed overlays may pin: an image `flightdelay release` pushed, or, until the first
 # release, this placeholder. It names no image: a sync before the first release leaves the pods in
-# ImagePullBackOff, which README "Set up your fork" (step 8) says to wait out.
+# ImagePullBackOff, which docs/fork-setup.md (step 8) says to wait out.
 PLACEHOLDER_TAG = "model-v0-bootstrap"
 RELEASE_TAG = re.compile(r"model-v[1-9]\d*-[0-9a-f]{7,40}")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-PLACEHOLDER_NOTE = 'placeholder: no release yet, the first release bumps it (README "Set up your fork")'
+PLACEHOLDER_NOTE = 'placeholder: no release yet, the first release bumps it (docs/fork-setup.md)'
 
 
 def overlay_dir(overlay: str) -> Path:
