@@ -152,6 +152,7 @@ EXTENSIONS: dict[str, str] = {
     "lock": "lockcheck",
     "intake": "intake",
     "backtest": "backtest",
+    "tune": "tune",
 }
 
 

@@ -45,6 +45,7 @@ class Paths(Section):
     bundle: str = "models/bundle"
     pr_report: str = "reports/pr"
     backtest: str = "reports/backtest.json"
+    tune: str = "reports/tune.json"  # the tuning evidence and suggested params (not a stage output)
 
 
 class Window(Section):
@@ -159,6 +160,36 @@ class BacktestParams(Section):
     min_train_months: int = Field(3, ge=1)  # the first scored month has this many before it
     calibration_bins: int = Field(10, ge=2)  # equal-width bins of the expected calibration error
     n_jobs: int = Field(1, ge=1)  # threads per fold (one is fastest on a busy 2-core runner)
+
+
+class TuneParams(Section):
+    """`flightdelay tune`: the TPE search budget and space (a proposal tool, not a pipeline stage)."""
+
+    trials: int = Field(20, ge=1)
+    timeout_minutes: float = Field(0, ge=0)  # 0: no time limit
+    seed: int = 13
+    validation_months: int = Field(2, ge=1)  # newest training months, each scored by the months before
+    n_jobs: int = Field(1, ge=1)
+    space: dict[str, tuple[float, float]] = {
+        "n_estimators": (100, 600),
+        "max_depth": (3, 8),
+        "learning_rate": (0.01, 0.2),
+        "subsample": (0.5, 1.0),
+        "colsample_bytree": (0.3, 1.0),
+        "min_child_weight": (1.0, 50.0),
+        "reg_lambda": (0.1, 50.0),
+    }
+
+    @model_validator(mode="after")
+    def _space(self) -> TuneParams:
+        tunable = set(TrainParams.model_fields) - {"seed", "n_jobs", "engine", "dask"}
+        unknown = sorted(set(self.space) - tunable)
+        if unknown:
+            raise ValueError(f"space names {unknown}, which are not train params; choose from {sorted(tunable)}")
+        empty = sorted(k for k, (lo, hi) in self.space.items() if not lo < hi)
+        if empty:
+            raise ValueError(f"space ranges {empty} are empty: write [low, high] with low < high")
+        return self
 
 
 class EvaluateParams(Section):
@@ -331,6 +362,7 @@ class Params(Section):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     backtest: BacktestParams = BacktestParams()
+    tune: TuneParams = TuneParams()
     gate: GateParams = GateParams()
     report: ReportParams = ReportParams()
     drift: DriftParams = DriftParams()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -123,3 +123,33 @@ def _server_errors(action: str) -> Iterator[None]:
         from flightdelay import registry
 
         raise registry.unreadable(e, action) from e
+
+
+@contextmanager
+def parent_run(name: str, *, params: Mapping[str, Any]) -> Iterator[Callable[..., None]]:
+    """One parent run; the yielded `child(number, params, value, rows)` logs a nested run under it
+    (a search's trials). A tracking server that cannot be used raises RegistryError; errors of the
+    work inside pass through unchanged."""
+    with _server_errors(f"log the {name} runs to"):
+        mlflow = _mlflow()
+        mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME", EXPERIMENT))
+        parent = mlflow.start_run(run_name=name)
+        mlflow.log_params(dict(params))
+
+    def child(number: int, values: Mapping[str, Any], value: float, rows: list[dict[str, Any]]) -> None:
+        metrics = {"roc_auc": value} | {f"roc_auc_{r['month']}": r["roc_auc"] for r in rows}
+        with (
+            _server_errors(f"log the {name} runs to"),
+            mlflow.start_run(
+                run_name="best" if number < 0 else f"trial-{number}",
+                nested=True,
+                parent_run_id=parent.info.run_id,
+            ),
+        ):
+            mlflow.log_params(dict(values))
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(float(v))})
+
+    try:
+        yield child
+    finally:
+        mlflow.end_run()
