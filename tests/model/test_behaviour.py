@@ -1,0 +1,111 @@
+"""Model behaviour on a model the pipeline trained on real months (the session's `built_repo`):
+minimum functionality, invariance and direction, as a user of the scores relies on them."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from flightdelay import features
+from flightdelay.model import FlightDelayModel, load_classifier
+
+pytestmark = pytest.mark.slow  # needs the session's pipeline repository
+
+
+@pytest.fixture(scope="module")
+def trained(built_repo: Path) -> tuple[FlightDelayModel, pd.DataFrame]:
+    spec = features.FeatureSpec.load(built_repo / "models/feature_spec.json")
+    model = FlightDelayModel(spec, load_classifier(str(built_repo / "models/model.json")))
+    holdout = pd.read_parquet(built_repo / "data/features/holdout.parquet")
+    return model, holdout
+
+
+def score(model: FlightDelayModel, rows: pd.DataFrame) -> np.ndarray:
+    return np.asarray(model.predict_proba(rows[list(features.INPUT_COLUMNS)])[:, 1])
+
+
+def sample(holdout: pd.DataFrame, n: int = 2000) -> pd.DataFrame:
+    return holdout.sample(n=min(n, len(holdout)), random_state=3).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- minimum functionality
+
+
+def test_it_ranks_the_holdout_and_its_rate_is_plausible(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    model, holdout = trained
+    s = score(model, holdout)
+    assert ((s > 0) & (s < 1)).all()
+    assert roc_auc_score(holdout["disrupted"], s) > 0.6  # a 30-tree model of one month: about 0.62
+    # the mean score is a disruption rate of the right size (2013 months: 0.15–0.36)
+    assert 0.1 < s.mean() < 0.45
+
+
+def test_a_storm_scores_higher_than_a_calm_clear_hour(trained: tuple[FlightDelayModel, pd.DataFrame]) -> None:
+    model, holdout = trained
+    rows = sample(holdout, 500)
+    calm = rows.assign(visib=10.0, precip=0.0, wind_speed=5.0, wind_gust=np.nan, humid=50.0)
+    storm = rows.assign(visib=0.5, precip=0.3, wind_speed=30.0, wind_gust=45.0, humid=100.0)
+    assert score(model, storm).mean() > score(model, calm).mean() + 0.05
+
+
+# ---------------------------------------------------------------- invariance
+
+
+def test_a_row_scores_the_same_alone_as_in_a_batch_and_in_any_order(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    model, holdout = trained
+    rows = sample(holdout, 300)
+    batch = score(model, rows)
+    shuffled = rows.sample(frac=1.0, random_state=1)
+    assert np.array_equal(score(model, shuffled), batch[shuffled.index.to_numpy()])
+    assert np.array_equal(np.concatenate([score(model, rows.iloc[[i]]) for i in range(20)]), batch[:20])
+
+
+def test_a_mile_of_distance_or_a_tenth_of_a_degree_changes_almost_nothing(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    model, holdout = trained
+    rows = sample(holdout)
+    base = score(model, rows)
+    for changed in (rows.assign(distance=rows["distance"] + 1), rows.assign(temp=rows["temp"] + 0.1)):
+        assert np.abs(score(model, changed) - base).mean() < 0.005
+
+
+def test_an_unknown_destination_or_carrier_is_scored_not_refused(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    model, holdout = trained
+    rows = sample(holdout, 200).assign(dest="ZZZ", carrier="Q9")
+    s = score(model, rows)
+    assert np.isfinite(s).all() and ((s > 0) & (s < 1)).all()
+
+
+# ---------------------------------------------------------------- direction
+
+
+def test_later_departures_are_riskier_than_early_morning_ones(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    """Delays propagate through the day: the same flights moved to 19:00 score above 06:00."""
+    model, holdout = trained
+    rows = sample(holdout)
+    block = rows["sched_arr_time"] - rows["sched_dep_time"]
+    early = rows.assign(sched_dep_time=600, sched_arr_time=(600 + block).clip(0, 2359))
+    late = rows.assign(sched_dep_time=1900, sched_arr_time=(1900 + block).clip(0, 2359))
+    assert score(model, late).mean() > score(model, early).mean() + 0.03
+
+
+def test_worse_visibility_does_not_lower_the_risk(trained: tuple[FlightDelayModel, pd.DataFrame]) -> None:
+    model, holdout = trained
+    rows = sample(holdout)
+    means = [score(model, rows.assign(visib=v)).mean() for v in (10.0, 5.0, 2.0, 0.5)]
+    assert all(b >= a - 0.005 for a, b in itertools.pairwise(means)), means
+    assert means[-1] > means[0]
