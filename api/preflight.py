@@ -1,6 +1,8 @@
 """The start-up check gunicorn's master runs once, before it forks a worker: the settings and the
-model bundle (loaded and scored as a worker would). A failure is one line on stderr, saying what is
-wrong and what to do next, and a non-zero exit, instead of one traceback per worker."""
+model bundle (its files, manifest, metadata, feature spec and model, read and checked as a worker
+reads them). A failure is one line on stderr, saying what is wrong and what to do next, and a
+non-zero exit, instead of one traceback per worker. The master never scores: XGBoost's thread pool
+must not exist before the fork (each worker loads and scores the model itself)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def one_line(e: FlightDelayError) -> str:
 def check(stream: TextIO = sys.stderr) -> int:
     """0 when a worker would start; else the error's exit code, after printing its one line."""
     from api.settings import load_settings
-    from api.state import load_model
+    from flightdelay import bundle
     from flightdelay.errors import ModelError
 
     try:
@@ -31,7 +33,7 @@ def check(stream: TextIO = sys.stderr) -> int:
                 hint="`make serve` builds it on a fresh clone (data restore + dvc repro); or "
                 "`dvc pull` it, or set MODEL_DIR to a bundle (e.g. an extracted model-vN release asset)",
             )
-        load_model(model_dir, 0)
+        bundle.load(model_dir, require_manifest=True)
     except FlightDelayError as e:
         stream.write(one_line(e) + "\n")
         stream.flush()
