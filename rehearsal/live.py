@@ -3,13 +3,15 @@
 `flightdelay monitor outcomes` joins the service's prediction log with July's labelled flights (the
 embedded source's partition), computes the stale champion's live quality and pushes it to the
 rehearsal's Pushgateway; a Prometheus loaded with the deployed alert rules (held for a second)
-scrapes that Pushgateway and says which alerts fire. Costs a few seconds. From then on drift.yml
-reads the same log (the repository variable PREDICTION_LOG; a self-hosted runner here), so the
-drift issue shows live quality and which trigger signal fired.
+scrapes that Pushgateway and the service (a few requests it can see) and says which alerts fire.
+Costs a few seconds. From then on drift.yml reads the same log (the repository variable
+PREDICTION_LOG; a self-hosted runner here), so the drift issue shows live quality and which
+trigger signal fired.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,25 @@ def _ci(fig: dict[str, Any] | None) -> str:
     return f"{fig['estimate']:.3f} [{fig['lower']:.3f}, {fig['upper']:.3f}]"
 
 
-def outcomes_step(world: Any, bundle: Path, log: Path) -> str:
+def outcomes_step(world: Any, bundle: Path, service: Any) -> str:
     """The demo's step: the live figures now, and drift.yml connected to the same feedback."""
+    log = service.prediction_log
     world.engine.variables.update({"PREDICTION_LOG": str(log), "OUTCOMES_REPLAY": "true"})
-    return outcomes_arrive(world.clone, bundle, log, world.pushgateway.url, world.work / "live")
+    return outcomes_arrive(world.clone, bundle, log, world.pushgateway.url, world.work / "live", service)
 
 
-def outcomes_arrive(clone: Path, bundle: Path, log: Path, pushgateway_url: str, work: Path) -> str:
+def _some_traffic(service: Any, log: Path, n: int = 40) -> None:
+    """A few logged flights sent again (flight number from the key), one per request."""
+    with log.open() as f:
+        lines = [json.loads(next(f)) for _ in range(n)]
+    for line in lines:
+        flight = {**line["features"], "flight": int(line["flight_key"].split("-")[1])}
+        service.http("POST", "/v1/predict", {"flights": [flight]})
+
+
+def outcomes_arrive(
+    clone: Path, bundle: Path, log: Path, pushgateway_url: str, work: Path, service: Any
+) -> str:
     from flightdelay import source
     from flightdelay.drift import feedback
     from flightdelay.params import load_params
@@ -49,8 +63,13 @@ def outcomes_arrive(clone: Path, bundle: Path, log: Path, pushgateway_url: str, 
         env={"PUSHGATEWAY_URL": pushgateway_url},
     )
     rules = deployed_rules(work / "rules", PROJECT / "deploy" / "overlays" / "production")
-    with prometheus(work / "prometheus", rules, scrape=[pushgateway_url]) as prom:
+    url = f"http://127.0.0.1:{service.port}"
+    scraped = {"flightdelay": (url, {"namespace": "flightdelay-production"})}
+    with prometheus(work / "prometheus", rules, scrape=[pushgateway_url], services=scraped) as prom:
         deadline = time.monotonic() + 15
+        while not prom.query('up{job="flightdelay"} == 1') and time.monotonic() < deadline:
+            time.sleep(0.25)
+        _some_traffic(service, log)  # traffic Prometheus sees (the replay ended before it started)
         while not prom.query("flightdelay_live_roc_auc") and time.monotonic() < deadline:
             time.sleep(0.25)
         time.sleep(3)  # a few evaluations: pending, then firing after the one-second hold

@@ -55,7 +55,7 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
         return service.traffic(july_rows(params, limit=8000 if fast else None))
 
     def outcomes() -> str:
-        return live.outcomes_step(story.world, story.image_bundle(), service.prediction_log)
+        return live.outcomes_step(story.world, story.image_bundle(), service)
 
     def reload() -> str:
         return service.reload_under_load(story.image_bundle(), expect_version="2")
