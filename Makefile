@@ -204,8 +204,8 @@ verify: setup ## check that git tag, MLflow alias, model card and overlays agree
 rollback: setup ## revert the overlays to the previous model (or TO=version), move champion back
 	flightdelay release rollback $(if $(TO),--to $(TO))
 
-lint-release: tools ## hadolint the Dockerfile; zizmor --offline + schema over the release workflows
-	$(FLIGHTDELAY_TOOLS_BIN)/hadolint --failure-threshold style Dockerfile
+lint-release: tools ## hadolint the Dockerfiles (serving, training); zizmor --offline + schema over the release workflows
+	$(FLIGHTDELAY_TOOLS_BIN)/hadolint --failure-threshold style Dockerfile Dockerfile.train
 	$(FLIGHTDELAY_TOOLS_BIN)/zizmor --offline $(RELEASE_WORKFLOWS)
 	$(FLIGHTDELAY_TOOLS_BIN)/check-jsonschema --builtin-schema vendor.github-workflows $(RELEASE_WORKFLOWS)
 

@@ -31,6 +31,8 @@ from check_common import (
     DEPLOY,
     OVERLAYS,
     REPO_ROOT,
+    TRAINING,
+    TRAINING_TARGETS,
     CheckError,
     Finding,
     Obj,
@@ -44,6 +46,7 @@ from check_common import (
 )
 from check_policy import check_overlay, check_overlays
 from check_schemas import check_schemas
+from check_training import check_training
 
 MANAGED_BLOCK = re.compile(
     r"\nimages:\n  # managed by `flightdelay release` — do not edit by hand\n"
@@ -56,10 +59,18 @@ MANAGED_BLOCK = re.compile(
 PLACEHOLDER_TAG = "model-v0-bootstrap"
 RELEASE_TAG = re.compile(r"model-v[1-9]\d*-[0-9a-f]{7,40}")
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-PLACEHOLDER_NOTE = 'placeholder: no release yet, the first release bumps it (docs/fork-setup.md)'
+PLACEHOLDER_NOTE = "placeholder: no release yet, the first release bumps it (docs/fork-setup.md)"
+
+
+DOCKERFILES = ("Dockerfile", "Dockerfile.train")  # the serving image and the training image
 
 
 def overlay_dir(overlay: str) -> Path:
+    if overlay.startswith("training/"):
+        path = TRAINING / overlay.removeprefix("training/")
+        if not (path / "kustomization.yaml").is_file():
+            raise CheckError(f"no training target {overlay!r}: expected {path / 'kustomization.yaml'}")
+        return path
     path = DEPLOY / "overlays" / overlay
     if not (path / "kustomization.yaml").is_file():
         raise CheckError(f"no overlay {overlay!r}: expected {path / 'kustomization.yaml'}")
@@ -205,15 +216,17 @@ def check_all(with_checkov: bool = True) -> list[Finding]:
             (Path(tmp) / f"{name}.yaml").write_text(dump_docs(docs))
             findings += check_images(path) + check_schemas(docs) + check_overlay(docs)
             findings += check_rule_metrics(docs) + check_runbooks(docs) + check_promtool(docs)
+        for target in TRAINING_TARGETS:
+            docs = render(TRAINING / target)
+            (Path(tmp) / f"training-{target}.yaml").write_text(dump_docs(docs))
+            findings += check_schemas(docs) + check_overlay(docs) + check_training(docs)
         for project in of_kind(argocd, "AppProject"):
             findings += check_project_kinds(project, all_rendered)
         for board in sorted(DASHBOARDS.glob("*.json")):
             findings += check_dashboard(board)
         if with_checkov:
             (Path(tmp) / "argocd.yaml").write_text(dump_docs(argocd))
-            targets = [Path(tmp)] + (
-                [REPO_ROOT / "Dockerfile"] if (REPO_ROOT / "Dockerfile").is_file() else []
-            )
+            targets = [Path(tmp)] + [REPO_ROOT / f for f in DOCKERFILES if (REPO_ROOT / f).is_file()]
             findings += checkov_findings(run_checkov(targets))
     return findings
 
@@ -242,7 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_img.add_argument("overlays", nargs="*", default=list(OVERLAYS))
     p_img.add_argument("--json", action="store_true", help='print {"overlay": [refs]} only')
     p_ren = sub.add_parser("render", help="print the rendered YAML of an overlay or argocd")
-    p_ren.add_argument("target", help=f"one of {', '.join(OVERLAYS)}, argocd")
+    p_ren.add_argument(
+        "target",
+        help=f"one of {', '.join(OVERLAYS)}, argocd, {', '.join('training/' + t for t in TRAINING_TARGETS)}",
+    )
     for name, text in (
         ("schema", "strict schema validation"),
         ("policy", "policy checks"),
@@ -293,7 +309,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "schema":
         return _report(check_schemas(docs), "schema")
     if args.command == "policy":
-        findings = check_argocd(docs) + check_overlays(docs)
+        findings = check_argocd(docs) + check_overlays(docs) + check_training(docs)
         return _report(findings, "policy")
     return _report(check_rule_metrics(docs) + check_runbooks(docs) + check_promtool(docs), "alerts")
 

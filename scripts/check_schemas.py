@@ -11,7 +11,16 @@ import yaml
 from check_common import KUBERNETES_VERSION, REPO_ROOT, SCHEMAS, CheckError, Finding, Obj, describe
 
 CRD_SCHEMA_FILE = SCHEMAS / "crds.schema.yaml"
-CRD_GROUPS = ("argoproj.io", "monitoring.coreos.com")
+CRD_GROUPS = ("argoproj.io", "monitoring.coreos.com", "kubernetes.dask.org")
+# Core specs a custom resource embeds, validated as the built-in kind they are:
+# {kind: [(path to the spec, the kind that owns such a spec)]}.
+EMBEDDED_SPECS = {
+    "DaskCluster": [
+        (("spec", "scheduler", "spec"), "Pod"),
+        (("spec", "scheduler", "service"), "Service"),
+        (("spec", "worker", "spec"), "Pod"),
+    ],
+}
 
 
 def _path(parts: Iterable[Any]) -> str:
@@ -111,6 +120,25 @@ def validate_builtin(obj: Obj, version: str = KUBERNETES_VERSION) -> list[Findin
     return []
 
 
+def validate_embedded(obj: Obj, version: str = KUBERNETES_VERSION) -> list[Finding]:
+    """The core specs inside a custom resource (a DaskCluster's pod and service specs), strictly,
+    as the `spec` of a Pod or Service; findings name the path inside the custom resource."""
+    out: list[Finding] = []
+    for path, kind in EMBEDDED_SPECS.get(str(obj.get("kind")), []):
+        spec: Any = obj
+        for key in path:
+            spec = spec.get(key) if isinstance(spec, dict) else None
+        if not isinstance(spec, dict):
+            continue  # absent or not an object: the custom resource's own schema reports it
+        name = f"{(obj.get('metadata') or {}).get('name', 'x')}-{path[1]}"
+        wrapped = {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+        for f in validate_builtin(wrapped, version):
+            field = f.field.removeprefix("spec").lstrip(".")
+            inner = ".".join(path) + (f".{field}" if field and not field.startswith("[") else field)
+            out.append(Finding("schema", describe(obj), inner, f.message))
+    return out
+
+
 def check_schemas(docs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> list[Finding]:
     findings: list[Finding] = []
     for obj in docs:
@@ -119,7 +147,7 @@ def check_schemas(docs: Iterable[Obj], version: str = KUBERNETES_VERSION) -> lis
                 Finding("schema", "document", "", "not a Kubernetes object (needs apiVersion and kind)")
             )
         elif is_custom_resource(obj):
-            findings.extend(validate_custom(obj))
+            findings.extend(validate_custom(obj) + validate_embedded(obj, version))
         else:
             findings.extend(validate_builtin(obj, version))
     return findings

@@ -1,5 +1,6 @@
 """checkov (offline, one run per session: it is slow to start) on the rendered manifests, the
-Argo CD objects and the Dockerfile: zero failures; a privileged copy is caught."""
+Argo CD objects, the training manifests and both Dockerfiles: zero failures; a privileged copy is
+caught."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import shutil
 
 import pytest
 import yaml
+from check_common import TRAINING, TRAINING_TARGETS, render
 
 from tests.deploy.conftest import CheckRun, Obj, find, run_check
 from tests.helpers import REPO_ROOT
 
 DOCKERFILE = REPO_ROOT / "Dockerfile"
+TRAINING_DOCKERFILE = REPO_ROOT / "Dockerfile.train"
 pytestmark = pytest.mark.slow  # checkov takes 10-30 s to start
 
 
@@ -36,6 +39,11 @@ def checkov_run(rendered: dict[str, list[Obj]], tmp_path_factory: pytest.TempPat
         (scan / f"broken-{edit}.yaml").write_text(
             yaml.safe_dump_all(_broken(rendered["production"], edit), sort_keys=False)
         )
+    for target in TRAINING_TARGETS:
+        (scan / f"training-{target}.yaml").write_text(
+            yaml.safe_dump_all(render(TRAINING / target), sort_keys=False)
+        )
+    shutil.copy(TRAINING_DOCKERFILE, scan / "Dockerfile.train")
     # The release step owns the Dockerfile; it is scanned here as soon as it exists.
     if DOCKERFILE.is_file():
         shutil.copy(DOCKERFILE, scan / "Dockerfile")
@@ -48,7 +56,8 @@ def _failures(run: CheckRun, file: str) -> list[str]:
 
 def test_committed_manifests_have_no_checkov_failures(checkov_run: CheckRun) -> None:
     assert "checkov did not report" not in checkov_run.output, checkov_run.output
-    for file in ("staging.yaml", "production.yaml", "argocd.yaml", "Dockerfile"):
+    files = ["staging.yaml", "production.yaml", "argocd.yaml", "Dockerfile", "Dockerfile.train"]
+    for file in files + [f"training-{t}.yaml" for t in TRAINING_TARGETS]:
         assert _failures(checkov_run, file) == [], checkov_run.output
 
 
