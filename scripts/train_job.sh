@@ -29,6 +29,6 @@ flightdelay data restore --no-push
 dvc repro
 flightdelay lock check || echo "train-job: dvc.lock above is what this run built; commit it on a branch"
 if [ "${DVC_PUSH:-0}" = "1" ]; then
-    dvc push
+    dvc push --run-cache  # outputs and the run cache: a checkout of the ref pulls them instead of retraining
 fi
 echo "train-job: done"
