@@ -58,6 +58,7 @@ class Content:
     notes: list[str] = field(default_factory=list)
     # Backtests shown side by side: label ("base", "candidate", "champion …") → paths.backtest JSON
     backtests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tuning: dict[str, Any] | None = None  # paths.tune, when the PR carries `flightdelay tune`'s evidence
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -175,6 +176,28 @@ def _backtest(c: Content) -> list[str]:
         table(["month", *labels], rows),
         "",
         _img(c, "backtest", "Backtest ROC AUC by month"),
+        "",
+    ]
+
+
+def tuning(tune: dict[str, Any] | None) -> list[str]:
+    """`flightdelay tune`'s evidence (paths.tune), when the pull request carries it."""
+    if not tune or not tune.get("trials"):
+        return []
+    best = tune["best_params"]
+    ranked = sorted(tune["trials"], key=lambda t: -float(t["value"]))[:5]
+    return [
+        "## Tuning",
+        "",
+        f"`flightdelay tune`: {len(tune['trials'])} TPE trials (seed {tune.get('seed')}), each scored by "
+        f"rolling origin on {', '.join(tune.get('validation_months') or [])} (the holdout unseen). "
+        f"Current params {f4(tune['baseline_value'])}, best trial {tune['best_trial']} "
+        f"{f4(tune['best_value'])} ({float(tune['best_value']) - float(tune['baseline_value']):+.4f}).",
+        "",
+        table(
+            ["trial", "ROC AUC", *best],
+            [[t["trial"], f4(t["value"]), *(t["params"].get(k, "–") for k in best)] for t in ranked],
+        ),
         "",
     ]
 
@@ -340,7 +363,16 @@ def _budget(c: Content) -> list[str]:
 def render(c: Content) -> str:
     out = [MARKER, f"# Model report: `{c.head}` vs `{c.base_ref}` (`{c.base_sha[:10]}`)", ""]
     out += _verdict(c)
-    out += ["", *_metrics(c), *_backtest(c), *_plots(c), *_changes(c), *_drift(c), *_budget(c)]
+    out += [
+        "",
+        *_metrics(c),
+        *_backtest(c),
+        *tuning(c.tuning),
+        *_plots(c),
+        *_changes(c),
+        *_drift(c),
+        *_budget(c),
+    ]
     out += [
         "## Reproduce locally",
         "",

@@ -372,6 +372,7 @@ def build(
         ),
         notes=notes,
         backtests=backtests,
+        tuning=json.loads(Path(p.paths.tune).read_text()) if Path(p.paths.tune).is_file() else None,
     )
     path = out / REPORT_FILE
     path.write_text(markdown.render(content))
