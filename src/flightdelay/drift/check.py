@@ -110,11 +110,11 @@ def run_check(
     now = now or dt.datetime.now(dt.UTC)
     ref_full = load_reference(p) if reference is None else reference
     cur_full = current.frame
-    say(f"drift: current = {current.description}: {len(cur_full):,} rows; reference {len(ref_full):,} rows")
+    say(f"drift: current = {current.description}: {current.rows:,} rows; reference {len(ref_full):,} rows")
     if current.labelled and "score" not in cur_full.columns:
         with step("drift: scoring the labelled window with the bundle"):
             cur_full = cur_full.assign(score=score_with_bundle(cur_full, Path(bundle_dir or p.paths.bundle)))
-    rows = len(cur_full)
+    rows = current.rows
     ref = sources.cap(ref_full, d.max_rows, d.seed)
     cur = sources.cap(cur_full, d.max_rows, d.seed)
     quality: dict[str, Any] | None = None

@@ -33,7 +33,9 @@ def _check(args: argparse.Namespace, p: Params) -> int:
     from flightdelay.drift import check, sources
 
     if args.log:
-        current = sources.read_prediction_log(Path(args.log), since=args.since)
+        current = sources.read_prediction_log(
+            Path(args.log), since=args.since, max_rows=p.drift.max_rows, seed=p.drift.seed
+        )
     elif args.months:
         current = sources.read_partitions(sources.resolve_months(args.months, p), p)
     else:

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from flightdelay import features
+from flightdelay.drift import logread
 from flightdelay.errors import DataError
 from flightdelay.params import MONTH_RE, Params
 from flightdelay.progress import say
@@ -37,6 +37,12 @@ class Current:
     malformed: int = 0
     months: list[str] = field(default_factory=list)
     model_versions: dict[str, int] = field(default_factory=dict)
+    sampled_from: int | None = None  # `frame` is a fixed-seed sample of this many window rows
+
+    @property
+    def rows(self) -> int:
+        """Rows in the window (more than `frame` holds when it is a sample)."""
+        return self.sampled_from or len(self.frame)
 
     @property
     def labelled(self) -> bool:
@@ -55,11 +61,12 @@ def _parse_ts(value: Any) -> dt.datetime | None:
 
 def parse_log_line(line: bytes) -> dict[str, Any] | None:
     """One log line → a flat row (features + score + ts + model_version), or None if malformed."""
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(obj, dict):
+    return log_row(logread.decode(line))
+
+
+def log_row(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A decoded log line → a flat row, or None if it is not a valid prediction."""
+    if obj is None:
         return None
     feats, score = obj.get("features"), obj.get("score")
     if not isinstance(feats, dict) or isinstance(score, bool) or not isinstance(score, int | float):
@@ -74,44 +81,61 @@ def parse_log_line(line: bytes) -> dict[str, Any] | None:
     return row
 
 
-def read_prediction_log(path: Path, since: dt.datetime | None = None) -> Current:
-    """Stream the log line by line (constant memory per line); keep rows at or after `since`."""
+def read_prediction_log(
+    path: Path, since: dt.datetime | None = None, *, max_rows: int | None = None, seed: int = 0
+) -> Current:
+    """The log's valid rows at or after `since`, read in batches (logread). With `max_rows`, memory
+    stays bounded at any log size: a first pass counts the rows (and keeps them while they fit),
+    a second, only when more arrived, keeps the fixed-seed sample `cap` would take."""
     if not path.is_file():
         raise DataError(
             f"prediction log {path} does not exist",
             hint="pass the service's log file (PREDICTION_LOG of the API) with --log",
         )
+
+    def in_window(obj: dict[str, Any] | None) -> dict[str, Any] | None:
+        row = log_row(obj)
+        return row if row is not None and (since is None or row["ts"] >= since) else None
+
     rows: list[dict[str, Any]] = []
-    malformed, first_bad, total = 0, 0, 0
-    with path.open("rb") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
+    malformed, first_bad, total, kept = 0, 0, 0, 0
+    versions: Counter[str] = Counter()
+    first = last = None
+    for batch in logread.iter_json_batches(path):
+        for obj, lineno in zip(batch.objects, batch.line_numbers, strict=True):
             total += 1
-            row = parse_log_line(line)
+            row = log_row(obj)
             if row is None:
                 malformed += 1
                 first_bad = first_bad or lineno
                 continue
-            if since is None or row["ts"] >= since:
+            if since is not None and row["ts"] < since:
+                continue
+            kept += 1
+            versions[row["model_version"]] += 1
+            first = row["ts"] if first is None else min(first, row["ts"])
+            last = row["ts"] if last is None else max(last, row["ts"])
+            if max_rows is None or len(rows) < max_rows:
                 rows.append(row)
+    sampled = max_rows is not None and kept > max_rows
+    if sampled:
+        positions = logread.sample_indices(kept, int(max_rows or 0), seed)
+        rows = logread.take(logread.stream(logread.iter_json_batches(path), in_window), positions)
     if malformed:
         say(
             f"drift: warning: skipped {malformed} malformed line(s) of {total} in {path} "
             f"(first at line {first_bad})"
         )
     frame = pd.DataFrame(rows, columns=[*features.INPUT_COLUMNS, "score", "ts", "model_version"])
-    versions = Counter(frame["model_version"].tolist())
-    span = (
-        f", {frame['ts'].min():%Y-%m-%d %H:%M} … {frame['ts'].max():%Y-%m-%d %H:%M} UTC" if len(frame) else ""
-    )
+    span = f", {first:%Y-%m-%d %H:%M} … {last:%Y-%m-%d %H:%M} UTC" if first and last else ""
     return Current(
         frame=frame,
         source="prediction_log",
-        description=f"prediction log {path.name}{span}",
+        description=f"prediction log {path.name}{span}" + (f" (a sample of {kept:,})" if sampled else ""),
         rows_read=total,
         malformed=malformed,
         model_versions=dict(versions),
+        sampled_from=kept if sampled else None,
     )
 
 
