@@ -31,7 +31,7 @@ CHAMPION_ARGS = $(if $(filter none,$(CHAMPION_BUNDLE)),--no-champion,$(if $(CHAM
 unexport PYTHONDONTWRITEBYTECODE
 COMPILE := $(if $(filter 1,$(FLIGHTDELAY_COMPILE_BYTECODE)),--compile-bytecode,)
 
-.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift bench-outcomes
+.PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift bench-outcomes bench-scale
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -167,7 +167,7 @@ DRIFT_ARGS ?= --months next
 drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next); exit 0 ok, 10 drift, 11 too few rows
 	flightdelay drift check $(DRIFT_ARGS)
 
-bench-drift: setup ## one drift check for a month vs the reference, and for 10x both sizes (needs make repro)
+bench-drift: setup ## one drift check for a month vs the reference, for 10x both sizes, and on a 1x/10x/100x prediction log (needs make repro)
 	python scripts/bench_drift.py
 
 bench-outcomes: setup ## monitor outcomes: join a month of predictions with outcomes + live figures, and 10x the rows (needs make repro)
