@@ -95,9 +95,11 @@ class Flight(TypedDict):
     origin: Annotated[Origin, Field(description="New York airport of departure")]
     dest: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="FAA code; unseen: as missing")]
     distance: Annotated[float, _in(1, 6000, "miles")]
-    # Weather: a number in range, or null/absent (scored as missing). The range sits on the number
-    # inside the nullable, not on the nullable: same errors and schema, ~40% faster validation.
-    temp: NotRequired[Annotated[Annotated[float, _in(-30, 120)] | None, _doc("°F at origin, scheduled hour")]]
+    # Weather: the origin's reading one hour before the scheduled departure (known in advance; the
+    # pipeline joins the same, params.yaml prepare.weather_lead_hours), a number in range, or
+    # null/absent (scored as missing). The range sits on the number inside the nullable, not on
+    # the nullable: same errors and schema, ~40% faster validation.
+    temp: NotRequired[Annotated[Annotated[float, _in(-30, 120)] | None, _doc("°F at origin, 1 h before")]]
     dewp: NotRequired[Annotated[Annotated[float, _in(-40, 90)] | None, _doc("dew point °F")]]
     humid: NotRequired[Annotated[Annotated[float, _in(0, 100)] | None, _doc("relative humidity %")]]
     wind_dir: NotRequired[Annotated[Annotated[float, _in(0, 360)] | None, _doc("degrees")]]

@@ -77,6 +77,7 @@ class DataParams(Section):
 class PrepareParams(Section):
     delay_threshold_min: int = Field(15, ge=0)
     max_wind_speed_mph: float = Field(100.0, gt=0)
+    weather_lead_hours: int = Field(0, ge=0, le=6)  # weather as known this many hours before departure
 
 
 class ValidateParams(Section):

@@ -2,8 +2,11 @@
 
 Documented rules
 - Window: only partitions inside `data.window` are read; each must be present under `paths.raw`.
-- Weather join: on (origin, year, month, day, hour of the *scheduled* departure). The source has a
-  few duplicated weather hours (daylight-saving change); the first reading of an hour is kept.
+- Weather join: on (origin, year, month, day, hour of the *scheduled* departure) minus
+  `prepare.weather_lead_hours`: with 1, a flight at 17:40 gets the 16:00 reading, which is known
+  before departure (the 17:00 one is read during the departure hour). Before the first reading of
+  the month (lead hours after midnight on the 1st) the weather is missing. The source has a few
+  duplicated weather hours (daylight-saving change); the first reading of an hour is kept.
 - Label `disrupted` = 1 when the arrival delay is ≥ `prepare.delay_threshold_min` minutes, or the
   arrival delay is missing (the flight was cancelled or diverted), else 0.
 - `cancelled` = departure time missing (kept for reporting, never a feature).
@@ -126,6 +129,16 @@ def _not_whole(s: pd.Series) -> str:
     return f"it was read as {s.dtype} text: {', '.join(what) or 'values do not parse'}"
 
 
+def _known_from(we: pd.DataFrame, hours: int) -> pd.DataFrame:
+    """Each reading keyed to the hour `hours` later: the hour from which it is known in advance."""
+    at = pd.to_datetime(we[["year", "month", "day", "hour"]], errors="coerce") + pd.Timedelta(hours=hours)
+    we = we.loc[at.notna()].copy()
+    at = at.dropna()
+    for key in ("year", "month", "day", "hour"):
+        we[key] = getattr(at.dt, key).astype(we[key].dtype)
+    return we
+
+
 def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
     fl = _read_csv(raw / month / FLIGHTS_FILE, month)
     we = _read_csv(raw / month / WEATHER_FILE, month)
@@ -140,6 +153,8 @@ def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[
 
     we = we.drop_duplicates(subset=WEATHER_KEYS, keep="first")
     info["weather_duplicates_dropped"] = info["weather_rows"] - len(we)
+    if p.prepare.weather_lead_hours:
+        we = _known_from(we, p.prepare.weather_lead_hours)
     if "wind_speed" in we.columns and pd.api.types.is_numeric_dtype(we["wind_speed"]):
         we.loc[we["wind_speed"] > p.prepare.max_wind_speed_mph, "wind_speed"] = float("nan")
 

@@ -13,6 +13,7 @@ from flightdelay.prepare import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS, prepare
 from tests.helpers import REPO_ROOT
 
 PARAMS = load_params(REPO_ROOT / "params.yaml")
+SAME_HOUR = PARAMS.model_copy(update={"prepare": PARAMS.prepare.model_copy(update={"weather_lead_hours": 0})})
 
 
 def _flight(**kw: object) -> dict[str, object]:
@@ -72,7 +73,7 @@ def test_label_rules(tmp_path: Path) -> None:
 def test_weather_joins_on_the_scheduled_hour_first_reading_kept(tmp_path: Path) -> None:
     weather = [_weather(5, 40.0), _weather(5, 99.0), _weather(6, 50.0, wind_speed=1048.0)]
     flights = [_flight(flight=1, sched_dep_time=559), _flight(flight=2, sched_dep_time=600)]
-    df, info = prepare_month("2013-03", _write(tmp_path, flights, weather), PARAMS)
+    df, info = prepare_month("2013-03", _write(tmp_path, flights, weather), SAME_HOUR)
     by = df.set_index("flight")
     assert by.loc[1, "temp"] == 40.0  # 05:59 uses the 05:00 reading, the first of the duplicates
     assert by.loc[2, "temp"] == 50.0
@@ -106,3 +107,22 @@ def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> Non
     assert "0 of" not in msg, msg
     assert "e.g. 2013.0 where 2013 belongs" in msg and "write year as integers" in msg, msg
     assert "data restore" in msg, msg
+
+
+def test_weather_known_an_hour_before_the_scheduled_departure(tmp_path: Path) -> None:
+    """weather_lead_hours: 1 — the reading of the hour before, across midnight too."""
+    lead = SAME_HOUR.model_copy(
+        update={"prepare": SAME_HOUR.prepare.model_copy(update={"weather_lead_hours": 1})}
+    )
+    weather = [_weather(4, 30.0), _weather(5, 40.0), _weather(23, 20.0, day=4), _weather(0, 21.0)]
+    flights = [
+        _flight(flight=1, sched_dep_time=559),  # 04:00 reading
+        _flight(flight=2, sched_dep_time=10),  # 00:10 on the 5th: 23:00 on the 4th
+        _flight(flight=3, sched_dep_time=30, day=1),  # 00:30 on the 1st: the month has no earlier hour
+    ]
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, weather), lead)
+    by = df.set_index("flight")
+    assert by.loc[1, "temp"] == 30.0
+    assert by.loc[2, "temp"] == 20.0
+    assert pd.isna(by.loc[3, "temp"])
+    assert PARAMS.prepare.weather_lead_hours == 1  # what the pipeline uses
