@@ -95,8 +95,12 @@ format: setup ## apply ruff fixes and formatting
 	ruff check --fix src api tests scripts rehearsal
 	ruff format src api tests scripts rehearsal
 
+# pytest-xdist workers for the suite (the rehearsal runs beside them); 0 runs it in one process.
+# A test module stays on one worker (--dist loadscope): its module fixtures (a checkov scan, an S3
+# server, a Prometheus) are built once.
+TEST_WORKERS ?= 2
 # The rehearsal (`--quick`: every workflow file runs, the story stops before the v2 release; several
-# minutes, mostly waiting on subprocesses) runs in the background while the other checks run; tests/e2e/test_rehearsal.py, collected last, waits for it and asserts on its
+# minutes, mostly waiting on subprocesses) runs in the background while the other checks run; tests/e2e/test_rehearsal.py, run last, waits for it and asserts on its
 # summary. Whatever happens, the trap stops it (it stops every service it started).
 test: setup tools system kernel ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks, the rehearsal
 	@mkdir -p .rehearsal && rm -f .rehearsal/summary.json
@@ -104,7 +108,8 @@ test: setup tools system kernel ## every check: lint, type check, audit, SBOM, u
 	@python -m rehearsal --fast --quick > .rehearsal/rehearse.log 2>&1 & pid=$$!; \
 	  trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true' EXIT; \
 	  $(MAKE) --no-print-directory lint test-serve-env audit sbom && \
-	  REHEARSAL_PID=$$pid pytest -q --durations=15 -m "not serve_only"  # serve_only ran in test-serve-env
+	  pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15 -m "not serve_only" --ignore=tests/e2e && \
+	  REHEARSAL_PID=$$pid pytest -q tests/e2e  # serve_only ran in test-serve-env
 
 .PHONY: check-deploy
 check-deploy: setup tools system ## render, validate, policy-check, unit-test alerts and checkov-scan deploy/ and argocd/
