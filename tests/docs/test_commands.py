@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import shlex
 import subprocess
@@ -231,3 +232,12 @@ def test_the_front_page_fits_and_links_one_page_per_part() -> None:
     for part in PARTS:
         assert f"](docs/{part}.md)" in text, part
         assert (REPO_ROOT / "docs" / f"{part}.md").is_file(), part
+
+
+def test_the_holdout_figures_are_the_committed_metrics() -> None:
+    """docs/pipeline.md's holdout table is reports/metrics.json (dvc repro writes it)."""
+    metrics = json.loads((REPO_ROOT / "reports" / "metrics.json").read_text())
+    text = (REPO_ROOT / "docs" / "pipeline.md").read_text()
+    keys = ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "positive_rate")
+    row = "| " + " | ".join(f"{metrics[k]:.4f}" if i < 4 else f"{metrics[k]:.3f}" for i, k in enumerate(keys))
+    assert row + " |" in text, f"docs/pipeline.md should show {row} |"
