@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import copy
 import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from check_common import TRAINING, TRAINING_TARGETS, render
 from check_training import check_training
 
 from tests.deploy.conftest import Obj, find, run_check
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, edit_params
 from tests.policy.tools import run_tool
 
 Mutate = Callable[[list[Obj]], None]
@@ -159,13 +161,22 @@ def test_hadolint_passes_the_training_dockerfile() -> None:
 
 
 def _job(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    shutil.rmtree(tmp_path / "work", ignore_errors=True)
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    base = {"PATH": path, "PYTHON": sys.executable, "HOME": str(tmp_path), "WORK_DIR": str(tmp_path / "work")}
     return subprocess.run(
         ["sh", str(REPO_ROOT / "scripts" / "train_job.sh")],
-        env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), "WORK_DIR": str(tmp_path / "work"), **env},
+        env={**base, **env},
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _commit(origin: Path, message: str) -> None:
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for cmd in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", message]):
+        subprocess.run([*git, *cmd], cwd=origin, check=True, capture_output=True)
 
 
 def test_job_entrypoint_names_a_missing_setting(tmp_path: Path) -> None:
@@ -177,9 +188,7 @@ def test_job_entrypoint_refuses_a_ref_pinning_other_requirements(tmp_path: Path)
     origin = tmp_path / "origin"
     origin.mkdir()
     (origin / "requirements.txt").write_text("xgboost-cpu==3.2.0\n")
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
-    for cmd in (["init", "-q", "-b", "main"], ["add", "requirements.txt"], ["commit", "-qm", "pins"]):
-        subprocess.run([*git, *cmd], cwd=origin, check=True, capture_output=True)
+    _commit(origin, "pins")
     image_pins = tmp_path / "image-requirements.txt"
     image_pins.write_text("xgboost-cpu==3.1.0\n")
     env = {"GIT_REPO": str(origin), "GIT_REF": "main", "IMAGE_REQUIREMENTS": str(image_pins)}
@@ -189,3 +198,29 @@ def test_job_entrypoint_refuses_a_ref_pinning_other_requirements(tmp_path: Path)
         "checked out" in proc.stdout
         and "build the training image (Dockerfile.train) from main" in proc.stderr
     )
+
+
+def test_job_entrypoint_refuses_dask_training_of_code_the_image_does_not_run(tmp_path: Path) -> None:
+    origin, image_src = tmp_path / "origin", tmp_path / "image-src"
+    skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(REPO_ROOT / "src", origin / "src", ignore=skip)
+    shutil.copytree(origin / "src", image_src)
+    shutil.copy(REPO_ROOT / "params.yaml", origin / "params.yaml")
+    edit_params(origin, {"train": {"engine": "dask"}})
+    (origin / "requirements.txt").write_text("pins\n")
+    (tmp_path / "image-requirements.txt").write_text("pins\n")
+    _commit(origin, "dask")
+    env = {
+        "GIT_REPO": str(origin),
+        "GIT_REF": "main",
+        "IMAGE_REQUIREMENTS": str(tmp_path / "image-requirements.txt"),
+        "IMAGE_SRC": str(image_src),
+    }
+    same = _job(tmp_path, env)  # the image's code: it goes on, and stops at the data this repo lacks
+    assert "differs from this image" not in same.stderr and "no partitions tracked" in same.stderr, (
+        same.stderr
+    )
+    (image_src / "flightdelay" / "features.py").write_text("# another version\n")
+    proc = _job(tmp_path, env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "train.engine is dask and the code of main differs from this image's" in proc.stderr
