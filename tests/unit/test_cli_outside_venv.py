@@ -49,6 +49,9 @@ FAILING: dict[str, list[str]] = {
     "lock check": ["lock", "check"],
     "backtest": ["backtest"],
     "tune": ["tune", "--no-mlflow"],
+    "monitor outcomes": ["monitor", "outcomes", "--log", "missing.jsonl", "--outcomes", "2013-07"],
+    "intake plan": ["intake", "plan", "--landing", "missing-landing"],
+    "intake prepare": ["intake", "prepare", "--month", "2013-07", "--from", "missing", "--body-out", "b.md"],
 }
 
 
