@@ -29,6 +29,15 @@ def classification_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -
     }
 
 
+# What a score says without an operating threshold (the threshold is evaluate's setting).
+THRESHOLD_FREE = ("roc_auc", "pr_auc", "log_loss", "brier", "positive_rate", "rows")
+
+
+def ranking_metrics(y: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """The threshold-free part of `classification_metrics`: ROC AUC, PR AUC, log loss, Brier."""
+    return {k: v for k, v in classification_metrics(y, score, 0.5).items() if k in THRESHOLD_FREE}
+
+
 def slice_metrics(frame: pd.DataFrame, by: str, threshold: float, min_rows: int) -> list[dict[str, Any]]:
     """Metrics per value of `by` (needs columns y, score); slices under `min_rows` are skipped."""
     out = []

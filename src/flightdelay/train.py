@@ -11,7 +11,7 @@ import pandas as pd
 
 from flightdelay import features, gitio, hashing, tracking
 from flightdelay.errors import ConfigError, RegistryError
-from flightdelay.metrics import classification_metrics
+from flightdelay.metrics import ranking_metrics
 from flightdelay.model import FlightDelayModel, fit_dask, make_classifier
 from flightdelay.params import DaskParams, Params
 from flightdelay.progress import say, step
@@ -114,7 +114,7 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     model.classifier.get_booster().save_model(str(out))
 
     score = model.predict_proba(holdout[list(features.INPUT_COLUMNS)])[:, 1]
-    m = classification_metrics(holdout["disrupted"].to_numpy(), score, p.evaluate.threshold)
+    m = ranking_metrics(holdout["disrupted"].to_numpy(), score)  # the threshold is evaluate's
     say(f"train: holdout ROC AUC {m['roc_auc']:.4f}, PR AUC {m['pr_auc']:.4f}")
     if log and not tracking.enabled():
         say(f"train: not logged to MLflow ({tracking.TRACKING_ENV}=off)")
@@ -131,7 +131,7 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
         with step("train: logging run to MLflow"), _saved_model_hint(out):
             run_id = tracking.log_training_run(
                 params={f"train.{k}": v for k, v in p.train.hyperparameters().items()}
-                | {"train.engine": p.train.engine, "evaluate.threshold": p.evaluate.threshold}
+                | {"train.engine": p.train.engine}
                 | {"data.window": tags["window"]},
                 metrics={f"holdout_{k}": v for k, v in m.items()},
                 tags=tags,
