@@ -39,7 +39,13 @@ DRIFT_CRON = "23 5 * * *"
 # The fast configuration a fork might choose: two months, a small model, retraining on first drift.
 FAST_PARAMS: dict[str, dict[str, Any]] = {
     "data": {"window": {"start": "2013-05", "end": "2013-06"}},
-    "train": {"n_estimators": 40, "max_depth": 4, "learning_rate": 0.1, "colsample_bytree": 0.8, "reg_lambda": 1.0},
+    "train": {
+        "n_estimators": 40,
+        "max_depth": 4,
+        "learning_rate": 0.1,
+        "colsample_bytree": 0.8,
+        "reg_lambda": 1.0,
+    },
     "backtest": {"min_train_months": 1},  # two months: June scored by a model of May
     "drift": {"trigger": {"n": 1, "m": 1}},  # ask for retraining on the first drifted check
 }

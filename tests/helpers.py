@@ -15,7 +15,13 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A small, fast model for test repositories (learning rate, columns and L2 as they were before the
 # regularised params.yaml, so 30 trees still learn).
-SMALL_TRAIN = {"n_estimators": 30, "max_depth": 4, "learning_rate": 0.1, "colsample_bytree": 0.8, "reg_lambda": 1.0}
+SMALL_TRAIN = {
+    "n_estimators": 30,
+    "max_depth": 4,
+    "learning_rate": 0.1,
+    "colsample_bytree": 0.8,
+    "reg_lambda": 1.0,
+}
 
 
 def run(

@@ -186,7 +186,9 @@ class TuneParams(Section):
         tunable = set(TrainParams.model_fields) - {"seed", "n_jobs", "engine", "dask"}
         unknown = sorted(set(self.space) - tunable)
         if unknown:
-            raise ValueError(f"space names {unknown}, which are not train params; choose from {sorted(tunable)}")
+            raise ValueError(
+                f"space names {unknown}, which are not train params; choose from {sorted(tunable)}"
+            )
         empty = sorted(k for k, (lo, hi) in self.space.items() if not lo < hi)
         if empty:
             raise ValueError(f"space ranges {empty} are empty: write [low, high] with low < high")
