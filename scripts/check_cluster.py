@@ -17,7 +17,7 @@ MONITORING_GROUP = "monitoring.coreos.com"
 RELEASE_LABEL = "release"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"  # set by Kubernetes on every namespace
 REGISTRY_PULL_HINT = (
-    'reference the docker-registry Secret `ghcr-pull` (docs/fork-setup.md creates it); '
+    "reference the docker-registry Secret `ghcr-pull` (docs/fork-setup.md creates it); "
     "a new GHCR package is private and the pods would stay in ImagePullBackOff"
 )
 
@@ -191,7 +191,7 @@ def _ingresses(docs: list[Obj]) -> list[Finding]:
                     where,
                     "spec.ingressClassName",
                     f"{cls!r} is not one of the cluster's ingress classes {sorted(INGRESS_CONTROLLERS)} — "
-                    'set ingressClassName: nginx (ingress-nginx; docs/fork-setup.md)',
+                    "set ingressClassName: nginx (ingress-nginx; docs/fork-setup.md)",
                 )
             )
         if not spec.get("rules"):
