@@ -26,7 +26,9 @@ import yaml
 from rehearsal.engine import Run
 from rehearsal.world import World
 
-TUNE = {"train": {"learning_rate": 0.12}}
+# The params PR: stronger L2 on the fast model (May → June ROC AUC 0.7645 → 0.7654), a change the
+# gate lets through. (Learning rate 0.12 instead of 0.1 scores 0.7578: the gate refuses it.)
+TUNE = {"train": {"reg_lambda": 5.0}}
 RELEASE_V1 = "merge it: release v1"
 RELEASE_V2 = "merge the retraining PR: release v2"
 ROLLBACK = "roll back by hand (promote.yml, workflow_dispatch)"
@@ -89,8 +91,8 @@ class Story:
 
     def _push_tune_pr(self) -> int:
         w = self.world
-        w.branch_with_params("tune", TUNE, "train: learning rate 0.12")
-        self.numbers["tune"] = w.open_pr("tune", "train: learning rate 0.12", "A params change, rehearsed.")
+        w.branch_with_params("tune", TUNE, "train: L2 1 → 5")
+        self.numbers["tune"] = w.open_pr("tune", "train: L2 1 → 5", "A params change, rehearsed.")
         return self.numbers["tune"]
 
     def _reported(self, runs: list[Run], number: int) -> str:
