@@ -101,13 +101,14 @@ format: setup ## apply ruff fixes and formatting
 TEST_WORKERS ?= 2
 # The rehearsal (`--quick`: every workflow file runs, the story stops before the v2 release; several
 # minutes, mostly waiting on subprocesses) runs in the background while the other checks run; tests/e2e/test_rehearsal.py, run last, waits for it and asserts on its
-# summary. Whatever happens, the trap stops it (it stops every service it started).
+# summary. Whatever happens, the trap stops it (it stops every service it started). Lint, the
+# serving-only tests, audit and SBOM run two at a time, each one's output kept together.
 test: setup tools system kernel ## every check: lint, type check, audit, SBOM, unit + integration + static deploy + policy checks, the rehearsal
 	@mkdir -p .rehearsal && rm -f .rehearsal/summary.json
 	@echo "test: make rehearse runs in the background (log: .rehearsal/rehearse.log)"
 	@python -m rehearsal --fast --quick > .rehearsal/rehearse.log 2>&1 & pid=$$!; \
 	  trap 'kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true' EXIT; \
-	  $(MAKE) --no-print-directory lint test-serve-env audit sbom && \
+	  $(MAKE) --no-print-directory -j2 --output-sync=target lint test-serve-env audit sbom && \
 	  pytest -q -n $(TEST_WORKERS) --dist loadscope --durations=15 -m "not serve_only" --ignore=tests/e2e && \
 	  REHEARSAL_PID=$$pid pytest -q tests/e2e  # serve_only ran in test-serve-env
 
