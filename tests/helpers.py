@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,15 @@ def make_pipeline_repo(
     run(["git", "add", "-A"], dest, env)
     run(["git", "commit", "-qm", "base: data and pipeline"], dest, env)
     return dest
+
+
+def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 40) -> Any:
+    """`probe()`'s first truthy answer, polled every 0.25 s; fails naming `what` after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout_s:.0f} s")
+        time.sleep(0.25)

@@ -18,7 +18,7 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from rehearsal.monitoring import deployed_rules
 from tests.api.conftest import make_bundle
 from tests.api.server import Gunicorn, request
 from tests.drift.test_outputs import summary as drift_summary
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, wait_for
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from check_alerts import unmatched_selectors
@@ -58,17 +58,6 @@ class Stack:
     prometheus: services.Prometheus
     groups: list[dict[str, Any]]
     summary: dict[str, Any]
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 40) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s:.0f} s")
-        time.sleep(0.25)
 
 
 def future_flights(n: int) -> list[dict[str, Any]]:

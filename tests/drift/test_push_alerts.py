@@ -9,9 +9,7 @@ seconds; the promtool tests in monitoring/promtool cover the durations.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -19,7 +17,7 @@ import yaml
 from flightdelay.drift import outputs
 from rehearsal import services
 from tests.drift.test_outputs import summary
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -43,17 +41,6 @@ def fast_rules(dest: Path) -> Path:
     assert {r["alert"] for g in groups for r in g["rules"]} >= {QUALITY, DRIFT, STALE}
     dest.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
     return dest
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout_s: float = 30) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} within {timeout_s:.0f} s")
-        time.sleep(0.25)
 
 
 def test_the_drift_push_fires_the_drift_and_quality_alerts(tmp_path: Path) -> None:
