@@ -7,6 +7,7 @@ pipeline repository, in stage order."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,9 @@ def in_yaml(key: str, raw: dict[str, Any]) -> bool:
 @pytest.fixture(scope="module")
 def probes(built_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """What each stage of dvc.yaml read, run in order in a private copy of the small repository."""
-    import shutil
-
     repo = tmp_path_factory.mktemp("probe") / "repo"
     shutil.copytree(built_repo, repo, symlinks=True)
     env = {**repo_env(repo), "FLIGHTDELAY_TRACKING": "on"}
-    env.pop("MLFLOW_TRACKING_URI", None)  # the repository's own local MLflow file
     out = {}
     for name in yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]:
         proc = run([sys.executable, str(PROBE), name], repo, env)
