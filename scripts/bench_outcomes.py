@@ -9,13 +9,14 @@ CPU seconds, and the 10×/1× ratio (the target is judged on CPU seconds: ≤ 5 
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_drift import SCALE, growth_verdict  # the same targets and verdict as the drift check
 
 from flightdelay import source
 from flightdelay.drift import check, feedback
@@ -24,8 +25,6 @@ from flightdelay.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 
 MONTH = "2013-07"
-TARGET_S = 5.0
-SCALE = 10
 
 
 def main() -> int:
@@ -69,13 +68,7 @@ def main() -> int:
     print(f"{'size':<6}{'joined':>10}{'wall s':>9}{'cpu s':>8}  result")
     for label, joined, wall, cpu, head in rows:
         print(f"{label:<6}{joined:>10,}{wall:>9.2f}{cpu:>8.2f}  {head}")
-    ratio_wall, ratio_cpu = rows[1][2] / rows[0][2], rows[1][3] / rows[0][3]
-    print(f"{SCALE}× / 1× ratio: wall {ratio_wall:.2f}, cpu {ratio_cpu:.2f} (linear would be {SCALE})")
-    ok = rows[0][3] <= TARGET_S and ratio_cpu <= SCALE
-    print(
-        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-        f"target ≤ {TARGET_S:.0f} CPU s per month, growth ≤ linear: {'met' if ok else 'NOT met'}"
-    )
+    ok = growth_verdict(wall=(rows[0][2], rows[1][2]), cpu=(rows[0][3], rows[1][3]))
     return 0 if ok else 1
 
 
