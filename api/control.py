@@ -31,8 +31,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from flightdelay import bundle as bundle_io
-from flightdelay.errors import ModelError
+from flightdelay.core import bundle as bundle_io
+from flightdelay.core.errors import ModelError
 
 log = logging.getLogger("flightdelay.api")
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.schemas import RowLimitError
-from flightdelay.errors import ModelError
+from flightdelay.core.errors import ModelError
 
 JSON = "application/json"
 _TAGS = frozenset({"single", "batch", "split", "records"})

@@ -23,7 +23,7 @@ from api.middleware import EdgeMiddleware
 from api.routers import admin, health, mlflow_compat, model, predict
 from api.service import Service
 from api.settings import Settings, load_settings
-from flightdelay.errors import FlightDelayError
+from flightdelay.core.errors import FlightDelayError
 
 DESCRIPTION = (
     "Probability that a scheduled New York flight is disrupted (arrives 15+ minutes late, or is "

@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 
 from api.schemas import EXAMPLE_FLIGHT
-from flightdelay.features import INPUT_COLUMNS, flight_key
+from flightdelay.core.features import INPUT_COLUMNS, flight_key
 
 log = logging.getLogger("flightdelay.api")
 _STOP = object()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from flightdelay.errors import FlightDelayError
+from flightdelay.core.errors import FlightDelayError
 
 PREFIX = "flightdelay serve: not serving: "
 
@@ -22,8 +22,8 @@ def one_line(e: FlightDelayError) -> str:
 def check(stream: TextIO = sys.stderr) -> int:
     """0 when a worker would start; else the error's exit code, after printing its one line."""
     from api.settings import load_settings
-    from flightdelay import bundle
-    from flightdelay.errors import ModelError
+    from flightdelay.core import bundle
+    from flightdelay.core.errors import ModelError
 
     try:
         model_dir = load_settings().model_dir

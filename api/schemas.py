@@ -1,7 +1,7 @@
 """Request and response schemas of the HTTP API (strict; separate from the model's internal types).
 
 A flight is a `TypedDict`, so validated input is already the plain dict that
-`flightdelay.features.encode_records` takes: no per-row object conversion on the hot path.
+`flightdelay.core.features.encode_records` takes: no per-row object conversion on the hot path.
 Bodies are validated with `validate_json` in strict mode: a JSON integer is accepted for a float
 field, but `true`, `"12"` or `NaN` are not (`NaN` and `Infinity` are refused as not finite, before
 any range check).

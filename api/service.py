@@ -17,7 +17,7 @@ from api.predlog import PredictionLog
 from api.schemas import Adapters
 from api.settings import Settings
 from api.state import LoadedModel, ModelHolder, reason_of
-from flightdelay.errors import ModelError
+from flightdelay.core.errors import ModelError
 
 log = logging.getLogger("flightdelay.api")
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from flightdelay.errors import ConfigError
+from flightdelay.core.errors import ConfigError
 
 # Set by gunicorn.conf.py: the file through which an admin reload reaches every worker.
 CONTROL_FILE_ENV = "MODEL_CONTROL_FILE"

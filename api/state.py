@@ -25,9 +25,9 @@ import numpy as np
 from api import ckernel, treeeval
 from api.control import ControlRecord, Pending, ReloadAttempt, SharedControl, now
 from api.schemas import EXAMPLE_FLIGHT
-from flightdelay import bundle as bundle_io
-from flightdelay.errors import ModelError
-from flightdelay.features import encode_records
+from flightdelay.core import bundle as bundle_io
+from flightdelay.core.errors import ModelError
+from flightdelay.core.features import encode_records
 
 log = logging.getLogger("flightdelay.api")
 SMALL_BATCH = 8  # up to this many rows the numpy forest beats XGBoost's per-call overhead

@@ -189,9 +189,10 @@ def july_rows(params_file: Path, limit: int | None) -> list[dict[str, Any]]:
 
     import pandas as pd
 
-    from flightdelay import features, source
-    from flightdelay.params import load_params
-    from flightdelay.prepare import prepare_month
+    from flightdelay.core import features
+    from flightdelay.core.params import load_params
+    from flightdelay.pipeline import source
+    from flightdelay.pipeline.prepare import prepare_month
 
     with tempfile.TemporaryDirectory() as tmp:
         source.materialize("2013-07", Path(tmp))

@@ -47,9 +47,9 @@ def _some_traffic(service: Any, log: Path, n: int = 40) -> None:
 def outcomes_arrive(
     clone: Path, bundle: Path, log: Path, pushgateway_url: str, work: Path, service: Any
 ) -> str:
-    from flightdelay import source
-    from flightdelay.drift import feedback
-    from flightdelay.params import load_params
+    from flightdelay.core.params import load_params
+    from flightdelay.lifecycle.drift import feedback
+    from flightdelay.pipeline import source
 
     source.materialize(MONTH, work / "raw")
     summary = feedback.run(

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from flightdelay import source
-from flightdelay.drift import check, sources
-from flightdelay.params import load_params
-from flightdelay.prepare import prepare_month
+from flightdelay.core.params import load_params
+from flightdelay.lifecycle.drift import check, sources
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 
 MONTH = "2013-07"

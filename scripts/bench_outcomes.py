@@ -18,10 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_drift import SCALE, growth_verdict  # the same targets and verdict as the drift check
 
-from flightdelay import source
-from flightdelay.drift import check, feedback
-from flightdelay.params import load_params
-from flightdelay.prepare import prepare_month
+from flightdelay.core.params import load_params
+from flightdelay.lifecycle.drift import check, feedback
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 
 MONTH = "2013-07"
@@ -31,7 +31,7 @@ def main() -> int:
     p = load_params("params.yaml")
     if not Path(p.paths.bundle).is_dir():
         sys.exit("bench-outcomes: run `make repro` first (needs the bundle)")
-    from flightdelay import bundle
+    from flightdelay.core import bundle
 
     version = bundle.load(p.paths.bundle).version
     with tempfile.TemporaryDirectory(prefix="bench-outcomes-") as tmp:

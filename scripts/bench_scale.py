@@ -23,10 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pandas as pd
 
-from flightdelay import features, source, train
-from flightdelay.model import fit_dask
-from flightdelay.params import Params, load_params
-from flightdelay.prepare import prepare_month
+from flightdelay.core import features
+from flightdelay.core.model import fit_dask
+from flightdelay.core.params import Params, load_params
+from flightdelay.pipeline import source, train
+from flightdelay.pipeline.prepare import prepare_month
 
 COLUMNS = [*features.INPUT_COLUMNS, "disrupted"]
 

@@ -225,7 +225,7 @@ def sequential_ms(port: int, path: str, body: bytes, n: int) -> dict[str, float]
 def _rows(model_dir: Path, n: int) -> list[dict[str, Any]]:
     import pandas as pd
 
-    from flightdelay.features import INPUT_COLUMNS
+    from flightdelay.core.features import INPUT_COLUMNS
 
     holdout = ROOT / "data/features/holdout.parquet"
     if not holdout.is_file():
@@ -238,8 +238,8 @@ def mlflow_model(model_dir: Path, out: Path) -> Path:
     """The same booster and feature spec as an MLflow sklearn model (what a team would serve)."""
     import mlflow.sklearn
 
-    from flightdelay.features import FeatureSpec
-    from flightdelay.model import FlightDelayModel, load_classifier
+    from flightdelay.core.features import FeatureSpec
+    from flightdelay.core.model import FlightDelayModel, load_classifier
 
     model = FlightDelayModel(
         FeatureSpec.load(model_dir / "feature_spec.json"),

@@ -27,7 +27,7 @@ fi
 export PYTHONPATH="$repo/src"  # the ref's code, not the image's copy
 # The Dask workers import the image's flightdelay, not this checkout: with train.engine: dask the
 # two must be the same code, or the workers would encode features another way than the ref does.
-engine=$("${PYTHON:-python}" -c 'from flightdelay.params import load_params; print(load_params().train.engine)')
+engine=$("${PYTHON:-python}" -c 'from flightdelay.core.params import load_params; print(load_params().train.engine)')
 if [ "$engine" = "dask" ] && ! diff -rq -x __pycache__ src "${IMAGE_SRC:-/opt/flightdelay/src}" >/dev/null; then
     echo "train-job: train.engine is dask and the code of $GIT_REF differs from this image's, which" \
         "the Dask workers run; build the training image (Dockerfile.train) from $GIT_REF" >&2

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from flightdelay import layouts, source
+from flightdelay.lifecycle import layouts
+from flightdelay.pipeline import source
 
 TZ = "America/New_York"
 

@@ -14,7 +14,7 @@ from api.errors import ApiError, from_validation
 from api.openapi import ERROR_RESPONSES
 from api.schemas import ErrorBody, ReloadRequest, ReloadResponse
 from api.service import Service, get_service
-from flightdelay.errors import ModelError
+from flightdelay.core.errors import ModelError
 
 router = APIRouter(tags=["admin"])
 

@@ -6,29 +6,68 @@ Errors are caught here only, printed with their hint, and mapped to the exit cod
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from flightdelay import __version__, redact
-from flightdelay.errors import DataError, FlightDelayError
-from flightdelay.params import Params, load_params
+from flightdelay import __version__
+from flightdelay.core import redact
+from flightdelay.core.errors import DataError, FlightDelayError
+from flightdelay.core.params import Params, load_params
 
 Handler = Callable[[argparse.Namespace, Params], int | None]
 
 
-def _stage(module: str) -> Handler:
-    def handler(args: argparse.Namespace, p: Params) -> int:
-        import importlib
+@dataclass(frozen=True)
+class Subcommand:
+    """One `flightdelay` subcommand and the module that implements it (imported only when it runs,
+    so a pipeline stage starts without MLflow, the gate's or the report's imports)."""
 
+    module: str
+    # A `dvc.yaml` stage: `module.run(params)`, no flags, with this help line. Otherwise the module's
+    # `register(subparsers, handlers)` adds its own parser.
+    stage_help: str = ""
+
+
+# Every subcommand but `data` (below), in `flightdelay --help` order.
+COMMANDS: dict[str, Subcommand] = {
+    "prepare": Subcommand(
+        "flightdelay.pipeline.prepare", "join flights with origin weather, label disrupted flights"
+    ),
+    "validate": Subcommand("flightdelay.pipeline.validate", "schema and quality rules on the prepared data"),
+    "featurize": Subcommand("flightdelay.pipeline.featurize", "time split and feature spec"),
+    "train": Subcommand("flightdelay.pipeline.train", "fit XGBoost and log the run to MLflow"),
+    "evaluate": Subcommand(
+        "flightdelay.pipeline.evaluate", "holdout metrics, slices, plots and the drift reference"
+    ),
+    "bundle": Subcommand(
+        "flightdelay.pipeline.bundle", "assemble the serving bundle (model, feature spec, metadata)"
+    ),
+    "backtest": Subcommand("flightdelay.pipeline.backtest"),
+    "gate": Subcommand("flightdelay.lifecycle.gate"),
+    "report": Subcommand("flightdelay.lifecycle.report"),
+    "release": Subcommand("flightdelay.lifecycle.release"),
+    "drift": Subcommand("flightdelay.lifecycle.drift.cli"),
+    "monitor": Subcommand("flightdelay.lifecycle.drift.monitor_cli"),
+    "retrain": Subcommand("flightdelay.lifecycle.retrain"),
+    "lock": Subcommand("flightdelay.lifecycle.lockcheck"),
+    "intake": Subcommand("flightdelay.lifecycle.intake"),
+    "tune": Subcommand("flightdelay.lifecycle.tune"),
+}
+
+
+def _stage(name: str, command: Subcommand) -> Handler:
+    def handler(args: argparse.Namespace, p: Params) -> int:
         try:
-            importlib.import_module(f"flightdelay.{module}").run(p)
+            importlib.import_module(command.module).run(p)
         except FileNotFoundError as e:  # an input the stages before this one write
             raise DataError(
-                f"{module}: input {e.filename} is missing",
-                hint=f"run the pipeline up to this stage: `dvc repro {module}` (or `make repro`)",
+                f"{name}: input {e.filename} is missing",
+                hint=f"run the pipeline up to this stage: `dvc repro {name}` (or `make repro`)",
             ) from e
         return 0
 
@@ -36,7 +75,7 @@ def _stage(module: str) -> Handler:
 
 
 def _data(args: argparse.Namespace, p: Params) -> int:
-    from flightdelay import data
+    from flightdelay.lifecycle import data
 
     if args.data_cmd == "add" and args.sources:
         if len(args.months) > 1:
@@ -54,16 +93,6 @@ def _data(args: argparse.Namespace, p: Params) -> int:
         for m in data.tracked_months(Path(p.paths.raw)):
             print(m, "in window" if m in p.window_months else "")
     return 0
-
-
-STAGES = {
-    "prepare": "join flights with origin weather, label disrupted flights",
-    "validate": "schema and quality rules on the prepared data",
-    "featurize": "time split and feature spec",
-    "train": "fit XGBoost and log the run to MLflow",
-    "evaluate": "holdout metrics, slices, plots and the drift reference",
-    "bundle": "assemble the serving bundle (model, feature spec, metadata)",
-}
 
 
 def build_parser(
@@ -105,12 +134,13 @@ def build_parser(
     dsub.add_parser("list", help="tracked partitions")
     handlers["data"] = _data
 
-    for name, help_text in STAGES.items():
-        sub.add_parser(name, help=help_text)
-        handlers[name] = _stage(name)
-
-    for register in _extensions(_command(argv)):
-        register(sub, handlers)
+    wanted = _command(argv)
+    for name, command in COMMANDS.items():
+        if command.stage_help:
+            sub.add_parser(name, help=command.stage_help)
+            handlers[name] = _stage(name, command)
+        elif wanted in (None, name) or (wanted not in COMMANDS and wanted != "data"):
+            importlib.import_module(command.module).register(sub, handlers)
     return parser, handlers
 
 
@@ -123,37 +153,6 @@ def _command(argv: Sequence[str] | None) -> str | None:
     pre.add_argument("command", nargs="?")
     known, _ = pre.parse_known_args(list(argv))
     return str(known.command) if known.command else None
-
-
-def _extensions(
-    command: str | None = None,
-) -> list[Callable[[argparse._SubParsersAction, dict[str, Handler]], None]]:  # type: ignore[type-arg]
-    """Subcommands that live with their own module (gate, report, release, drift, retrain, …):
-    the one `command` belongs to, or all of them."""
-    import importlib
-
-    if command in STAGES or command == "data":
-        modules: list[str] = []
-    elif command in EXTENSIONS:
-        modules = [EXTENSIONS[command]]
-    else:
-        modules = list(EXTENSIONS.values())
-    return [importlib.import_module(f"flightdelay.{m}").register for m in modules]
-
-
-# Subcommand → the module exposing `register(subparsers, handlers)`, which adds it.
-EXTENSIONS: dict[str, str] = {
-    "gate": "gate",
-    "report": "report",
-    "release": "release",
-    "drift": "drift.cli",
-    "monitor": "drift.monitor_cli",
-    "retrain": "retrain",
-    "lock": "lockcheck",
-    "intake": "intake",
-    "backtest": "backtest",
-    "tune": "tune",
-}
 
 
 def _redacted_traceback(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:

@@ -15,8 +15,8 @@ from api import ckernel
 from api.main import create_app
 from api.schemas import EXAMPLE_FLIGHT
 from api.settings import Settings
-from flightdelay import bundle
-from flightdelay.features import FEATURES, FeatureSpec
+from flightdelay.core import bundle
+from flightdelay.core.features import FEATURES, FeatureSpec
 from tests.api.server import ADMIN_TOKEN, Gunicorn
 
 CARRIERS = ["9E", "AA", "B6", "DL", "EV", "MQ", "UA", "US", "WN"]

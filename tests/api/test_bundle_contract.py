@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings
-from flightdelay.errors import ModelError
+from flightdelay.core.errors import ModelError
 from tests.api.conftest import flight
 from tests.api.server import ADMIN_TOKEN, Gunicorn
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from api.schemas import EXAMPLE_FLIGHT
-from flightdelay import bundle
+from flightdelay.core import bundle
 from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 
 pytestmark = [pytest.mark.slow, pytest.mark.serve_only]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from flightdelay.features import INPUT_COLUMNS, FeatureSpec
+from flightdelay.core.features import INPUT_COLUMNS, FeatureSpec
 from tests.api.server import Gunicorn
 
 pytestmark = pytest.mark.slow
@@ -47,7 +47,7 @@ def _post(conn: http.client.HTTPConnection, path: str, obj: Any) -> Any:
 def test_http_answers_equal_the_batch_pipeline(built_repo: Path, tmp_path: Path) -> None:
     import pandas as pd  # the pipeline side: not in the serving-only environment
 
-    from flightdelay.model import FlightDelayModel, load_classifier
+    from flightdelay.core.model import FlightDelayModel, load_classifier
 
     paths = yaml.safe_load((built_repo / "params.yaml").read_text())["paths"]
     bundle_dir = built_repo / paths["bundle"]

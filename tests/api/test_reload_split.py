@@ -17,8 +17,8 @@ import pytest
 
 from api.schemas import EXAMPLE_FLIGHT
 from api.state import LoadedModel, ModelHolder, load_model
-from flightdelay import bundle
-from flightdelay.errors import ModelError
+from flightdelay.core import bundle
+from flightdelay.core.errors import ModelError
 from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 from tests.api.test_bundle_contract import edited
 

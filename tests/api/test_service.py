@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import Settings, load_settings
-from flightdelay import bundle
-from flightdelay.errors import ConfigError
-from flightdelay.features import INPUT_COLUMNS
+from flightdelay.core import bundle
+from flightdelay.core.errors import ConfigError
+from flightdelay.core.features import INPUT_COLUMNS
 from tests.api.conftest import flight
 from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 

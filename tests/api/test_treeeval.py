@@ -11,7 +11,7 @@ import xgboost as xgb
 
 from api import ckernel, treeeval
 from api.state import SMALL_BATCH, load_model
-from flightdelay import bundle
+from flightdelay.core import bundle
 
 pytestmark = pytest.mark.serve_only
 

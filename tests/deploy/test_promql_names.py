@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from check_alerts import known_metrics, metric_names
 
-from flightdelay.drift.outputs import PUSH_JOB
+from flightdelay.lifecycle.drift.outputs import PUSH_JOB
 from tests.helpers import REPO_ROOT
 
 

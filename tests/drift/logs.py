@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from flightdelay import features
+from flightdelay.core import features
 
 
 def _clean(v: Any) -> Any:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import source
-from flightdelay.drift import check
-from flightdelay.params import load_params
-from flightdelay.prepare import prepare_month
+from flightdelay.core.params import load_params
+from flightdelay.lifecycle.drift import check
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
 from tests.drift.logs import write_prediction_log
 from tests.helpers import repo_env, run
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flightdelay.drift import core
-from flightdelay.params import DriftParams
+from flightdelay.core import drift as core
+from flightdelay.core.params import DriftParams
 
 P = DriftParams()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightdelay.drift import issue
+from flightdelay.lifecycle.drift import issue
 
 
 def summary(status: str, retrain: bool = False) -> dict[str, Any]:

@@ -27,9 +27,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from flightdelay import bundle
-from flightdelay.drift import feedback, outputs
-from flightdelay.params import load_params
+from flightdelay.core import bundle
+from flightdelay.core.params import load_params
+from flightdelay.lifecycle.drift import feedback, outputs
 from rehearsal import services
 from rehearsal.monitoring import deployed_rules
 from tests.api.conftest import make_bundle

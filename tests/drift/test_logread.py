@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay.drift import logread, sources
+from flightdelay.lifecycle.drift import logread, sources
 from tests.drift.logs import write_prediction_log
 from tests.drift.test_sources import frame
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from flightdelay import bundle, features
 from flightdelay.cli import main
-from flightdelay.drift import feedback, live
-from flightdelay.params import Params, load_params
+from flightdelay.core import bundle, features
+from flightdelay.core.params import Params, load_params
+from flightdelay.lifecycle.drift import feedback, live
 from tests.api.conftest import make_bundle
 from tests.drift.logs import write_prediction_log
 from tests.helpers import REPO_ROOT

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from flightdelay.drift import outputs
-from flightdelay.errors import ConfigError, ToolError
+from flightdelay.core.errors import ConfigError, ToolError
+from flightdelay.lifecycle.drift import outputs
 
 
 def summary(status: str = "drift", roc: float | None = 0.71) -> dict[str, Any]:

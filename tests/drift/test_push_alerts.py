@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flightdelay.drift import outputs
+from flightdelay.lifecycle.drift import outputs
 from rehearsal import services
 from tests.drift.test_outputs import summary
 from tests.helpers import REPO_ROOT, wait_for

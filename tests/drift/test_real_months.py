@@ -8,10 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightdelay import source
-from flightdelay.drift import check, core, sources
-from flightdelay.params import Params, load_params
-from flightdelay.prepare import prepare_month
+from flightdelay.core import drift as core
+from flightdelay.core.params import Params, load_params
+from flightdelay.lifecycle.drift import check, sources
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
 from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -127,7 +128,7 @@ def live_summary(weeks: list[tuple[str, float]], params: Params) -> dict[str, ob
     weeks score below the floor."""
     import numpy as np
 
-    from flightdelay.drift import feedback
+    from flightdelay.lifecycle.drift import feedback
 
     rng = np.random.default_rng(3)
     frames = []

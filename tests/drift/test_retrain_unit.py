@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from flightdelay import retrain
-from flightdelay.errors import ConfigError, DataError
+from flightdelay.core.errors import ConfigError, DataError
+from flightdelay.lifecycle import retrain
 from tests.helpers import REPO_ROOT
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay import features
-from flightdelay.drift import sources
-from flightdelay.errors import DataError
+from flightdelay.core import features
+from flightdelay.core.errors import DataError
+from flightdelay.lifecycle.drift import sources
 from tests.drift.logs import write_prediction_log
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay.drift import trigger
-from flightdelay.errors import DataError
-from flightdelay.params import DriftTrigger
+from flightdelay.core.errors import DataError
+from flightdelay.core.params import DriftTrigger
+from flightdelay.lifecycle.drift import trigger
 
 T = DriftTrigger(n=2, m=3)
 

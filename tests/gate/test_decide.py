@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flightdelay.gate import Evidence, decide, format_table
-from flightdelay.params import GateParams
+from flightdelay.core.params import GateParams
+from flightdelay.lifecycle.gate import Evidence, decide, format_table
 
 G = GateParams(
     floors={"roc_auc": 0.70},

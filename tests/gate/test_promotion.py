@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from flightdelay import promotion
-from flightdelay.gate import Evidence, decide
-from flightdelay.params import GateParams
+from flightdelay.core.params import GateParams
+from flightdelay.lifecycle import promotion
+from flightdelay.lifecycle.gate import Evidence, decide
 
 G = GateParams(floors={"roc_auc": 0.6}, ceilings={}, tolerance={"roc_auc": 0.01}, alpha=0.05)
 MONTHS = ("2013-03", "2013-04", "2013-05", "2013-06")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import gate
-from flightdelay.gate import Check, Evidence, Verdict, fingerprint, reusable
-from flightdelay.params import Params, load_params
+from flightdelay.core.params import Params, load_params
+from flightdelay.lifecycle import gate
+from flightdelay.lifecycle.gate import Check, Evidence, Verdict, fingerprint, reusable
 
 PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
 

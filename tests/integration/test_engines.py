@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay import bundle, evaluate, features, train
-from flightdelay.errors import ConfigError
-from flightdelay.params import DaskParams, load_params
+from flightdelay.core import bundle, features
+from flightdelay.core.errors import ConfigError
+from flightdelay.core.params import DaskParams, load_params
+from flightdelay.pipeline import evaluate, train
 from tests.helpers import edit_params
 
 AUC_TOLERANCE = 0.005

@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightdelay import dvcio
-from flightdelay.retrain import move_window_end
+from flightdelay.adapters import dvcio
+from flightdelay.lifecycle.retrain import move_window_end
 from rehearsal import services
 from tests import public_layouts
 from tests.helpers import repo_env, run

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightdelay import bundle
-from flightdelay.hashing import file_md5
+from flightdelay.adapters.hashing import file_md5
+from flightdelay.core import bundle
 from tests.helpers import repo_env, run
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import dvcio, registry
-from flightdelay.errors import ToolError
+from flightdelay.adapters import dvcio, registry
+from flightdelay.core.errors import ToolError
 from rehearsal import services
 from tests.api.conftest import make_bundle
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from flightdelay import features
-from flightdelay.model import FlightDelayModel, load_classifier
+from flightdelay.core import features
+from flightdelay.core.model import FlightDelayModel, load_classifier
 
 pytestmark = pytest.mark.slow  # needs the session's pipeline repository
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from flightdelay.params import Params, Section, load_params
+from flightdelay.core.params import Params, Section, load_params
 
 
 def _section_names(p: Params) -> dict[int, str]:
@@ -55,7 +55,7 @@ def probe(stage: str) -> dict[str, Any]:
 
     Section.__getattribute__ = recording  # type: ignore[method-assign]
     try:
-        module = importlib.import_module(f"flightdelay.{stage}")
+        module = importlib.import_module(f"flightdelay.pipeline.{stage}")
         module.run(p)
     finally:
         Section.__getattribute__ = original  # type: ignore[method-assign]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from flightdelay.dvcio import lock_outs
+from flightdelay.adapters.dvcio import lock_outs
 from tests.helpers import edit_params
 from tests.release.conftest import cli, git
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from flightdelay import bundle
-from flightdelay import registry as registry_mod
-from flightdelay.dvcio import lock_outs
+from flightdelay.adapters import registry as registry_mod
+from flightdelay.adapters.dvcio import lock_outs
+from flightdelay.core import bundle
 from tests.release.conftest import IMAGE_REPO, cli, git
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay.errors import ReleaseError
-from flightdelay.release import card, overlay
+from flightdelay.core.errors import ReleaseError
+from flightdelay.lifecycle.release import card, overlay
 from tests.release.conftest import OVERLAY
 
 REF = overlay.ImageRef("ghcr.io/acme/fd", "model-v3-1a2b3c4")

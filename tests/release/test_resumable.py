@@ -63,7 +63,7 @@ def deploy_champion(repo: Path, uri: str) -> None:
 
 
 def test_every_step_of_a_release_is_stopped_somewhere() -> None:
-    from flightdelay.release import transaction
+    from flightdelay.lifecycle.release import transaction
 
     assert transaction.STEPS == STEPS
     assert set(HOW) == set(STEPS)

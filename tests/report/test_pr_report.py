@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import registry
+from flightdelay.adapters import registry
 from flightdelay.cli import main
-from flightdelay.errors import GateFailed
+from flightdelay.core.errors import GateFailed
 from tests.helpers import edit_params, repo_env, run
 
 pytestmark = pytest.mark.slow

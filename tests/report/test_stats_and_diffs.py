@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay.report import diffs
-from flightdelay.stats import column_drift, jensen_shannon, psi, wasserstein_normalized
+from flightdelay.core.stats import column_drift, jensen_shannon, psi, wasserstein_normalized
+from flightdelay.lifecycle.report import diffs
 
 RNG = np.random.default_rng(13)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flightdelay.report.markdown import tuning
+from flightdelay.lifecycle.report.markdown import tuning
 
 
 def test_the_tuning_section_names_the_baseline_the_best_and_the_top_trials() -> None:

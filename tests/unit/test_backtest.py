@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay import backtest
 from flightdelay.cli import main
-from flightdelay.errors import ConfigError, DataError
-from flightdelay.params import TrainParams
+from flightdelay.core.errors import ConfigError, DataError
+from flightdelay.core.params import TrainParams
+from flightdelay.pipeline import backtest
 
 MONTHS = ["2013-01", "2013-02", "2013-03", "2013-04"]
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay import features
-from flightdelay.features import FeatureSpec, encode_frame, encode_record, encode_records, fit_spec
+from flightdelay.core import features
+from flightdelay.core.features import FeatureSpec, encode_frame, encode_record, encode_records, fit_spec
 
 
 def _rows() -> pd.DataFrame:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import bundle_archive, registry, tools
-from flightdelay.dvcio import parse_status
-from flightdelay.errors import ModelError, ToolError
+from flightdelay.adapters import registry, tools
+from flightdelay.adapters.dvcio import parse_status
+from flightdelay.core import bundle_archive
+from flightdelay.core.errors import ModelError, ToolError
 
 
 def test_dvc_status_separates_stale_from_absent() -> None:
@@ -111,7 +112,7 @@ def test_champion_moves_only_forward_along_the_history(
     """Overlapping release runs: the release of an older merge must not take `champion` back."""
     import subprocess
 
-    from flightdelay.release import gitops
+    from flightdelay.lifecycle.release import gitops
 
     def git(*args: str) -> str:
         env = {

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flightdelay import layouts
-from flightdelay.intake import Plan, make_plan
-from flightdelay.landing import Entry
+from flightdelay.adapters.landing import Entry
+from flightdelay.lifecycle import layouts
+from flightdelay.lifecycle.intake import Plan, make_plan
 
 ROOT = "s3://bucket/landing"
 HEADERS = {

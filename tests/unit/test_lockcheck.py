@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from flightdelay.lockcheck import compare
+from flightdelay.lifecycle.lockcheck import compare
 
 LOCK = """\
 schema: '2.0'

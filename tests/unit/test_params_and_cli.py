@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from flightdelay.cli import main
-from flightdelay.errors import ConfigError, DataError
-from flightdelay.params import load_params, month_range
-from flightdelay.source import materialize
+from flightdelay.core.errors import ConfigError, DataError
+from flightdelay.core.params import load_params, month_range
+from flightdelay.pipeline.source import materialize
 from tests.helpers import REPO_ROOT
 
 

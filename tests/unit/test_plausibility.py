@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay import source
-from flightdelay.params import ValidateParams, load_params
-from flightdelay.prepare import prepare_month
-from flightdelay.validate import check, format_failures
+from flightdelay.core.params import ValidateParams, load_params
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
+from flightdelay.pipeline.validate import check, format_failures
 from tests.helpers import REPO_ROOT
 from tests.unit.test_validate import MONTH, _corrupt  # corrupts MONTH of a copied raw tree
 

@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from flightdelay.errors import DataValidationError
-from flightdelay.params import load_params
-from flightdelay.prepare import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS, prepare_month
+from flightdelay.core.errors import DataValidationError
+from flightdelay.core.params import load_params
+from flightdelay.pipeline.prepare import prepare_month
+from flightdelay.pipeline.source import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS
 from tests.helpers import REPO_ROOT
 
 PARAMS = load_params(REPO_ROOT / "params.yaml")

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import redact
-from flightdelay.drift import outputs
-from flightdelay.errors import ToolError
-from flightdelay.progress import say
+from flightdelay.core import redact
+from flightdelay.core.errors import ToolError
+from flightdelay.core.progress import say
+from flightdelay.lifecycle.drift import outputs
 
 PLANTED = "s3cr" + "etPa55"  # a fake credential the tests look for (split: no literal secret)
 

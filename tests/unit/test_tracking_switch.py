@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flightdelay import hashing, tracking, train
-from flightdelay.errors import ConfigError
-from flightdelay.params import load_params
+from flightdelay.adapters import hashing, tracking
+from flightdelay.core.errors import ConfigError
+from flightdelay.core.params import load_params
+from flightdelay.pipeline import train
 
 
 @pytest.mark.parametrize(("value", "expected"), [("on", True), ("", True), ("off", False), (" OFF ", False)])

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from flightdelay import tune
-from flightdelay.errors import ConfigError
-from flightdelay.params import TrainParams, TuneParams
+from flightdelay.core.errors import ConfigError
+from flightdelay.core.params import TrainParams, TuneParams
+from flightdelay.lifecycle import tune
 from tests.unit.test_backtest import MONTHS, _frame
 
 SPACE = {"max_depth": (2.0, 6.0), "learning_rate": (0.01, 0.3), "reg_lambda": (0.1, 50.0)}
@@ -71,7 +71,7 @@ def test_each_trial_is_a_nested_mlflow_run(
 ) -> None:
     import mlflow
 
-    from flightdelay import tracking
+    from flightdelay.adapters import tracking
 
     # a copy of the session repository's tracking database: already migrated, so this costs seconds
     shutil.copy(built_repo / "mlflow.db", tmp_path / "mlflow.db")

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from flightdelay import source
-from flightdelay.params import load_params
-from flightdelay.prepare import prepare_month
-from flightdelay.validate import RULES, check, format_failures
+from flightdelay.core.params import load_params
+from flightdelay.pipeline import source
+from flightdelay.pipeline.prepare import prepare_month
+from flightdelay.pipeline.validate import RULES, check, format_failures
 from tests.helpers import REPO_ROOT
 
 PARAMS = load_params(REPO_ROOT / "params.yaml")

@@ -1,0 +1,122 @@
+"""The one module that talks to Evidently (0.7 API): run the drift report, read scores, save HTML.
+
+When Evidently's API moves, only this file changes. Everything it returns is plain data
+(`core.ColumnDrift`) so the verdict stays a pure function.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from flightdelay.core.drift import ColumnDrift
+from flightdelay.core.errors import ToolError
+from flightdelay.core.params import DriftParams
+
+SCORE = "score"
+
+
+@dataclass(frozen=True)
+class EngineResult:
+    columns: list[ColumnDrift]
+    prediction: ColumnDrift | None
+    snapshot: Any  # evidently Snapshot; only `save_html` is used outside
+
+
+def _frame(df: pd.DataFrame, numerical: list[str], categorical: list[str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=df.index)
+    for c in numerical:
+        out[c] = pd.to_numeric(df[c], errors="coerce").astype("float64")
+    for c in categorical:
+        out[c] = df[c].astype("object").where(df[c].notna(), None).astype("string")
+    return out.reset_index(drop=True)
+
+
+def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> EngineResult:
+    """Per-column distances of `current` against `reference` with the methods in params."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
+    with_score = SCORE in reference.columns and SCORE in current.columns
+    numerical = [*p.numerical, *([SCORE] if with_score else [])]
+    ref = _frame(reference, numerical, p.categorical)
+    cur = _frame(current, numerical, p.categorical)
+    counts = {c: (int(ref[c].notna().sum()), int(cur[c].notna().sum())) for c in ref.columns}
+    compared = [c for c in ref.columns if min(counts[c]) >= p.min_column_values]
+    thresholds = {
+        **dict.fromkeys(p.numerical, p.num_threshold),
+        **dict.fromkeys(p.categorical, p.cat_threshold),
+        **p.per_column_threshold,
+        SCORE: p.prediction_threshold,
+    }
+    methods = {
+        **dict.fromkeys(numerical, p.num_method),
+        **dict.fromkeys(p.categorical, p.cat_method),
+    }
+    definition = DataDefinition(
+        numerical_columns=[c for c in numerical if c in compared],
+        categorical_columns=[c for c in p.categorical if c in compared],
+    )
+    report = Report(
+        [
+            DataDriftPreset(
+                columns=compared,
+                per_column_method={c: methods[c] for c in compared},
+                per_column_threshold={c: thresholds[c] for c in compared},
+            )
+        ]
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Evidently's own deprecation chatter
+            snapshot = report.run(
+                Dataset.from_pandas(cur, data_definition=definition),
+                Dataset.from_pandas(ref, data_definition=definition),
+            )
+            metrics = snapshot.dict()["metrics"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise ToolError(
+            f"Evidently could not compare the data: {e}",
+            hint="check the current data's columns and types",
+        ) from e
+    scores: dict[str, float] = {}
+    for m in metrics:
+        cfg = m.get("config", {})
+        if cfg.get("type", "").endswith(":ValueDrift"):
+            scores[str(cfg["column"])] = float(m["value"])
+    missing = sorted(set(compared) - set(scores))
+    if missing:
+        raise ToolError(
+            f"Evidently returned no drift value for {missing}",
+            hint="the Evidently version may have changed its result shape",
+        )
+
+    def result(c: str, kind: str) -> ColumnDrift:
+        return ColumnDrift(
+            column=c,
+            kind="numerical" if kind == "numerical" else "categorical",
+            method=methods[c],
+            threshold=thresholds[c],
+            score=scores.get(c),
+            reference_values=counts[c][0],
+            current_values=counts[c][1],
+            reference_rows=len(ref),
+            current_rows=len(cur),
+        )
+
+    cols = [result(c, "numerical") for c in p.numerical]
+    cols += [result(c, "categorical") for c in p.categorical]
+    pred = result(SCORE, "numerical") if with_score else None
+    return EngineResult(columns=cols, prediction=pred, snapshot=snapshot)
+
+
+def save_html(result: EngineResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result.snapshot.save_html(str(path))
+    return path

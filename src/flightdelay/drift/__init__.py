@@ -1,7 +1,0 @@
-"""Monitoring: drift checks against the training reference, the retraining trigger and the issue.
-
-Layout: `core` (pure verdict), `evidently_adapter` (the only module importing Evidently),
-`sources` (reading the prediction log and partitions), `trigger` (N-of-M memory), `issue`
-(open/update/close decision), `outputs` (summary JSON, markdown, Prometheus), `check` (the job),
-`cli` (subcommands).
-"""
