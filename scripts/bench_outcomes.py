@@ -22,7 +22,7 @@ from flightdelay.core.params import load_params
 from flightdelay.lifecycle.drift import check, feedback
 from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
-from tests.drift.logs import write_prediction_log
+from tests.lifecycle.drift.logs import write_prediction_log
 
 MONTH = "2013-07"
 

@@ -14,13 +14,13 @@ from tests.helpers import make_pipeline_repo, repo_env, run
 # The longest modules (a module stays on one xdist worker), longest first: started first, they do
 # not leave one worker finishing alone at the end. Measured in `make test` (seconds per module).
 LONGEST_FIRST = (
-    "tests/release/test_resumable.py",  # ≈ 190
+    "tests/lifecycle/release/test_resumable.py",  # ≈ 190
     "tests/workflows/test_intake.py",  # ≈ 120: a real workflow run under act
-    "tests/release/test_handoff.py",  # ≈ 130
+    "tests/lifecycle/release/test_handoff.py",  # ≈ 130
     "tests/integration/test_pipeline.py",  # ≈ 120
-    "tests/drift/test_cli_and_retrain.py",  # ≈ 90
-    "tests/report/test_pr_report.py",  # ≈ 80
-    "tests/release/test_champion_sources.py",  # ≈ 70
+    "tests/lifecycle/drift/test_cli_and_retrain.py",  # ≈ 90
+    "tests/lifecycle/report/test_pr_report.py",  # ≈ 80
+    "tests/lifecycle/release/test_champion_sources.py",  # ≈ 70
     "tests/integration/test_import.py",  # ≈ 70
 )
 

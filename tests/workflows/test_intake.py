@@ -3,7 +3,7 @@ becomes exactly one pull request, opened by the App (so pr.yml runs on it), an i
 waits, a malformed file becomes one issue, and a second run opens neither again.
 
 One complete month keeps this to one `dvc repro` inside the job; several complete months give one
-pull request each, stacked in order (`tests/unit/test_intake_plan.py`)."""
+pull request each, stacked in order (`tests/lifecycle/test_intake_plan.py`)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 from flightdelay.core import features
 from flightdelay.core.errors import DataError
 from flightdelay.lifecycle.drift import sources
-from tests.drift.logs import write_prediction_log
+from tests.lifecycle.drift.logs import write_prediction_log
 
 
 def frame(n: int) -> pd.DataFrame:

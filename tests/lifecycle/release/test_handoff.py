@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from flightdelay.adapters.dvcio import lock_outs
 from tests.helpers import edit_params
-from tests.release.conftest import cli, git
+from tests.lifecycle.release.conftest import cli, git
 
 pytestmark = pytest.mark.slow
 MODEL = "models/model.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import edit_params
-from tests.release.conftest import cli, git
+from tests.lifecycle.release.conftest import cli, git
 
 pytestmark = pytest.mark.slow
 

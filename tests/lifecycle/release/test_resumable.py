@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.release.conftest import Server, cli, env_for, git
-from tests.release.test_champion_sources import answering
+from tests.lifecycle.release.conftest import Server, cli, env_for, git
+from tests.lifecycle.release.test_champion_sources import answering
 
 pytestmark = pytest.mark.slow
 

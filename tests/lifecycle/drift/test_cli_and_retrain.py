@@ -12,8 +12,8 @@ from flightdelay.core.params import load_params
 from flightdelay.lifecycle.drift import check
 from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
-from tests.drift.logs import write_prediction_log
 from tests.helpers import repo_env, run
+from tests.lifecycle.drift.logs import write_prediction_log
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
 from flightdelay.pipeline.validate import check, format_failures
 from tests.helpers import REPO_ROOT
-from tests.unit.test_validate import MONTH, _corrupt  # corrupts MONTH of a copied raw tree
+from tests.pipeline.test_validate import MONTH, _corrupt  # corrupts MONTH of a copied raw tree
 
 PARAMS = load_params(REPO_ROOT / "params.yaml")
 WINDOW = ("2013-02", "2013-03", "2013-04")

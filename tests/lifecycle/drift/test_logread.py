@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from flightdelay.lifecycle.drift import logread, sources
-from tests.drift.logs import write_prediction_log
-from tests.drift.test_sources import frame
+from tests.lifecycle.drift.logs import write_prediction_log
+from tests.lifecycle.drift.test_sources import frame
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from tests.release.conftest import cli, env_for, git
+from tests.lifecycle.release.conftest import cli, env_for, git
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from flightdelay.core import bundle, features
 from flightdelay.core.params import Params, load_params
 from flightdelay.lifecycle.drift import feedback, live
 from tests.api.conftest import make_bundle
-from tests.drift.logs import write_prediction_log
 from tests.helpers import REPO_ROOT
+from tests.lifecycle.drift.logs import write_prediction_log
 
 T0 = dt.datetime(2013, 7, 1, 0, 0, tzinfo=dt.UTC)  # before every flight below: genuine forecasts
 

@@ -11,7 +11,7 @@ import pytest
 from flightdelay.core.errors import ConfigError
 from flightdelay.core.params import TrainParams, TuneParams
 from flightdelay.lifecycle import tune
-from tests.unit.test_backtest import MONTHS, _frame
+from tests.pipeline.test_backtest import MONTHS, _frame
 
 SPACE = {"max_depth": (2.0, 6.0), "learning_rate": (0.01, 0.3), "reg_lambda": (0.1, 50.0)}
 

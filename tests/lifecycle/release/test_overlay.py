@@ -8,7 +8,7 @@ import pytest
 
 from flightdelay.core.errors import ReleaseError
 from flightdelay.lifecycle.release import card, overlay
-from tests.release.conftest import OVERLAY
+from tests.lifecycle.release.conftest import OVERLAY
 
 REF = overlay.ImageRef("ghcr.io/acme/fd", "model-v3-1a2b3c4")
 DIGEST = "sha256:" + "0f" * 32

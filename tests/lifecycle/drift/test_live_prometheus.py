@@ -34,8 +34,8 @@ from rehearsal import services
 from rehearsal.monitoring import deployed_rules
 from tests.api.conftest import make_bundle
 from tests.api.server import Gunicorn, request
-from tests.drift.test_outputs import summary as drift_summary
 from tests.helpers import REPO_ROOT, wait_for
+from tests.lifecycle.drift.test_outputs import summary as drift_summary
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from check_alerts import unmatched_selectors

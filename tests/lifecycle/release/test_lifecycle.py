@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from flightdelay.adapters import registry as registry_mod
 from flightdelay.adapters.dvcio import lock_outs
 from flightdelay.core import bundle
-from tests.release.conftest import IMAGE_REPO, cli, git
+from tests.lifecycle.release.conftest import IMAGE_REPO, cli, git
 
 pytestmark = pytest.mark.slow
 STAGING = Path("deploy/overlays/staging/kustomization.yaml")

@@ -16,8 +16,8 @@ import yaml
 
 from flightdelay.lifecycle.drift import outputs
 from rehearsal import services
-from tests.drift.test_outputs import summary
 from tests.helpers import REPO_ROOT, wait_for
+from tests.lifecycle.drift.test_outputs import summary
 
 pytestmark = pytest.mark.slow
 
