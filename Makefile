@@ -176,7 +176,7 @@ drift: setup ## drift check vs the reference (DRIFT_ARGS, default --months next)
 bench-drift: setup ## one drift check for a month vs the reference, for 10x both sizes, and on a 1x/10x/100x prediction log (needs make repro)
 	python scripts/bench_drift.py
 
-bench-outcomes: setup ## monitor outcomes: join a month of predictions with outcomes + live figures, and 10x the rows (needs make repro)
+bench-outcomes: setup ## monitor outcomes on 1x, 10x, 100x a month's prediction log (fresh process each): time, peak RSS, both against linear (needs make repro)
 	python scripts/bench_outcomes.py
 
 bench-scale: setup ## train on 1x and 10x a year (2013 repeated), engine local vs dask (LocalCluster): wall time, peak RSS per process

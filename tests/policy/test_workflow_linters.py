@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from check_workflows import workflow_files
 
 from tests.helpers import REPO_ROOT
 from tests.policy.tools import repo_ids, run_tool
-from tests.policy.workflow_policy import workflow_files
 
 WORKFLOWS = workflow_files(REPO_ROOT)
 DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from check_workflows import Violation, check_workflow, workflow_files
 
 from tests.helpers import REPO_ROOT
-from tests.policy.workflow_policy import Violation, check_workflow, workflow_files
 
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
 DIGEST = "sha256:" + "ab" * 32

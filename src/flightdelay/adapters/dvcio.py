@@ -94,11 +94,6 @@ def dirty(targets: list[str], cwd: Path | None = None) -> set[str]:
     return {t for t in targets if t in data or Path(t).as_posix() in data}
 
 
-def is_clean(targets: list[str], cwd: Path | None = None) -> bool:
-    """True when the workspace matches the given .dvc files (`dvc status` prints nothing to do)."""
-    return not dirty(targets, cwd)
-
-
 def configure_remote_from_env(cwd: Path | None = None) -> str | None:
     """Point the default remote at $DVC_REMOTE_URL in .dvc/config.local (untracked)."""
     url = os.environ.get(REMOTE_ENV, "").strip()

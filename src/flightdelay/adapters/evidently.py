@@ -36,37 +36,50 @@ def _frame(df: pd.DataFrame, numerical: list[str], categorical: list[str]) -> pd
     return out.reset_index(drop=True)
 
 
-def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> EngineResult:
-    """Per-column distances of `current` against `reference` with the methods in params."""
-    from evidently import DataDefinition, Dataset, Report
-    from evidently.presets import DataDriftPreset
+@dataclass(frozen=True)
+class Plan:
+    """Which columns to compare, with which method and threshold (params `drift:`)."""
 
-    with_score = SCORE in reference.columns and SCORE in current.columns
-    numerical = [*p.numerical, *([SCORE] if with_score else [])]
-    ref = _frame(reference, numerical, p.categorical)
-    cur = _frame(current, numerical, p.categorical)
+    numerical: list[str]
+    compared: list[str]
+    counts: dict[str, tuple[int, int]]
+    methods: dict[str, str]
+    thresholds: dict[str, float]
+
+
+def plan(ref: pd.DataFrame, cur: pd.DataFrame, p: DriftParams, numerical: list[str]) -> Plan:
     counts = {c: (int(ref[c].notna().sum()), int(cur[c].notna().sum())) for c in ref.columns}
-    compared = [c for c in ref.columns if min(counts[c]) >= p.min_column_values]
     thresholds = {
         **dict.fromkeys(p.numerical, p.num_threshold),
         **dict.fromkeys(p.categorical, p.cat_threshold),
         **p.per_column_threshold,
         SCORE: p.prediction_threshold,
     }
-    methods = {
+    methods: dict[str, str] = {
         **dict.fromkeys(numerical, p.num_method),
         **dict.fromkeys(p.categorical, p.cat_method),
     }
+    compared = [c for c in ref.columns if min(counts[c]) >= p.min_column_values]
+    return Plan(numerical, compared, counts, methods, thresholds)
+
+
+def _evaluate(
+    ref: pd.DataFrame, cur: pd.DataFrame, pl: Plan, categorical: list[str]
+) -> tuple[Any, list[Any]]:
+    """Evidently's report on the compared columns → (snapshot, its metrics as plain data)."""
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.presets import DataDriftPreset
+
     definition = DataDefinition(
-        numerical_columns=[c for c in numerical if c in compared],
-        categorical_columns=[c for c in p.categorical if c in compared],
+        numerical_columns=[c for c in pl.numerical if c in pl.compared],
+        categorical_columns=[c for c in categorical if c in pl.compared],
     )
     report = Report(
         [
             DataDriftPreset(
-                columns=compared,
-                per_column_method={c: methods[c] for c in compared},
-                per_column_threshold={c: thresholds[c] for c in compared},
+                columns=pl.compared,
+                per_column_method={c: pl.methods[c] for c in pl.compared},
+                per_column_threshold={c: pl.thresholds[c] for c in pl.compared},
             )
         ]
     )
@@ -77,12 +90,15 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
                 Dataset.from_pandas(cur, data_definition=definition),
                 Dataset.from_pandas(ref, data_definition=definition),
             )
-            metrics = snapshot.dict()["metrics"]
+            return snapshot, list(snapshot.dict()["metrics"])
     except (ValueError, TypeError, KeyError) as e:
         raise ToolError(
             f"Evidently could not compare the data: {e}",
             hint="check the current data's columns and types",
         ) from e
+
+
+def _scores(metrics: list[Any], compared: list[str]) -> dict[str, float]:
     scores: dict[str, float] = {}
     for m in metrics:
         cfg = m.get("config", {})
@@ -94,16 +110,28 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
             f"Evidently returned no drift value for {missing}",
             hint="the Evidently version may have changed its result shape",
         )
+    return scores
+
+
+def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> EngineResult:
+    """Per-column distances of `current` against `reference` with the methods in params."""
+    with_score = SCORE in reference.columns and SCORE in current.columns
+    numerical = [*p.numerical, *([SCORE] if with_score else [])]
+    ref = _frame(reference, numerical, p.categorical)
+    cur = _frame(current, numerical, p.categorical)
+    pl = plan(ref, cur, p, numerical)
+    snapshot, metrics = _evaluate(ref, cur, pl, p.categorical)
+    scores = _scores(metrics, pl.compared)
 
     def result(c: str, kind: str) -> ColumnDrift:
         return ColumnDrift(
             column=c,
             kind="numerical" if kind == "numerical" else "categorical",
-            method=methods[c],
-            threshold=thresholds[c],
+            method=pl.methods[c],
+            threshold=pl.thresholds[c],
             score=scores.get(c),
-            reference_values=counts[c][0],
-            current_values=counts[c][1],
+            reference_values=pl.counts[c][0],
+            current_values=pl.counts[c][1],
             reference_rows=len(ref),
             current_rows=len(cur),
         )

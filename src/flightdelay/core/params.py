@@ -271,10 +271,6 @@ class GateParams(Section):
 class ReportParams(Section):
     """The pull-request report (`flightdelay report pr`)."""
 
-    psi_bins: int = Field(10, ge=2)
-    psi_warn: float = Field(0.2, gt=0)
-    wasserstein_warn: float = Field(0.1, gt=0)
-    js_warn: float = Field(0.1, gt=0, le=1)
     latency_repeats: int = Field(200, ge=5)
     max_slice_bars: int = Field(20, ge=1)
 

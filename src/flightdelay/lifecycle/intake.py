@@ -85,21 +85,12 @@ def issue_body(m: Problem) -> str:
     )
 
 
-def make_plan(
-    root: str,
-    entries: list[landing.Entry],
-    header: Callable[[str], list[str]],
-    *,
-    window_end: str,
-    tracked: set[str],
-    taken: set[str],
-    default_branch: str = "main",
-) -> Plan:
-    """`taken`: months that already have an `intake/<month>` branch or pull request (any state)."""
-    plan = Plan()
+def _sort_files(
+    prefix: str, entries: list[landing.Entry], header: Callable[[str], list[str]], plan: Plan
+) -> tuple[dict[str, dict[str, list[str]]], set[str]]:
+    """The landing area's files by month and layout; months with a malformed file; the rest noted."""
     kinds: dict[str, dict[str, list[str]]] = {}
     broken: set[str] = set()
-    prefix = root.rstrip("/") + "/"
     for entry in entries:
         rel = entry.url[len(prefix) :] if entry.url.startswith(prefix) else entry.url
         if not rel.lower().endswith(landing.SUFFIX):
@@ -117,6 +108,13 @@ def make_plan(
             broken.add(month)
             continue
         kinds.setdefault(month, {}).setdefault(layout.name, []).append(entry.url)
+    return kinds, broken
+
+
+def _complete_months(
+    prefix: str, kinds: dict[str, dict[str, list[str]]], broken: set[str], plan: Plan
+) -> dict[str, str]:
+    """Months with exactly one file of every layout and none malformed → their folder."""
     complete: dict[str, str] = {}
     for month, found in sorted(kinds.items()):
         twice = [k for k, urls in found.items() if len(urls) > 1]
@@ -137,6 +135,25 @@ def make_plan(
             )
         else:
             complete[month] = f"{prefix}{month}/"
+    return complete
+
+
+def make_plan(
+    root: str,
+    entries: list[landing.Entry],
+    header: Callable[[str], list[str]],
+    *,
+    window_end: str,
+    tracked: set[str],
+    taken: set[str],
+    default_branch: str = "main",
+) -> Plan:
+    """`taken`: months that already have an `intake/<month>` branch or pull request (any state).
+    Months are proposed in order from the one after the window, each PR based on the previous."""
+    plan = Plan()
+    prefix = root.rstrip("/") + "/"
+    kinds, broken = _sort_files(prefix, entries, header, plan)
+    complete = _complete_months(prefix, kinds, broken, plan)
     base, month = default_branch, next_month(window_end)
     while month in complete:
         if month in tracked:

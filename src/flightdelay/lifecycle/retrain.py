@@ -26,7 +26,7 @@ from flightdelay.adapters import dvcio, gitio
 from flightdelay.core.errors import ConfigError, DataError, FlightDelayError, ToolError
 from flightdelay.core.params import MONTH_RE, Params
 from flightdelay.core.progress import say
-from flightdelay.lifecycle import data
+from flightdelay.lifecycle import data, retrain_texts
 from flightdelay.lifecycle.drift.sources import next_month
 
 BRANCH_PREFIX = "retrain/"
@@ -92,88 +92,71 @@ def check_months(months: list[str], window_end: str) -> list[str]:
     return out
 
 
-def _evidence(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    if not path.is_file():
-        raise DataError(
-            f"drift evidence {path} does not exist",
-            hint="pass the summary.json written by `flightdelay drift check`",
+def _check_can_branch(branch: str) -> None:
+    if gitio.is_dirty():
+        raise RetrainError(
+            "the working tree has uncommitted changes",
+            hint="commit or stash them; retrain prepare commits only its own changes",
         )
-    return dict(json.loads(path.read_text()))
+    if gitio.git("branch", "--list", branch):
+        raise RetrainError(
+            f"branch {branch} already exists",
+            hint=f"delete it (`git branch -D {branch}`) or open its PR",
+        )
 
 
-def render_pr(
+@dataclass(frozen=True)
+class Start:
+    """Where the repository was before the branch: what a failure restores."""
+
+    ref: str
+    sha: str
+    created: list[Path]  # partition folders and .dvc files that did not exist
+
+
+def _restore(start: Start, branch: str) -> None:
+    """Put the repository back as it was: branch, HEAD, files, pipeline outputs."""
+    gitio.git("reset", "--quiet", "--hard", start.sha, check=False)
+    gitio.git("switch", "--quiet", start.ref if start.ref != "HEAD" else start.sha, check=False)
+    gitio.git("branch", "-D", branch, check=False)
+    with contextlib.suppress(ToolError):  # the outputs dvc.lock records again (best effort)
+        dvcio.run("checkout", "--quiet", check=False)
+    for x in start.created:
+        if x.is_dir():
+            shutil.rmtree(x, ignore_errors=True)
+        else:
+            x.unlink(missing_ok=True)
+
+
+def _retrain_on_branch(
+    p: Params,
     months: list[str],
-    old: tuple[str, str],
-    new_end: str,
-    ev: dict[str, Any],
-    issue: int | None,
-    evidence_url: str | None,
-) -> tuple[str, str, str]:
-    """(title, commit message, PR body)."""
-    span = months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
-    title = f"Retrain on data through {new_end} (drift evidence)"
-    facts = []
-    if ev:
-        dd = ev.get("data_drift", {})
-        facts.append(
-            f"drift check {ev.get('checked_at', '?')}: status {ev.get('status')}, "
-            f"importance-weighted drift share {float(dd.get('share') or 0):.2f}"
-        )
-        drifted = [c["column"] for c in dd.get("columns", []) if c.get("drifted")]
-        if drifted:
-            facts.append("drifted columns: " + ", ".join(drifted))
-        q = ev.get("model_quality") or {}
-        if q.get("current"):
-            facts.append(
-                f"ROC AUC on {', '.join(ev['current'].get('months') or ['the current window'])}: "
-                f"{q['current'].get('roc_auc')} (holdout {q['reference'].get('roc_auc')}, "
-                f"floor {q.get('floor')})"
-            )
-        t = ev.get("trigger") or {}
-        if t:
-            facts.append(
-                f"trigger: drift in {t.get('drift_count')} of the last "
-                f"{len(t.get('considered', []))} checks (needs {t.get('n')} of {t.get('m')})"
-            )
-    links = []
-    if issue:
-        links.append(f"Refs #{issue}")
-    if evidence_url:
-        links.append(f"Evidence: {evidence_url}")
-    message = (
-        "\n".join(
-            [
-                f"retrain: add {span}, move the training window end {old[1]} → {new_end}",
-                "",
-                *[f"- {f}" for f in facts],
-                *([""] if facts else []),
-                *links,
-            ]
-        ).rstrip()
-        + "\n"
-    )
-    body = "\n".join(
-        [
-            "## Retraining",
-            "",
-            f"- New labelled data: **{', '.join(months)}** (DVC-tracked, `data/raw/<month>.dvc`).",
-            f"- Training window: `{old[0]} … {old[1]}` → `{old[0]} … {new_end}`; the newest month "
-            f"({new_end}) becomes the holdout, so the PR report compares this candidate with the "
-            "current champion on a month neither trained on.",
-            "",
-            "## Drift evidence",
-            "",
-            *([f"- {f}" for f in facts] or ["- (no drift summary attached)"]),
-            *([f"- {link}" for link in links]),
-            "",
-            "This branch commits the retrained model's `dvc.lock`; the PR pipeline reruns `dvc repro`, "
-            "checks that it gives the same lock, and runs the gate and the report.",
-            "",
-        ]
-    )
-    return title, message, body
+    *,
+    params_path: Path,
+    sources: Mapping[str, str] | None,
+    message: str,
+    push: bool,
+) -> None:
+    """Add the months, move the window, `dvc repro`, commit (and push the DVC outputs)."""
+    raw, new_end, old_end = Path(p.paths.raw), months[-1], p.data.window.end
+    if sources is None:
+        data.add(p, months)
+    else:
+        for month in months:
+            data.add_from(p, [sources[month]], month)
+    params_path.write_text(move_window_end(params_path.read_text(), new_end))
+    say(f"retrain: params.yaml data.window.end {old_end} → {new_end}")
+    data.restore(p, push=False)  # every partition of the new window, for the pipeline
+    say("retrain: dvc repro (trains the candidate on the new window) …")
+    dvcio.run("repro", stream=True)
+    tracked = [str(data.dvc_file(raw, m)) for m in months]
+    gitio.git("add", str(params_path), *tracked, str(raw / ".gitignore"), "dvc.lock")
+    gitio.git("add", "--update")  # stage outputs kept in git (metrics, plots); tree was clean
+    gitio.git("commit", "--quiet", "-m", message)
+    say(f"retrain: committed dvc.lock (model {dvcio.lock_outs().get(p.paths.model, '?')[:12]})")
+    if push:
+        dvcio.run("push", "--quiet")
+        say("retrain: pushed the new partitions and pipeline outputs to the DVC remote")
 
 
 def prepare(
@@ -195,60 +178,27 @@ def prepare(
     months = check_months(months, p.data.window.end)
     new_end = months[-1]
     branch = f"{branch_prefix}{new_end}"
-    if gitio.is_dirty():
-        raise RetrainError(
-            "the working tree has uncommitted changes",
-            hint="commit or stash them; retrain prepare commits only its own changes",
-        )
-    if gitio.git("branch", "--list", branch):
-        raise RetrainError(
-            f"branch {branch} already exists",
-            hint=f"delete it (`git branch -D {branch}`) or open its PR",
-        )
-    ev = _evidence(evidence)
+    _check_can_branch(branch)
+    ev = retrain_texts.load_evidence(evidence)
     old = (p.data.window.start, p.data.window.end)
     if texts is None:
-        title, message, body = render_pr(months, old, new_end, ev, issue, evidence_url)
+        title, message, body = retrain_texts.render_pr(months, old, new_end, ev, issue, evidence_url)
     else:
         title, message, body = texts(months, old, new_end)
-    start_ref = gitio.git("rev-parse", "--abbrev-ref", "HEAD")
-    start_sha = gitio.git("rev-parse", "HEAD")
     raw = Path(p.paths.raw)
-    created = [x for m in months for x in (raw / m, data.dvc_file(raw, m)) if not x.exists()]
+    start = Start(
+        gitio.git("rev-parse", "--abbrev-ref", "HEAD"),
+        gitio.git("rev-parse", "HEAD"),
+        [x for m in months for x in (raw / m, data.dvc_file(raw, m)) if not x.exists()],
+    )
     gitio.git("switch", "--quiet", "-c", branch)
     try:
         say(f"retrain: on new branch {branch}; adding {', '.join(months)}")
-        if sources is None:
-            data.add(p, months)
-        else:
-            for month in months:
-                data.add_from(p, [sources[month]], month)
-        params_path.write_text(move_window_end(params_path.read_text(), new_end))
-        say(f"retrain: params.yaml data.window.end {old[1]} → {new_end}")
-        data.restore(p, push=False)  # every partition of the new window, for the pipeline
-        say("retrain: dvc repro (trains the candidate on the new window) …")
-        dvcio.run("repro", stream=True)
-        tracked = [str(data.dvc_file(raw, m)) for m in months]
-        gitio.git("add", str(params_path), *tracked, str(raw / ".gitignore"), "dvc.lock")
-        gitio.git("add", "--update")  # stage outputs kept in git (metrics, plots); tree was clean
-        gitio.git("commit", "--quiet", "-m", message)
-        say(f"retrain: committed dvc.lock (model {dvcio.lock_outs().get(p.paths.model, '?')[:12]})")
-        if push:
-            dvcio.run("push", "--quiet")
-            say("retrain: pushed the new partitions and pipeline outputs to the DVC remote")
+        _retrain_on_branch(p, months, params_path=params_path, sources=sources, message=message, push=push)
     except BaseException as e:  # anything, even Ctrl-C: put the repository back, then re-raise
         reason = (str(e) or type(e).__name__).splitlines()[0]
-        say(f"retrain: failed ({reason}); restoring {start_ref}")
-        gitio.git("reset", "--quiet", "--hard", start_sha, check=False)
-        gitio.git("switch", "--quiet", start_ref if start_ref != "HEAD" else start_sha, check=False)
-        gitio.git("branch", "-D", branch, check=False)
-        with contextlib.suppress(ToolError):  # the outputs dvc.lock records again (best effort)
-            dvcio.run("checkout", "--quiet", check=False)
-        for x in created:
-            if x.is_dir():
-                shutil.rmtree(x, ignore_errors=True)
-            else:
-                x.unlink(missing_ok=True)
+        say(f"retrain: failed ({reason}); restoring {start.ref}")
+        _restore(start, branch)
         raise
     out = body_out or Path(p.drift.output_dir) / "retrain-pr.md"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -256,12 +206,7 @@ def prepare(
     commit = gitio.git("rev-parse", "HEAD")
     say(f"retrain: committed {commit[:10]} on {branch}; PR body in {out}")
     return Prepared(
-        branch=branch,
-        commit=commit,
-        months=months,
-        window=(old[0], new_end),
-        pr_title=title,
-        pr_body=out,
+        branch=branch, commit=commit, months=months, window=(old[0], new_end), pr_title=title, pr_body=out
     )
 
 

@@ -178,6 +178,51 @@ def test_bad_input_is_counted_and_reported_never_fatal(
     assert again["join"]["counts"]["newly_joined"] == 50
 
 
+def test_the_log_read_in_batches_joins_as_the_whole_log_would(
+    params: Params, model: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Repeated lines fall in other batches than their first occurrence: each counts once, the
+    first one wins, exactly as a straightforward read of the whole log in one go."""
+    df = flights(200, seed=4)
+    log = tmp_path / "p.jsonl"
+    scores = df["score"].to_numpy()
+    write_prediction_log(log, df, scores, model_version=model[1], start=T0, malformed=3)
+    write_prediction_log(log, df, scores / 2, model_version=model[1], start=T0, mode="a")  # same ids
+    write_prediction_log(log, df.iloc[:120], scores[:120] / 3, model_version=model[1], start=T0, mode="a")
+    outcome_file = tmp_path / "outcomes.csv"
+    df.iloc[:150].to_csv(outcome_file, index=False)
+
+    def joined(batch_lines: int) -> tuple[pd.DataFrame, dict[str, Any]]:
+        d = tmp_path / str(batch_lines)
+        out = feedback.run(
+            params,
+            log,
+            [str(outcome_file)],
+            bundle_dirs=[model[0]],
+            out_dir=d,
+            store_path=d / "store.parquet",
+            env={},
+            now=T0,
+            batch_lines=batch_lines,
+        )
+        return pd.read_parquet(d / "store.parquet"), out["join"]
+
+    whole, whole_join = joined(10**9)
+    # The straightforward reading: every line at once, the first of each (request_id, flight_key).
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith('{"ts"')]
+    first = pd.DataFrame(lines).drop_duplicates(["request_id", "flight_key"])
+    expected = first[first["flight_key"].isin(whole["flight_key"].unique())]
+    assert len(lines) == 200 + 200 + 120 and len(first) == 200
+    assert len(whole) == len(expected) == 150
+    assert whole["score"].tolist() == pytest.approx(expected["score"].tolist())
+    assert whole_join["counts"]["duplicate_log_lines"] == 320
+    assert whole_join["counts"]["awaiting_outcome"] == 50
+    for batch_lines in (7, 64, 199):
+        store, join = joined(batch_lines)
+        pd.testing.assert_frame_equal(store, whole)
+        assert join["counts"] == whole_join["counts"] and join["problems"] == whole_join["problems"]
+
+
 def test_cli_answers_a_missing_month_or_bundle_with_what_to_do(
     model: tuple[Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,4 +1,4 @@
-"""Drift distances and PR diffs (pure functions)."""
+"""The PR report's drift (the monitor's definition) and its diffs (pure functions)."""
 
 from __future__ import annotations
 
@@ -6,67 +6,37 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flightdelay.core.stats import column_drift, jensen_shannon, psi, wasserstein_normalized
+from flightdelay.core.params import load_params
+from flightdelay.lifecycle.drift import compare
 from flightdelay.lifecycle.report import diffs
+from tests.helpers import REPO_ROOT
 
 RNG = np.random.default_rng(13)
+PARAMS = load_params(REPO_ROOT / "params.yaml")
 
 
-def test_psi_is_zero_for_the_same_distribution_and_large_for_a_shift() -> None:
-    ref = RNG.normal(50, 10, 20_000)
-    assert psi(ref, RNG.normal(50, 10, 5_000)) < 0.02
-    assert psi(ref, RNG.normal(65, 10, 5_000)) > 0.5
+def frame(n: int, rng: np.random.Generator, temp_mean: float = 40.0) -> pd.DataFrame:
+    df = pd.DataFrame({c: rng.normal(10, 3, n) for c in PARAMS.drift.numerical})
+    df["temp"] = rng.normal(temp_mean, 8, n)
+    for c in PARAMS.drift.categorical:
+        df[c] = rng.choice(["AA", "UA", "DL"], n)
+    return df
 
 
-def test_psi_does_not_grow_with_sample_size_when_nothing_changed() -> None:
-    ref = RNG.normal(0, 1, 50_000)
-    small, large = psi(ref, RNG.normal(0, 1, 2_000)), psi(ref, RNG.normal(0, 1, 200_000))
-    assert small < 0.02
-    assert large < 0.02
-
-
-def test_wasserstein_is_in_units_of_the_reference_spread() -> None:
-    ref = RNG.normal(0, 2, 20_000)
-    assert wasserstein_normalized(ref, ref + 1.0) == pytest.approx(0.5, abs=0.02)
-
-
-def test_jensen_shannon_is_zero_for_the_same_mix_and_one_for_disjoint_categories() -> None:
-    assert jensen_shannon(["a", "b"] * 50, ["b", "a"] * 10) == pytest.approx(0.0, abs=1e-9)
-    assert jensen_shannon(["a"] * 10, ["b"] * 10) == pytest.approx(1.0)
-
-
-def test_column_drift_flags_the_shifted_columns_first() -> None:
-    ref = pd.DataFrame(
-        {
-            "temp": RNG.normal(40, 8, 5000),
-            "wind": RNG.normal(10, 3, 5000),
-            "carrier": RNG.choice(["AA", "UA"], 5000),
-        }
-    )
-    cur = pd.DataFrame(
-        {
-            "temp": RNG.normal(75, 8, 2000),
-            "wind": RNG.normal(10, 3, 2000),
-            "carrier": RNG.choice(["AA", "UA"], 2000),
-        }
-    )
-    cur.loc[:99, "wind"] = np.nan
-    rows = column_drift(
-        ref,
-        cur,
-        numeric=["temp", "wind"],
-        categorical=["carrier"],
-        bins=10,
-        psi_warn=0.2,
-        wasserstein_warn=0.1,
-        js_warn=0.1,
-    )
-    assert rows[0].column == "temp"
-    assert rows[0].drifted
+def test_the_pr_report_drift_is_the_monitors_definition() -> None:
+    """Columns, distances and thresholds come from params `drift:`, as in `drift check`."""
+    ref, cur = frame(6000, RNG), frame(3000, RNG, temp_mean=75.0)
+    cur.loc[:299, "wind_gust"] = np.nan
+    rows = compare.columns(ref, cur, PARAMS.drift)
+    assert [r.column for r in rows[:1]] == ["temp"] and rows[0].drifted
+    assert {r.column for r in rows} == set(PARAMS.drift.numerical) | set(PARAMS.drift.categorical)
     by = {r.column: r for r in rows}
-    assert not by["wind"].drifted
-    assert by["wind"].missing_delta == pytest.approx(0.05)
-    assert not by["carrier"].drifted
+    assert by["temp"].method == PARAMS.drift.num_method and by["temp"].threshold == PARAMS.drift.num_threshold
+    assert by["carrier"].method == PARAMS.drift.cat_method and not by["carrier"].drifted
+    assert not by["wind_gust"].drifted and by["wind_gust"].missing_increase == pytest.approx(0.1)
+    looser = PARAMS.drift.model_copy(update={"per_column_threshold": {"temp": 1e6}})
+    assert not {r.column: r for r in compare.columns(ref, cur, looser)}["temp"].drifted
+    assert f"{PARAMS.drift.num_method} ≥ {PARAMS.drift.num_threshold}" in compare.thresholds(PARAMS.drift)
 
 
 def test_params_diff_lists_changed_added_and_removed_keys() -> None:

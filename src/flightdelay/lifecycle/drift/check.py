@@ -7,9 +7,9 @@ prediction drift on `score` → model quality when outcomes are known → N-of-M
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +20,19 @@ import pandas as pd
 from flightdelay.adapters import evidently as evidently_adapter
 from flightdelay.core import drift as core
 from flightdelay.core import features
-from flightdelay.core.errors import DataError, ModelError, ToolError
+from flightdelay.core.errors import DataError
 from flightdelay.core.params import Params
 from flightdelay.core.progress import say, step
 from flightdelay.lifecycle.drift import outputs, sources, trigger
-
-SCHEMA_VERSION = 1
+from flightdelay.lifecycle.drift import summary as summary_of
+from flightdelay.lifecycle.drift.results import (
+    Comparison,
+    Outcome,
+    PredictionDrift,
+    Window,
+    finite,
+    quality_of,
+)
 
 
 @dataclass(frozen=True)
@@ -65,31 +72,92 @@ def score_with_bundle(frame: pd.DataFrame, bundle_dir: Path) -> np.ndarray:
     return np.asarray(b.booster.inplace_predict(x), dtype="float64")
 
 
-def _quality(cur: pd.DataFrame, p: Params) -> dict[str, Any]:
-    from flightdelay.core.metrics import classification_metrics
+def load_window(
+    p: Params, current: sources.Current, bundle_dir: Path | None, reference: pd.DataFrame | None
+) -> Window:
+    """Step 1: the reference and the current window (scored when labelled), each capped."""
+    d = p.drift
+    ref_full = load_reference(p) if reference is None else reference
+    cur_full = current.frame
+    say(f"drift: current = {current.description}: {current.rows:,} rows; reference {len(ref_full):,} rows")
+    if current.labelled and "score" not in cur_full.columns:
+        with step("drift: scoring the labelled window with the bundle"):
+            cur_full = cur_full.assign(score=score_with_bundle(cur_full, Path(bundle_dir or p.paths.bundle)))
+    return Window(
+        ref_full,
+        cur_full,
+        sources.cap(ref_full, d.max_rows, d.seed),
+        sources.cap(cur_full, d.max_rows, d.seed),
+    )
 
-    path = Path(p.paths.metrics)
-    if not path.is_file():
-        raise ModelError(f"holdout metrics {path} are missing", hint="run `dvc repro`")
-    ref = json.loads(path.read_text())
-    thr = float(ref.get("threshold", p.evaluate.threshold))
-    m = classification_metrics(cur[sources.LABEL].to_numpy(), cur["score"].to_numpy(), thr)
-    floor = core.quality_floor(float(ref["roc_auc"]), p.drift)
-    return {
-        "current": {k: _finite(v) for k, v in m.items()},
-        "reference": {
-            k: ref[k]
-            for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1", "positive_rate", "rows")
-            if k in ref
-        },
-        "reference_months": ref.get("holdout_months", []),
-        "floor": round(floor, 6),
-        "threshold": thr,
+
+def compare(p: Params, w: Window, current: sources.Current, out: Path) -> Comparison:
+    """Step 2: per-column distances weighted by importance, prediction drift, model quality →
+    the verdict (or not enough data); Evidently's HTML report beside the outputs."""
+    d = p.drift
+    if current.rows < d.min_rows:
+        say(f"drift: not enough data: {current.rows} rows < drift.min_rows={d.min_rows}")
+        (out / outputs.HTML_FILE).unlink(missing_ok=True)  # never leave an older run's report
+        return Comparison(core.not_enough_data(current.rows, d), [])
+    with step(f"drift: comparing {len(w.current):,} current with {len(w.reference):,} reference rows"):
+        result = evidently_adapter.run(w.reference, w.current, d)
+    columns = core.with_weights(result.columns, core.column_weights(_importance(p), d.columns))
+    pred = result.prediction
+    prediction = (
+        PredictionDrift(
+            method=pred.method,
+            score=finite(pred.score),
+            threshold=pred.threshold,
+            detected=bool(pred.drifted),
+            mean_reference=finite(float(w.reference["score"].mean())),
+            mean_current=finite(float(w.current["score"].mean())),
+        )
+        if pred is not None
+        else None
+    )
+    quality = quality_of(w.current_full, p) if current.labelled else None
+    verdict = core.decide(
+        columns,
+        d,
+        prediction_score=pred.score if pred is not None else None,
+        current_roc_auc=quality.current.get("roc_auc") if quality else None,
+        floor=quality.floor if quality else None,
+    )
+    if quality is not None:
+        quality = dataclasses.replace(quality, below_floor=verdict.quality_below_floor)
+    evidently_adapter.save_html(result, out / outputs.HTML_FILE)
+    return Comparison(verdict, columns, prediction, quality, outputs.HTML_FILE)
+
+
+def apply_trigger(
+    p: Params,
+    verdict: core.Verdict,
+    source: str,
+    *,
+    now: dt.datetime,
+    history: Path,
+    live: dict[str, Any] | None,
+) -> Outcome:
+    """Step 3: record the check in the history and ask the N-of-M trigger."""
+    d = p.drift
+    checked_at = now.isoformat(timespec="seconds")
+    entry = {
+        "checked_at": checked_at,
+        "status": verdict.status,
+        "drift_share": round(verdict.drift_share, 6),
+        "source": source,
     }
-
-
-def _finite(v: float | None) -> float | None:
-    return None if v is None or not np.isfinite(v) else round(float(v), 6)
+    checks = trigger.append(history, entry, d.trigger.history_size)
+    drops = [w.get("drop") for w in live.get("weeks", [])] if live else None
+    decision = trigger.decide([c["status"] for c in checks], d.trigger, drops)
+    status, reasons, exit_code = verdict.status, list(verdict.reasons), verdict.exit_code
+    if decision.quality_fired:  # concept drift: inputs may look stable while quality falls
+        reasons.append(
+            f"live quality below the floor in {decision.quality_drop_count} of the last "
+            f"{len(decision.quality_considered or [])} weeks"
+        )
+        status, exit_code = "drift", core.EXIT_CODES["drift"]
+    return Outcome(status, reasons, exit_code, decision, history, checked_at)
 
 
 def run_check(
@@ -106,151 +174,26 @@ def run_check(
 ) -> CheckResult:
     """`live`: the `monitor outcomes` summary (live_quality.json): shown in the issue body, and its
     weekly quality drops are the trigger's concept-drift signal."""
-    d = p.drift
-    gateway = outputs.gateway_url(os.environ)
-    out = Path(out_dir or d.output_dir)
+    out = Path(out_dir or p.drift.output_dir)
     now = now or dt.datetime.now(dt.UTC)
-    ref_full = load_reference(p) if reference is None else reference
-    cur_full = current.frame
-    say(f"drift: current = {current.description}: {current.rows:,} rows; reference {len(ref_full):,} rows")
-    if current.labelled and "score" not in cur_full.columns:
-        with step("drift: scoring the labelled window with the bundle"):
-            cur_full = cur_full.assign(score=score_with_bundle(cur_full, Path(bundle_dir or p.paths.bundle)))
-    rows = current.rows
-    ref = sources.cap(ref_full, d.max_rows, d.seed)
-    cur = sources.cap(cur_full, d.max_rows, d.seed)
-    quality: dict[str, Any] | None = None
-    columns: list[core.ColumnDrift] = []
-    prediction: dict[str, Any] | None = None
-    html: str | None = None
-    if rows < d.min_rows:
-        verdict = core.not_enough_data(rows, d)
-        say(f"drift: not enough data: {rows} rows < drift.min_rows={d.min_rows}")
-        (out / outputs.HTML_FILE).unlink(missing_ok=True)  # never leave an older run's report
-    else:
-        with step(f"drift: comparing {len(cur):,} current with {len(ref):,} reference rows"):
-            result = evidently_adapter.run(ref, cur, d)
-        weights = core.column_weights(_importance(p), d.columns)
-        columns = core.with_weights(result.columns, weights)
-        pred_score = result.prediction.score if result.prediction else None
-        if result.prediction is not None:
-            prediction = {
-                "method": result.prediction.method,
-                "score": _finite(pred_score),
-                "threshold": result.prediction.threshold,
-                "detected": bool(result.prediction.drifted),
-                "mean_reference": _finite(float(ref["score"].mean())),
-                "mean_current": _finite(float(cur["score"].mean())),
-            }
-        if current.labelled:
-            quality = _quality(cur_full, p)
-        verdict = core.decide(
-            columns,
-            d,
-            prediction_score=pred_score if prediction else None,
-            current_roc_auc=(quality or {}).get("current", {}).get("roc_auc"),
-            floor=(quality or {}).get("floor"),
-        )
-        if quality is not None:
-            quality["below_floor"] = verdict.quality_below_floor
-        html = outputs.HTML_FILE
-        evidently_adapter.save_html(result, out / html)
-
-    hist_path = Path(history or d.history)
-    entry = {
-        "checked_at": now.isoformat(timespec="seconds"),
-        "status": verdict.status,
-        "drift_share": round(verdict.drift_share, 6),
-        "source": current.description,
-    }
-    checks = trigger.append(hist_path, entry, d.trigger.history_size)
-    drops = [w.get("drop") for w in live.get("weeks", [])] if live else None
-    decision = trigger.decide([c["status"] for c in checks], d.trigger, drops)
-    status, reasons, exit_code = verdict.status, list(verdict.reasons), verdict.exit_code
-    if decision.quality_fired:  # concept drift: inputs may look stable while quality falls
-        reasons.append(
-            f"live quality below the floor in {decision.quality_drop_count} of the last "
-            f"{len(decision.quality_considered or [])} weeks"
-        )
-        status, exit_code = "drift", core.EXIT_CODES["drift"]
-
-    ordered = sorted(columns, key=lambda c: (-c.drifted, -c.weight))
-    summary: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "status": status,
-        "exit_code": exit_code,
-        "drift_detected": status == "drift",
-        "reasons": reasons,
-        "checked_at": entry["checked_at"],
-        "checked_at_unix": int(now.timestamp()),
-        "current": {
-            "source": current.source,
-            "description": current.description,
-            "rows": rows,
-            "rows_used": len(cur),
-            "lines_read": current.rows_read,
-            "malformed_lines": current.malformed,
-            "months": current.months,
-            "model_versions": current.model_versions,
-            "labelled": current.labelled,
-        },
-        "reference": {
-            "path": p.paths.reference,
-            "rows": len(ref_full),
-            "rows_used": len(ref),
-            "window": {"start": p.data.window.start, "end": p.data.window.end},
-        },
-        "drifted_features": [c.column for c in ordered if c.drifted],
-        "data_drift": {
-            "share": round(verdict.drift_share, 6),
-            "unweighted_share": round(verdict.unweighted_share, 6),
-            "threshold": d.share_threshold,
-            "detected": verdict.data_drift,
-            "critical_columns": verdict.critical_columns,
-            "columns": [
-                {
-                    "column": c.column,
-                    "kind": c.kind,
-                    "method": c.method,
-                    "threshold": c.threshold,
-                    "score": _finite(c.score),
-                    "drifted": c.drifted,
-                    "weight": round(c.weight, 6),
-                    "reference_values": c.reference_values,
-                    "current_values": c.current_values,
-                    "missing_increase": round(c.missing_increase, 6),
-                }
-                for c in ordered
-            ],
-        },
-        "prediction_drift": prediction,
-        "model_quality": quality,
-        "live_quality": {k: v for k, v in live.items() if k != "days"} if live else None,
-        "trigger": decision.as_dict() | {"history": str(hist_path)},
-        "artifacts": {
-            "html": html,
-            "summary": outputs.SUMMARY_FILE,
-            "markdown": outputs.MARKDOWN_FILE,
-            "prometheus": outputs.PROM_FILE,
-        },
-        "run_url": run_url,
-    }
-    outputs.write_json(out / outputs.SUMMARY_FILE, summary)
-    (out / outputs.MARKDOWN_FILE).write_text(outputs.render_markdown(summary, run_url))
-    prom = outputs.render_prom(summary)
-    (out / outputs.PROM_FILE).write_text(prom)
-    if gateway:
-        # The verdict and its files stand even when the gateway is down: warn, do not fail.
-        try:
-            outputs.push(gateway, prom)
-            say(f"drift: pushed metrics to {gateway}")
-        except ToolError as e:
-            say(f"drift: warning: {e}")
+    window = load_window(p, current, bundle_dir, reference)
+    comparison = compare(p, window, current, out)
+    o = apply_trigger(
+        p,
+        comparison.verdict,
+        current.description,
+        now=now,
+        history=Path(history or p.drift.history),
+        live=live,
+    )
+    summary = summary_of.summarize(p, current, window, comparison, o, now=now, live=live, run_url=run_url)
+    summary_of.publish(summary, out, run_url)
+    d = o.decision
     say(
-        f"drift: {status}"
-        + (f" ({'; '.join(reasons)})" if reasons else "")
-        + f"; trigger {decision.drift_count}/{decision.n} of last {decision.m}"
-        + (f" → retraining recommended ({decision.signal})" if decision.retrain else "")
+        f"drift: {o.status}"
+        + (f" ({'; '.join(o.reasons)})" if o.reasons else "")
+        + f"; trigger {d.drift_count}/{d.n} of last {d.m}"
+        + (f" → retraining recommended ({d.signal})" if d.retrain else "")
         + f"; outputs in {out}/"
     )
     return CheckResult(summary=summary, out_dir=out)

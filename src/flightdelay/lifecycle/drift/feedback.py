@@ -20,7 +20,7 @@ import pandas as pd
 from flightdelay.core.errors import DataError, ToolError
 from flightdelay.core.params import LiveParams, Params
 from flightdelay.core.progress import say
-from flightdelay.lifecycle.drift import live, outcomes, outputs
+from flightdelay.lifecycle.drift import join, live, logread, outcomes, outputs
 from flightdelay.lifecycle.drift.sources import LABEL
 
 SCHEMA_VERSION = 1
@@ -91,48 +91,22 @@ def quality(store: pd.DataFrame, lv: LiveParams, fl: dict[str, float]) -> dict[s
     }
 
 
-def run(
+def summarize(
     p: Params,
+    release: Release,
     log: Path,
     sources: Sequence[str],
+    store: pd.DataFrame,
+    store_file: Path,
+    report: outcomes.JoinReport,
     *,
-    bundle_dirs: Sequence[Path] = (),
-    replay: bool = False,
-    out_dir: Path | None = None,
-    store_path: Path | None = None,
-    now: dt.datetime | None = None,
-    env: Mapping[str, str] | None = None,
+    replay: bool,
+    now: dt.datetime,
 ) -> dict[str, Any]:
+    """`live_quality.json`: the release and its floors, what the join did, the figures."""
     lv = p.drift.live
-    gateway = outputs.gateway_url(os.environ if env is None else env)
-    now = now or dt.datetime.now(dt.UTC)
-    out = Path(out_dir or lv.output_dir)
-    store_file = Path(store_path or lv.store)
-    rels = releases(list(bundle_dirs) or [Path(p.paths.bundle)])
-    if not sources:
-        raise DataError("no outcome source given", hint="pass --outcomes YYYY-MM (or an outcome file)")
-    report = outcomes.JoinReport()
-    preds = outcomes.read_log(log, report)
-    frames = [
-        outcomes.read_outcomes(s, Path(p.paths.raw), p.prepare.delay_threshold_min, report) for s in sources
-    ]
-    outs = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
-    store = outcomes.load_store(store_file)
-    new = outcomes.join(
-        preds,
-        outs,
-        store,
-        known_versions={r.version for r in rels},
-        replay=replay,
-        now=now,
-        report=report,
-    )
-    store = outcomes.save_store(store_file, store, new)
-    for message in report.problems:
-        say(f"monitor outcomes: warning: {message}")
-    release = rels[0]
     fl = floors(release, p)
-    summary = {
+    return {
         "schema_version": SCHEMA_VERSION,
         "computed_at": now.isoformat(timespec="seconds"),
         "computed_at_unix": int(now.timestamp()),
@@ -155,6 +129,50 @@ def run(
         },
         **quality(store, lv, fl),
     }
+
+
+def run(
+    p: Params,
+    log: Path,
+    sources: Sequence[str],
+    *,
+    bundle_dirs: Sequence[Path] = (),
+    replay: bool = False,
+    out_dir: Path | None = None,
+    store_path: Path | None = None,
+    now: dt.datetime | None = None,
+    env: Mapping[str, str] | None = None,
+    batch_lines: int = logread.BATCH_LINES,
+) -> dict[str, Any]:
+    lv = p.drift.live
+    gateway = outputs.gateway_url(os.environ if env is None else env)
+    now = now or dt.datetime.now(dt.UTC)
+    out = Path(out_dir or lv.output_dir)
+    store_file = Path(store_path or lv.store)
+    rels = releases(list(bundle_dirs) or [Path(p.paths.bundle)])
+    if not sources:
+        raise DataError("no outcome source given", hint="pass --outcomes YYYY-MM (or an outcome file)")
+    report = outcomes.JoinReport()
+    join.check_log(log)
+    frames = [
+        outcomes.read_outcomes(s, Path(p.paths.raw), p.prepare.delay_threshold_min, report) for s in sources
+    ]
+    outs = pd.concat([f for f in frames if len(f)] or frames[:1], ignore_index=True)
+    store = join.load_store(store_file)
+    new = join.join_log(
+        log,
+        outs,
+        store,
+        known_versions={r.version for r in rels},
+        replay=replay,
+        now=now,
+        report=report,
+        batch_lines=batch_lines,
+    )
+    store = join.save_store(store_file, store, new)
+    for message in report.problems:
+        say(f"monitor outcomes: warning: {message}")
+    summary = summarize(p, rels[0], log, sources, store, store_file, report, replay=replay, now=now)
     outputs.write_json(out / LIVE_FILE, summary)
     prom = render_prom(summary)
     (out / PROM_FILE).write_text(prom)

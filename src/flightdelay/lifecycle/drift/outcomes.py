@@ -1,4 +1,5 @@
-"""Outcomes feedback: the prediction log joined with the flights' outcomes when they arrive.
+"""Outcomes feedback: the flights' outcomes when they arrive, and the report of a join (`join.py`
+joins them with the prediction log).
 
 A prediction is identified by (`request_id`, `flight_key`) — see `features.flight_key`. Joined rows
 are appended to one parquet store (`drift.live.store`): re-running with the same or overlapping
@@ -12,21 +13,17 @@ and either `disrupted` (0/1) or `arr_delay` (minutes; missing = cancelled or div
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from flightdelay.core import features
 from flightdelay.core.errors import DataError
 from flightdelay.core.params import MONTH_RE
-from flightdelay.lifecycle.drift.sources import LABEL, _parse_ts
+from flightdelay.lifecycle.drift.sources import LABEL
 
 KEY_COLUMNS = features.FLIGHT_KEY
 STORE_COLUMNS = [
@@ -43,68 +40,35 @@ STORE_COLUMNS = [
 LOCAL_TZ = "America/New_York"  # scheduled times in the data are local to the NYC airports
 
 
+# Problems are listed in the order a reader follows the join: the log, the outcome sources, then
+# the join itself, whatever order the steps counted them in.
+PHASE = {
+    "malformed_lines": 0,
+    "unkeyed_predictions": 0,
+    "duplicate_log_lines": 0,
+    "rejected_outcome_rows": 1,
+    "invalid_outcome_rows": 1,
+    "unknown_version_predictions": 2,
+    "duplicate_outcomes": 3,
+    "outcome_before_prediction": 4,
+}
+
+
 @dataclass
 class JoinReport:
     """What one run saw and did; every count is a number of rows (or log lines)."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    problems: list[str] = field(default_factory=list)
+    _problems: list[tuple[int, str]] = field(default_factory=list)
 
     def problem(self, kind: str, rows: int, message: str) -> None:
         if rows:
             self.counts[kind] += rows
-            self.problems.append(message)
+            self._problems.append((PHASE[kind], message))
 
-
-def read_log(path: Path, report: JoinReport) -> pd.DataFrame:
-    """The prediction log's rows that can be joined (a key, a score, a time); the rest counted."""
-    if not path.is_file():
-        raise DataError(
-            f"prediction log {path} does not exist",
-            hint="pass the service's log file (PREDICTION_LOG of the API) with --log",
-        )
-    rows: list[tuple[Any, ...]] = []
-    malformed = unkeyed = 0
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                malformed += 1
-                continue
-            score = obj.get("score") if isinstance(obj, dict) else None
-            ts = _parse_ts(obj.get("ts")) if isinstance(obj, dict) else None
-            if isinstance(score, bool) or not isinstance(score, int | float) or ts is None:
-                malformed += 1
-                continue
-            if not math.isfinite(score) or not isinstance(obj.get("request_id"), str):
-                malformed += 1
-                continue
-            key = obj.get("flight_key")
-            if not isinstance(key, str):
-                unkeyed += 1
-                continue
-            decision = obj.get("decision")
-            rows.append((obj["request_id"], key, ts, str(obj.get("model_version")), float(score), decision))
-    report.counts["log_lines"] += len(rows) + malformed + unkeyed
-    report.problem("malformed_lines", malformed, f"{malformed} malformed line(s) in {path} skipped")
-    report.problem(
-        "unkeyed_predictions",
-        unkeyed,
-        f"{unkeyed} prediction(s) without a flight key (the request had no `flight` number): "
-        "they cannot be joined; clients should send the flight number",
-    )
-    frame = pd.DataFrame(
-        rows, columns=["request_id", "flight_key", "ts", "model_version", "score", "decision"]
-    )
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-    dup = frame.duplicated(["request_id", "flight_key"])
-    report.problem(
-        "duplicate_log_lines", int(dup.sum()), f"{int(dup.sum())} repeated log line(s) counted once"
-    )
-    return frame.loc[~dup].reset_index(drop=True)
+    @property
+    def problems(self) -> list[str]:
+        return [message for _, message in sorted(self._problems, key=lambda p: p[0])]
 
 
 def _keys(df: pd.DataFrame) -> pd.Series:
@@ -208,88 +172,6 @@ def dedupe_outcomes(outcomes: pd.DataFrame, report: JoinReport) -> pd.DataFrame:
         f"{int(dup.sum())} duplicated flight(s) in the outcomes: the first outcome of each counts",
     )
     return outcomes.loc[~dup]
-
-
-def load_store(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in STORE_COLUMNS})
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as e:
-        raise DataError(
-            f"joined store {path} cannot be read: {e}",
-            hint="delete it and re-run the join over the whole prediction log (joins are idempotent)",
-        ) from e
-
-
-def join(
-    preds: pd.DataFrame,
-    outcomes: pd.DataFrame,
-    store: pd.DataFrame,
-    *,
-    known_versions: set[str],
-    replay: bool,
-    now: dt.datetime,
-    report: JoinReport,
-) -> pd.DataFrame:
-    """Rows to append to the store: predictions with an outcome, not stored before."""
-    unknown = ~preds["model_version"].isin(known_versions)
-    if unknown.any():
-        versions = dict(Counter(preds.loc[unknown, "model_version"]))
-        report.problem(
-            "unknown_version_predictions",
-            int(unknown.sum()),
-            f"{int(unknown.sum())} prediction(s) from model version(s) {versions} that no release "
-            f"figures were given for (known: {sorted(known_versions)}): pass their bundle with --bundle",
-        )
-    preds = preds.loc[~unknown]
-    outcomes = dedupe_outcomes(outcomes, report)
-    merged = preds.merge(outcomes, on="flight_key", how="left", indicator=True)
-    waiting = merged["_merge"] == "left_only"
-    report.counts["awaiting_outcome"] += int(waiting.sum())
-    matched_keys = set(preds["flight_key"])
-    orphans = int((~outcomes["flight_key"].isin(matched_keys)).sum())
-    report.counts["outcomes_without_prediction"] += orphans
-    merged = merged.loc[~waiting]
-    if not replay:
-        late = merged["ts"] > merged["sched_utc"]
-        report.problem(
-            "outcome_before_prediction",
-            int(late.sum()),
-            f"{int(late.sum())} prediction(s) made after the flight's scheduled departure (the "
-            "outcome predates the prediction): not forecasts, left out (a replay of past flights "
-            "passes --replay)",
-        )
-        merged = merged.loc[~late]
-    stored = set(zip(store["request_id"], store["flight_key"], strict=True))
-    fresh = [(r, k) not in stored for r, k in zip(merged["request_id"], merged["flight_key"], strict=True)]
-    new = merged.loc[fresh]
-    report.counts["already_joined"] += len(merged) - len(new)
-    report.counts["newly_joined"] += len(new)
-    decision = new["decision"].astype("boolean").fillna(False).astype(bool)
-    return pd.DataFrame(
-        {
-            "request_id": new["request_id"].astype(str),
-            "flight_key": new["flight_key"].astype(str),
-            "ts": new["ts"],
-            "model_version": new["model_version"].astype(str),
-            "score": new["score"].astype("float64"),
-            "decision": decision,
-            "flight_date": new["flight_date"],
-            LABEL: new[LABEL].astype("int8"),
-            "joined_at": pd.Timestamp(now),
-        }
-    )
-
-
-def save_store(path: Path, store: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
-    """Append `new` to the store atomically (write a sibling, then rename)."""
-    combined = pd.concat([store, new], ignore_index=True) if len(store) else new.reset_index(drop=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    combined.to_parquet(tmp, index=False)
-    tmp.replace(path)
-    return combined
 
 
 def windows(store: pd.DataFrame) -> dict[str, list[tuple[str, np.ndarray]]]:

@@ -144,8 +144,66 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{float(v):.{digits}f}"
 
 
+def _columns_section(s: Mapping[str, Any]) -> list[str]:
+    dd = s["data_drift"]
+    out = [
+        f"Importance-weighted drift share **{dd['share']:.2f}** (threshold "
+        f"{dd['threshold']}); unweighted {dd['unweighted_share']:.2f}.",
+        "",
+        "| column | method | score | threshold | weight | drifted |",
+        "|---|---|---:|---:|---:|:---:|",
+    ]
+    for c in dd["columns"]:
+        mark = "**yes**" if c["drifted"] else ("not compared" if c["score"] is None else "no")
+        out.append(
+            f"| {c['column']} | {c['method']} | {_fmt(c['score'])} | {c['threshold']} "
+            f"| {c['weight']:.3f} | {mark} |"
+        )
+    out.append("")
+    pred = s.get("prediction_drift")
+    if pred:
+        out += [
+            f"Prediction drift (score, {pred['method']}): {_fmt(pred['score'])} "
+            f"(threshold {pred['threshold']}); mean score {_fmt(pred['mean_reference'])} → "
+            f"{_fmt(pred['mean_current'])}.",
+            "",
+        ]
+    return out
+
+
+def _quality_section(q: Mapping[str, Any]) -> list[str]:
+    out = ["| model quality | holdout (training) | current window |", "|---|---:|---:|"]
+    for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate"):
+        out.append(f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |")
+    return [
+        *out,
+        "",
+        f"Floor ROC AUC {_fmt(q['floor'], 4)}: "
+        + ("**below the floor**." if q["below_floor"] else "above the floor."),
+        "",
+    ]
+
+
+def _trigger_section(t: Mapping[str, Any]) -> list[str]:
+    quality = (
+        f"; live quality below the floor in {t['quality_drop_count']} of the last "
+        f"{len(t['quality_considered'])} weeks with enough outcomes"
+        if t.get("quality_considered") is not None
+        else "; no live quality (outcomes not joined)"
+    )
+    signal = f" Signal: **{t['signal']}**." if t.get("signal") else ""
+    return [
+        f"Retraining trigger: input drift in {t['drift_count']} of the last {len(t['considered'])} "
+        f"checks{quality} (either needs {t['n']} of {t['m']}) → "
+        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet.")
+        + signal,
+        "",
+    ]
+
+
 def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> str:
-    s, dd = summary, summary["data_drift"]
+    """The issue body: the verdict and why, the columns, model and live quality, the trigger."""
+    s = summary
     head = {
         "drift": "Drift detected",
         "no_drift": "No drift",
@@ -164,59 +222,15 @@ def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> s
     if s["reasons"]:
         out += ["Why: " + "; ".join(s["reasons"]) + ".", ""]
     if s["status"] != "not_enough_data":
-        out += [
-            f"Importance-weighted drift share **{dd['share']:.2f}** (threshold "
-            f"{dd['threshold']}); unweighted {dd['unweighted_share']:.2f}.",
-            "",
-            "| column | method | score | threshold | weight | drifted |",
-            "|---|---|---:|---:|---:|:---:|",
-        ]
-        for c in dd["columns"]:
-            mark = "**yes**" if c["drifted"] else ("not compared" if c["score"] is None else "no")
-            out.append(
-                f"| {c['column']} | {c['method']} | {_fmt(c['score'])} | {c['threshold']} "
-                f"| {c['weight']:.3f} | {mark} |"
-            )
-        out.append("")
-        pd_ = s.get("prediction_drift")
-        if pd_:
-            out += [
-                f"Prediction drift (score, {pd_['method']}): {_fmt(pd_['score'])} "
-                f"(threshold {pd_['threshold']}); mean score {_fmt(pd_['mean_reference'])} → "
-                f"{_fmt(pd_['mean_current'])}.",
-                "",
-            ]
-    q = s.get("model_quality")
-    if q:
-        out += ["| model quality | holdout (training) | current window |", "|---|---:|---:|"]
-        for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate"):
-            out.append(f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |")
-        out += [
-            "",
-            f"Floor ROC AUC {_fmt(q['floor'], 4)}: "
-            + ("**below the floor**." if q["below_floor"] else "above the floor."),
-            "",
-        ]
+        out += _columns_section(s)
+    if s.get("model_quality"):
+        out += _quality_section(s["model_quality"])
     live = s.get("live_quality")
     if live:
         from flightdelay.lifecycle.drift.feedback import render_markdown as live_markdown
 
         out += live_markdown(live)
-    t = s["trigger"]
-    quality = (
-        f"; live quality below the floor in {t['quality_drop_count']} of the last "
-        f"{len(t['quality_considered'])} weeks with enough outcomes"
-        if t.get("quality_considered") is not None
-        else "; no live quality (outcomes not joined)"
-    )
-    signal = f" Signal: **{t['signal']}**." if t.get("signal") else ""
-    out += [
-        f"Retraining trigger: input drift in {t['drift_count']} of the last {len(t['considered'])} "
-        f"checks{quality} (either needs {t['n']} of {t['m']}) → "
-        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet.")
-        + signal,
-        "",
-    ]
+    out += _trigger_section(s["trigger"])
     if run_url:
         out += [
             f"Evidence: [workflow run and HTML report]({run_url}) · summary `{SUMMARY_FILE}` "

@@ -159,3 +159,24 @@ def deferred_signals() -> Iterator[None]:
         pending = _deferring.pop()
         if pending is not None:
             _raise(pending, None)
+
+
+def move_champion(branch: str, version: str, sha: str, previous: str | None) -> tuple[bool, str | None]:
+    """Point `champion` at `version` unless it names a newer merge: (whether it names `version`
+    now, the version it replaced)."""
+    champion = registry.alias_version(CHAMPION)
+    if champion == version:
+        return True, previous
+    # Release runs of different merges may overlap (one concurrency group per commit): a release
+    # of an older merge that finishes last is registered and tagged, but `champion` keeps the newer.
+    champion_sha = registry.version_tags(champion).get("git_sha", "") if champion else ""
+    if gitops.is_older(sha, champion_sha):
+        say(
+            f"release: champion stays v{champion}: its commit {champion_sha[:12]} is newer on "
+            f"{branch} than this release's {sha[:12]}"
+        )
+        return False, previous
+    if champion != previous:  # another release moved it since this one planned: it is replaced now
+        registry.set_version_tags(version, {PREVIOUS_TAG: champion or "none"})
+    registry.set_alias(CHAMPION, version)
+    return True, champion

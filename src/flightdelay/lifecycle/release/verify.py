@@ -11,7 +11,7 @@ from flightdelay.core.errors import ReleaseError
 from flightdelay.core.params import Params
 from flightdelay.lifecycle.release import gitops, overlay, transaction
 from flightdelay.lifecycle.release.deploy import overlay_dir, version_image
-from flightdelay.lifecycle.release.publish import card_path
+from flightdelay.lifecycle.release.facts import card_path
 from flightdelay.lifecycle.release.transaction import CHAMPION
 
 

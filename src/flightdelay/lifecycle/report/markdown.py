@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flightdelay.core.stats import ColumnDrift
-from flightdelay.lifecycle.report.diffs import (
-    MetricRow,
-    MonthRow,
-    ParamChange,
-    PartitionChange,
-    SchemaChange,
-)
+from flightdelay.core.drift import ColumnDrift
+from flightdelay.lifecycle.report import data_sections
+from flightdelay.lifecycle.report.diffs import MetricRow, MonthRow, ParamChange, PartitionChange, SchemaChange
+from flightdelay.lifecycle.report.mdtable import f4, table
 
 MARKER = "<!-- flightdelay-pr-report -->"  # lets tools find (and update) the one report comment
 
@@ -59,29 +54,6 @@ class Content:
     # Backtests shown side by side: label ("base", "candidate", "champion …") → paths.backtest JSON
     backtests: dict[str, dict[str, Any]] = field(default_factory=dict)
     tuning: dict[str, Any] | None = None  # paths.tune, when the PR carries `flightdelay tune`'s evidence
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def f4(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{float(v):.4f}"
-
-
-def _val(v: Any) -> str:
-    return "–" if v is None else f"`{v}`"
-
-
-def pct(v: float | None) -> str:
-    return "–" if v is None or math.isnan(v) else f"{100 * v:.1f}%"
 
 
 def _img(c: Content, key: str, alt: str) -> str:
@@ -231,135 +203,6 @@ def _plots(c: Content) -> list[str]:
     ]
 
 
-def _changes(c: Content) -> list[str]:
-    out = ["## Params", ""]
-    if c.params:
-        out.append(
-            table(
-                ["key", "base", "PR", "change"],
-                [[f"`{p.key}`", _val(p.base), _val(p.head), p.status] for p in c.params],
-            )
-        )
-    else:
-        out.append("params.yaml is unchanged.")
-    changed = [p for p in c.partitions if p.status != "unchanged"]
-    out += [
-        "",
-        "## Data",
-        "",
-        f"{len(c.partitions)} partitions tracked; {len(changed)} added, removed or changed.",
-        "",
-    ]
-    out.append(
-        table(
-            ["partition", "status", "md5 (base → PR)", "size (bytes)"],
-            [
-                [
-                    p.month,
-                    f"**{p.status}**" if p.status != "unchanged" else p.status,
-                    f"`{p.base_md5[:8] or '–'}` → `{p.head_md5[:8] or '–'}`",
-                    f"{p.head_size or p.base_size:,}",
-                ]
-                for p in c.partitions
-            ],
-        )
-    )
-    out += [
-        "",
-        "Rows and label rate (share of disrupted flights) per month in the training window:",
-        "",
-    ]
-    out.append(
-        table(
-            [
-                "month",
-                "base rows",
-                "base label rate",
-                "PR rows",
-                "PR label rate",
-                "Δ rate",
-                "role (base → PR)",
-            ],
-            [
-                [
-                    m.month,
-                    f"{m.base_rows:,}" if m.base_rows is not None else "–",
-                    pct(m.base_rate),
-                    f"{m.head_rows:,}" if m.head_rows is not None else "–",
-                    pct(m.head_rate),
-                    f"{100 * (m.head_rate - m.base_rate):+.1f} pt"
-                    if m.head_rate is not None and m.base_rate is not None
-                    else "–",
-                    f"{m.base_role or '–'} → {m.head_role or '–'}",
-                ]
-                for m in c.months
-            ],
-        )
-    )
-    out += ["", "Schema of the features: " + ("unchanged." if not c.schema else ""), ""]
-    if c.schema:
-        out += [
-            table(
-                ["column", "base", "PR", "change"],
-                [[s.column, s.base, s.head, s.status] for s in c.schema],
-            ),
-            "",
-        ]
-    return out
-
-
-def _drift(c: Content) -> list[str]:
-    out = ["## Drift", "", f"Thresholds: {c.drift_thresholds}.", ""]
-    if not c.drift:
-        out += ["_Not available (see notes)._", ""]
-    for d in c.drift:
-        n = sum(r.drifted for r in d.rows)
-        out += [
-            f"**{d.title}** — {d.current_rows:,} rows vs {d.reference_rows:,}; "
-            f"{n} of {len(d.rows)} columns drifted.",
-            "",
-        ]
-        out.append(
-            table(
-                ["column", "distance", "Wasserstein/σ", "base → PR", "Δ missing", "drift"],
-                [
-                    [
-                        r.column,
-                        f"{'PSI' if r.method == 'psi' else 'JS'} {r.score:.3f}",
-                        f"{r.wasserstein:.3f}" if r.kind == "numeric" else "–",
-                        (
-                            f"{r.reference_mean:.2f} → {r.current_mean:.2f}"
-                            if r.kind == "numeric"
-                            else f"top share {pct(r.reference_mean)} → {pct(r.current_mean)}"
-                        ),
-                        f"{100 * r.missing_delta:+.1f} pt",
-                        "⚠️ yes" if r.drifted else "no",
-                    ]
-                    for r in d.rows
-                ],
-            )
-        )
-        out.append("")
-    return out
-
-
-def _budget(c: Content) -> list[str]:
-    return [
-        "## Serving budget",
-        "",
-        "Single-row `booster.inplace_predict` on float32 (median, one thread):",
-        "",
-        table(
-            ["model", "trees", "size", "latency"],
-            [
-                [b.model, b.trees, f"{b.size_bytes / 1024:,.0f} KiB", f"{b.latency_ms:.3f} ms"]
-                for b in c.budget
-            ],
-        ),
-        "",
-    ]
-
-
 def render(c: Content) -> str:
     out = [MARKER, f"# Model report: `{c.head}` vs `{c.base_ref}` (`{c.base_sha[:10]}`)", ""]
     out += _verdict(c)
@@ -369,9 +212,12 @@ def render(c: Content) -> str:
         *_backtest(c),
         *tuning(c.tuning),
         *_plots(c),
-        *_changes(c),
-        *_drift(c),
-        *_budget(c),
+        *data_sections.params_section(c),
+        *data_sections.partitions_section(c),
+        *data_sections.months_section(c),
+        *data_sections.schema_section(c),
+        *data_sections.drift_section(c),
+        *data_sections.budget_section(c),
     ]
     out += [
         "## Reproduce locally",

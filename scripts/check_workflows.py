@@ -22,6 +22,7 @@ Rules (ids appear in every message):
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -438,3 +439,16 @@ def workflow_files(root: Path) -> list[Path]:
     """The workflows GitHub runs: `.github/workflows/*.yml` and `*.yaml`."""
     folder = root / ".github" / "workflows"
     return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
+
+
+def main(argv: list[str]) -> int:
+    """`python scripts/check_workflows.py [ROOT]`: every violation in ROOT's workflows, one a line."""
+    root = Path(argv[0] if argv else ".")
+    violations = [v for path in workflow_files(root) for v in check_workflow(path)]
+    for v in violations:
+        print(v)
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
