@@ -11,8 +11,9 @@ import pytest
 from flightdelay.core.params import Params, load_params
 from flightdelay.lifecycle import gate
 from flightdelay.lifecycle.gate import Check, Evidence, Verdict, fingerprint, reusable
+from tests.helpers import REPO_ROOT
 
-PARAMS = Path(__file__).resolve().parents[2] / "params.yaml"
+PARAMS = REPO_ROOT / "params.yaml"
 
 
 @pytest.fixture
