@@ -72,6 +72,9 @@ EXAMPLE_FLIGHT: dict[str, Any] = {
     "precip": 0.0,
     "pressure": 1012.3,
     "visib": 10,
+    "aircraft_leg": 2,
+    "aircraft_gap_min": 195,
+    "origin_hour_departures": 24,
 }
 
 
@@ -108,6 +111,21 @@ class Flight(TypedDict):
     precip: NotRequired[Annotated[Annotated[float, _in(0, 5)] | None, _doc("inches")]]
     pressure: NotRequired[Annotated[Annotated[float, _in(950, 1060)] | None, _doc("sea level pressure, hPa")]]
     visib: NotRequired[Annotated[Annotated[float, _in(0, 10)] | None, _doc("miles")]]
+    # From the day's schedule (scheduled times of all flights, not outcomes), as `prepare`
+    # computes them (flightdelay.core.features.SCHEDULE). Optional: absent or null is scored as
+    # missing, like an unseen destination.
+    aircraft_leg: NotRequired[
+        Annotated[Annotated[float, _in(1, 20)] | None, _doc("the aircraft's departure of the day, 1 = first")]
+    ]
+    aircraft_gap_min: NotRequired[
+        Annotated[
+            Annotated[float, _in(0, 1440)] | None,
+            _doc("minutes since the aircraft's previous scheduled departure that day; null for its first"),
+        ]
+    ]
+    origin_hour_departures: NotRequired[
+        Annotated[Annotated[float, _in(1, 300)] | None, _doc("flights scheduled out of the origin that hour")]
+    ]
 
 
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)

@@ -50,11 +50,14 @@ class LoadedModel:
         return self.bundle.version
 
     def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Disruption probabilities (float32) for validated flight records."""
+        """Disruption probabilities (float32) for validated flight records: the trees' answer (C
+        kernel, numpy forest or XGBoost), then the model's calibration (identity without one)."""
         x = encode_records(self.bundle.spec, records)
         if self.scorer is not None and x.shape[0] <= self.scorer_rows:
-            return self.scorer.predict(x)
-        return np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
+            raw = self.scorer.predict(x)
+        else:
+            raw = np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
+        return self.bundle.calibration.apply(raw)
 
     def info_labels(self) -> dict[str, str]:
         w = self.bundle.meta.training_window

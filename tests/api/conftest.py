@@ -16,26 +16,39 @@ from api.main import create_app
 from api.schemas import EXAMPLE_FLIGHT
 from api.settings import Settings
 from flightdelay.core import bundle
-from flightdelay.core.features import FEATURES, FeatureSpec
+from flightdelay.core.calibration import ATTR as CALIBRATION_ATTR
+from flightdelay.core.calibration import Calibration
+from flightdelay.core.features import FEATURES_BY_VERSION, SPEC_VERSION, FeatureSpec
 from tests.api.server import ADMIN_TOKEN, Gunicorn
 
 CARRIERS = ["9E", "AA", "B6", "DL", "EV", "MQ", "UA", "US", "WN"]
 DESTS = ["ATL", "BOS", "CLT", "LAX", "MCO", "ORD", "SFO"]
 
 
-def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
-    """A real bundle (XGBoost model + feature spec + metadata) trained on synthetic rows."""
+def make_bundle(
+    dest: Path,
+    seed: int,
+    n_trees: int = 20,
+    *,
+    version: int = SPEC_VERSION,
+    calibration: Calibration | None = None,
+) -> Path:
+    """A real bundle (XGBoost model + feature spec + metadata) trained on synthetic rows; `version`
+    makes the feature spec of an older release, `calibration` stores a map in the model file."""
     import xgboost as xgb
 
     rng = np.random.default_rng(seed)
+    names = FEATURES_BY_VERSION[version]
     spec = FeatureSpec(
         categories={
             "carrier": {c: float(i) for i, c in enumerate(CARRIERS)},
             "origin": {"EWR": 0.0, "JFK": 1.0, "LGA": 2.0},
             "dest": {d: float(i) for i, d in enumerate(DESTS)},
-        }
+        },
+        features=names,
+        version=version,
     )
-    x = rng.normal(size=(2000, len(FEATURES))).astype(np.float32)
+    x = rng.normal(size=(2000, len(names))).astype(np.float32)
     x[rng.random(x.shape) < 0.1] = np.nan
     y = (np.nan_to_num(x[:, 0]) + rng.normal(size=2000) > 0.5).astype(np.float32)
     booster = xgb.train(
@@ -43,6 +56,8 @@ def make_bundle(dest: Path, seed: int, n_trees: int = 20) -> Path:
         xgb.DMatrix(x, label=y),
         num_boost_round=n_trees,
     )
+    if calibration is not None:
+        booster.set_attr(**{CALIBRATION_ATTR: calibration.to_json()})
     work = dest.with_name(dest.name + "-src")
     work.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(work / "model.json"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -33,6 +34,9 @@ def _rows() -> pd.DataFrame:
             "precip": [0.0, 0.1, 0.0, 0.02],
             "pressure": [1012.0, np.nan, 1020.5, 990.0],
             "visib": [10.0, 2.0, 10.0, 0.25],
+            "aircraft_leg": [1.0, 3.0, np.nan, 2.0],
+            "aircraft_gap_min": [np.nan, 125.0, np.nan, 0.0],
+            "origin_hour_departures": [12.0, 30.0, 1.0, np.nan],
         }
     )
 
@@ -85,5 +89,31 @@ def test_fit_spec_ranks_categories_by_label_rate_and_drops_rare() -> None:
 def test_spec_round_trips_and_refuses_other_versions() -> None:
     again = FeatureSpec.from_json(SPEC.to_json())
     assert again.categories == SPEC.categories
-    with pytest.raises(ValueError, match="version"):
-        FeatureSpec.from_json(SPEC.to_json().replace('"version": 1', '"version": 99'))
+    with pytest.raises(ValueError, match=r"version 99 is not one this code reads.*dvc repro"):
+        FeatureSpec.from_json(SPEC.to_json().replace('"version": 2', '"version": 99'))
+    with pytest.raises(ValueError, match="lists other features than version 2 defines"):
+        FeatureSpec.from_json(SPEC.to_json().replace('"aircraft_leg",', ""))
+
+
+def test_a_version_1_spec_is_scored_with_its_own_features_and_ignores_the_new_inputs() -> None:
+    """A bundle made before the schedule features: its spec lists version 1's features, which this
+    code encodes exactly as before, whatever else a request carries."""
+    doc = json.loads(SPEC.to_json())
+    old = FeatureSpec.from_json(json.dumps(doc | {"version": 1, "features": list(features.FEATURES_V1)}))
+    assert old.version == 1 and old.features == features.FEATURES_V1
+    df = _rows()
+    by_frame = encode_frame(old, df)
+    np.testing.assert_array_equal(by_frame, encode_frame(SPEC, df)[:, : len(features.FEATURES_V1)])
+    bare = df.drop(columns=list(features.SCHEDULE)).replace({np.nan: None})
+    np.testing.assert_array_equal(by_frame, encode_records(old, bare.to_dict("records")))
+    with pytest.raises(ValueError, match="version 1 lists other features"):
+        FeatureSpec.from_json(json.dumps(doc | {"version": 1}))
+
+
+def test_schedule_inputs_left_out_of_a_request_are_missing() -> None:
+    rec = _rows().iloc[0].to_dict()
+    for name in features.SCHEDULE:
+        del rec[name]
+    row = dict(zip(features.FEATURES, encode_record(SPEC, rec), strict=True))
+    assert all(math.isnan(row[n]) for n in features.SCHEDULE)
+    assert row["dep_minute"] == 5 * 60 + 15

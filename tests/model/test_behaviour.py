@@ -109,3 +109,29 @@ def test_worse_visibility_does_not_lower_the_risk(trained: tuple[FlightDelayMode
     means = [score(model, rows.assign(visib=v)).mean() for v in (10.0, 5.0, 2.0, 0.5)]
     assert all(b >= a - 0.005 for a, b in itertools.pairwise(means)), means
     assert means[-1] > means[0]
+
+
+def test_a_later_leg_of_the_aircrafts_day_does_not_lower_the_risk(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    """Delays propagate along an aircraft's day: the same flights as its third departure of the
+    day score no lower, on average, than as its first."""
+    model, holdout = trained
+    rows = sample(holdout)
+    first = rows.assign(aircraft_leg=1.0, aircraft_gap_min=np.nan)
+    third = rows.assign(aircraft_leg=3.0, aircraft_gap_min=180.0)
+    assert score(model, third).mean() >= score(model, first).mean() - 0.005
+
+
+def test_a_request_without_the_schedule_fields_is_scored_near_the_others(
+    trained: tuple[FlightDelayModel, pd.DataFrame],
+) -> None:
+    """A client that does not send the schedule fields gets scores (missing, not refused) of the
+    same size as with them."""
+    model, holdout = trained
+    rows = sample(holdout)
+    bare = rows.assign(**dict.fromkeys(features.SCHEDULE, np.nan))
+    with_fields, without = score(model, rows), score(model, bare)
+    assert ((without > 0) & (without < 1)).all()
+    assert abs(without.mean() - with_fields.mean()) < 0.05
+    assert roc_auc_score(rows["disrupted"], without) > 0.55

@@ -127,3 +127,47 @@ def test_weather_known_an_hour_before_the_scheduled_departure(tmp_path: Path) ->
     assert by.loc[2, "temp"] == 20.0
     assert pd.isna(by.loc[3, "temp"])
     assert PARAMS.prepare.weather_lead_hours == 1  # what the pipeline uses
+
+
+def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Path) -> None:
+    """The aircraft's legs of the day in scheduled order, the gap since its previous one, and the
+    origin's departures in the hour; a cancellation changes none of them."""
+    flights = [
+        _flight(flight=1, tailnum="N1", sched_dep_time=600),
+        _flight(flight=2, tailnum="N1", sched_dep_time=1015, dep_time=None, arr_delay=None),  # cancelled
+        _flight(flight=3, tailnum="N1", sched_dep_time=1620),
+        _flight(flight=4, tailnum="N1", sched_dep_time=700, day=6),  # another day: its first leg
+        _flight(flight=5, tailnum="N2", sched_dep_time=630),
+        _flight(flight=6, tailnum="N3", sched_dep_time=645, origin="JFK"),
+    ]
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    by = df.set_index("flight")
+    assert by["aircraft_leg"].tolist() == [1, 2, 3, 1, 1, 1]
+    assert by.loc[2, "aircraft_gap_min"] == 4 * 60 + 15 and by.loc[3, "aircraft_gap_min"] == 6 * 60 + 5
+    assert by.loc[[1, 4, 5, 6], "aircraft_gap_min"].isna().all()  # first legs have no previous one
+    assert by.loc[[1, 5], "origin_hour_departures"].tolist() == [2, 2]  # EWR 06:00–06:59 on the 5th
+    assert by.loc[[2, 6], "origin_hour_departures"].tolist() == [1, 1]  # JFK is another airport
+    again, _ = prepare_month(
+        "2013-03",
+        _write(
+            tmp_path / "outcomes",
+            [{**f, "dep_time": 600, "arr_delay": 0} for f in flights],
+            [_weather(5, 40.0)],
+        ),
+        PARAMS,
+    )
+    cols = ["aircraft_leg", "aircraft_gap_min", "origin_hour_departures"]
+    pd.testing.assert_frame_equal(again[cols], df[cols])
+
+
+def test_a_flight_without_a_tail_number_takes_its_usual_place_in_the_aircrafts_day(tmp_path: Path) -> None:
+    """The source names no aircraft for some cancelled flights; a missing leg would give the
+    cancellation away, so the same scheduled flight on other days of the month says where it sits."""
+    flights = (
+        [_flight(flight=9, tailnum="N1", sched_dep_time=600, day=d) for d in (3, 4)]
+        + [_flight(flight=7, tailnum="N1", sched_dep_time=900, day=d) for d in (3, 4)]
+        + [_flight(flight=7, tailnum=None, sched_dep_time=900, day=5, dep_time=None, arr_delay=None)]
+    )
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    row = df[df["day"] == 5].iloc[0]
+    assert row["aircraft_leg"] == 2 and row["aircraft_gap_min"] == 180

@@ -21,14 +21,16 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from flightdelay.core.calibration import ATTR as CALIBRATION_ATTR
+from flightdelay.core.calibration import Calibration
 from flightdelay.core.errors import ModelError
-from flightdelay.core.features import CATEGORICAL, FEATURES, SPEC_VERSION, FeatureSpec
+from flightdelay.core.features import CATEGORICAL, FeatureSpec, check_features
 
 MODEL_FILE = "model.json"
 SPEC_FILE = "feature_spec.json"
@@ -107,6 +109,8 @@ class Bundle:
     spec: FeatureSpec
     meta: Metadata
     release_info: ReleaseFile | None = None
+    # carried in model.json; the identity for a model from before calibration
+    calibration: Calibration = field(default_factory=Calibration)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -161,15 +165,21 @@ def _read(d: Path, name: str, model: type[M]) -> M:
 
 def _spec(d: Path, f: SpecFile) -> FeatureSpec:
     where = f"model bundle {d}: {SPEC_FILE}"
-    if f.version != SPEC_VERSION:
-        raise ModelError(f"{where}: version is {f.version}, this code reads {SPEC_VERSION}", hint=_REBUILD)
-    if tuple(f.features) != FEATURES:
-        raise ModelError(f"{where}: features lists other features than this code defines", hint=_REBUILD)
+    # An older version (its own feature list) is scored as it was; an unknown one is refused.
+    try:
+        names = check_features(f.version, f.features)
+    except ValueError as e:
+        raise ModelError(f"{where}: {e}", hint=_REBUILD) from e
     if set(f.categories) != set(CATEGORICAL):
         raise ModelError(
             f"{where}: categories has {sorted(f.categories)}, expected {sorted(CATEGORICAL)}", hint=_REBUILD
         )
-    return FeatureSpec(categories={k: dict(v) for k, v in f.categories.items()}, meta=dict(f.meta))
+    return FeatureSpec(
+        categories={k: dict(v) for k, v in f.categories.items()},
+        features=names,
+        version=f.version,
+        meta=dict(f.meta),
+    )
 
 
 def verify_files(d: Path, *, require_manifest: bool) -> Metadata:
@@ -240,7 +250,15 @@ def load(path: str | Path, *, require_manifest: bool = False) -> Bundle:
             f"{SPEC_FILE} defines {len(spec.features)}",
             hint=_REBUILD,
         )
-    return Bundle(path=d, booster=booster, spec=spec, meta=meta, release_info=release)
+    try:
+        calibration = Calibration.from_json(booster.attr(CALIBRATION_ATTR))
+    except ValueError as e:
+        raise ModelError(
+            f"model bundle {d}: {MODEL_FILE} attribute {CALIBRATION_ATTR} is invalid: {e}", hint=_REBUILD
+        ) from e
+    return Bundle(
+        path=d, booster=booster, spec=spec, meta=meta, release_info=release, calibration=calibration
+    )
 
 
 def manifest_of(d: Path) -> Manifest:

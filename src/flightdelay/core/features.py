@@ -40,6 +40,14 @@ WEATHER = (
     "pressure",
     "visib",
 )
+# From the day's schedule (scheduled times of every flight, never outcomes); computed by
+# `prepare` and sent by a client. Optional in a request:
+# absent or null is scored as missing (the trees' learned default), like an unseen category.
+SCHEDULE = (
+    "aircraft_leg",  # this departure's number among the aircraft's departures that day (1 = first)
+    "aircraft_gap_min",  # minutes since the aircraft's previous scheduled departure that day
+    "origin_hour_departures",  # flights scheduled to leave the origin in the departure's hour
+)
 # The raw record a prediction needs: what is known before departure (the request schema).
 INPUT_COLUMNS = (
     "year",
@@ -52,11 +60,15 @@ INPUT_COLUMNS = (
     "dest",
     "distance",
     *WEATHER,
+    *SCHEDULE,
 )
 # What identifies a flight for the outcomes join (not model inputs): the flight number is optional
 # in a request; a prediction logged without it cannot be joined with its outcome.
 FLIGHT_KEY = ("carrier", "flight", "origin", "year", "month", "day", "sched_dep_time")
-FEATURES = (
+# Feature lists by spec version. A bundle of an older version is still scored: its spec names
+# its own list, every feature of which this code still encodes the same way (the new request
+# fields are then ignored).
+FEATURES_V1 = (
     "carrier",
     "origin",
     "dest",
@@ -67,7 +79,9 @@ FEATURES = (
     "distance",
     *WEATHER,
 )
-SPEC_VERSION = 1
+FEATURES = (*FEATURES_V1, *SCHEDULE)
+SPEC_VERSION = 2
+FEATURES_BY_VERSION = {1: FEATURES_V1, 2: FEATURES}
 NAN = float("nan")
 
 
@@ -98,14 +112,12 @@ class FeatureSpec:
     @classmethod
     def from_json(cls, text: str) -> FeatureSpec:
         d = json.loads(text)
-        if d.get("version") != SPEC_VERSION:
-            raise ValueError(f"feature spec version {d.get('version')} is not {SPEC_VERSION}")
-        if tuple(d["features"]) != FEATURES:
-            raise ValueError("feature spec lists different features than this code defines")
+        version = d.get("version")
+        names = check_features(version, d.get("features"))
         cats = {k: {c: float(v) for c, v in m.items()} for k, m in d["categories"].items()}
         if set(cats) != set(CATEGORICAL):
             raise ValueError(f"feature spec categories {sorted(cats)} != {sorted(CATEGORICAL)}")
-        return cls(categories=cats, meta=d.get("meta", {}))
+        return cls(categories=cats, features=names, version=int(version), meta=d.get("meta", {}))
 
     @classmethod
     def load(cls, path: str | Path) -> FeatureSpec:
@@ -114,6 +126,23 @@ class FeatureSpec:
     def save(self, path: str | Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(self.to_json())
+
+
+def check_features(version: Any, names: Any) -> tuple[str, ...]:
+    """The feature list of a spec of `version`, if this code encodes it; ValueError saying what to
+    do otherwise."""
+    known = FEATURES_BY_VERSION.get(version) if isinstance(version, int) else None
+    if known is None:
+        raise ValueError(
+            f"feature spec version {version!r} is not one this code reads "
+            f"({', '.join(map(str, FEATURES_BY_VERSION))}); rebuild the model with this code (`dvc repro`)"
+        )
+    if not isinstance(names, list) or tuple(names) != known:
+        raise ValueError(
+            f"feature spec version {version} lists other features than version {version} defines; "
+            "rebuild the model with this code (`dvc repro`)"
+        )
+    return known
 
 
 def flight_key(rec: Mapping[str, Any]) -> str | None:

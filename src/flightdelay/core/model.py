@@ -9,7 +9,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from xgboost import XGBClassifier
 
-from flightdelay.core.features import FeatureSpec, encode_frame
+from flightdelay.core import calibration
+from flightdelay.core.calibration import ATTR as CALIBRATION_ATTR
+from flightdelay.core.calibration import Calibration
+from flightdelay.core.errors import ConfigError
+from flightdelay.core.features import FeatureSpec, encode_frame, fit_spec
 from flightdelay.core.params import TrainParams
 
 
@@ -50,13 +54,54 @@ class FlightDelayModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.classifier.fit(encode_frame(self.spec, frame), np.asarray(y))
         return self
 
+    @property
+    def calibration(self) -> Calibration:
+        return Calibration.from_json(self.classifier.get_booster().attr(CALIBRATION_ATTR))
+
+    def set_calibration(self, c: Calibration) -> None:
+        """Store the map in the booster (so in model.json): every reader of the model applies it."""
+        self.classifier.get_booster().set_attr(
+            **{CALIBRATION_ATTR: None if c.method == "none" else c.to_json()}
+        )
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        p = self.classifier.get_booster().inplace_predict(encode_frame(self.spec, frame))
-        p = np.asarray(p, dtype=np.float64)
+        booster = self.classifier.get_booster()
+        raw = np.asarray(booster.inplace_predict(encode_frame(self.spec, frame)), dtype=np.float32)
+        p = self.calibration.apply(raw).astype(np.float64)  # float32 in, as serving's scorers give
         return np.column_stack([1 - p, p])
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(frame)[:, 1] >= 0.5).astype(int)
+
+
+def fit_model(
+    frame: pd.DataFrame, spec: FeatureSpec, t: TrainParams, *, min_category_count: int
+) -> FlightDelayModel:
+    """The model of `frame` (INPUT_COLUMNS, `disrupted`, `partition`), calibrated as
+    `train.calibration` says: the map is fitted on the newest month of `frame`, scored by a model
+    (spec included) of the months before it, and applied to the model of all of `frame`."""
+    from flightdelay.core.features import INPUT_COLUMNS
+
+    cols = list(INPUT_COLUMNS)
+    model = FlightDelayModel(spec, make_classifier(t)).fit(frame[cols], frame["disrupted"].to_numpy())
+    if t.calibration == "none":
+        return model
+    part = frame["partition"].astype(str)
+    newest = part.max()
+    earlier = frame[part != newest]
+    if earlier.empty:
+        raise ConfigError(
+            f"train.calibration: {t.calibration} needs two training months or more (it is fitted on "
+            f"the newest, {newest}, scored by a model of the months before it)",
+            hint="widen data.window or set train.calibration: none",
+        )
+    aux = FlightDelayModel(fit_spec(earlier, "disrupted", min_category_count), make_classifier(t))
+    aux.fit(earlier[cols], earlier["disrupted"].to_numpy())
+    recent = frame[part == newest]
+    model.set_calibration(
+        calibration.fit(t.calibration, recent["disrupted"].to_numpy(), aux.predict_proba(recent[cols])[:, 1])
+    )
+    return model
 
 
 def load_classifier(path: str) -> XGBClassifier:

@@ -149,6 +149,8 @@ class TrainParams(Section):
     n_jobs: int = Field(2, ge=1)
     engine: Literal["local", "dask"] = "local"
     dask: DaskParams = DaskParams()
+    # Probability calibration fitted on the newest training month (flightdelay.core.calibration).
+    calibration: Literal["none", "platt", "isotonic"] = "none"
 
     def hyperparameters(self) -> dict[str, Any]:
         """What the model is (bundle metadata, MLflow params); not where it was trained."""

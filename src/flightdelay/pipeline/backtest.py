@@ -26,7 +26,7 @@ from sklearn import metrics as skm
 
 from flightdelay.core import features
 from flightdelay.core.errors import ConfigError, DataError
-from flightdelay.core.model import FlightDelayModel, make_classifier
+from flightdelay.core.model import fit_model
 from flightdelay.core.params import Params, TrainParams, month_range
 from flightdelay.core.progress import say
 
@@ -68,12 +68,12 @@ def month_metrics(y: np.ndarray, score: np.ndarray, bins: int) -> dict[str, floa
 
 
 def xgboost_fitter(train: TrainParams, *, min_category_count: int, n_jobs: int) -> Fitter:
-    """Fit spec + XGBoost on a frame of earlier months; return its scoring function."""
+    """Fit spec + XGBoost (+ its calibration) on a frame of earlier months; return its scoring function."""
 
     def fit(frame: pd.DataFrame) -> Callable[[pd.DataFrame], np.ndarray]:
         spec = features.fit_spec(frame, "disrupted", min_category_count)
-        clf = make_classifier(train.model_copy(update={"n_jobs": n_jobs}))
-        model = FlightDelayModel(spec, clf).fit(frame[list(features.INPUT_COLUMNS)], frame["disrupted"])
+        t = train.model_copy(update={"n_jobs": n_jobs})
+        model = fit_model(frame, spec, t, min_category_count=min_category_count)
         return lambda rows: np.asarray(model.predict_proba(rows[list(features.INPUT_COLUMNS)])[:, 1])
 
     return fit

@@ -10,6 +10,14 @@ Documented rules
 - Label `disrupted` = 1 when the arrival delay is ≥ `prepare.delay_threshold_min` minutes, or the
   arrival delay is missing (the flight was cancelled or diverted), else 0.
 - `cancelled` = departure time missing (kept for reporting, never a feature).
+- Schedule features (`features.SCHEDULE`) come from the month's schedule — the scheduled times,
+  origins and aircraft of all its flights — never from outcomes: `aircraft_leg` numbers the
+  aircraft's departures of the day in scheduled order, `aircraft_gap_min` is the time since its
+  previous one that day (missing for the first), `origin_hour_departures` counts the flights
+  scheduled to leave the origin in the departure's hour. A flight cancelled before an aircraft
+  was named (the source then has no tail number) takes the median leg and gap of the same
+  carrier, flight number, origin and scheduled time on the month's other days, so that an unknown
+  aircraft does not give the cancellation away.
 - Wind speeds above `prepare.max_wind_speed_mph` are sensor errors (the source has 1,048 mph) and
   become missing.
 - Duplicated flights (same date, carrier, flight number, origin and scheduled time) are *flagged*
@@ -108,6 +116,41 @@ def _known_from(we: pd.DataFrame, hours: int) -> pd.DataFrame:
     return we
 
 
+def schedule_features(fl: pd.DataFrame) -> pd.DataFrame:
+    """`features.SCHEDULE` for each row of a month's flights (same index), from the schedule only."""
+    dep = pd.to_numeric(fl["sched_dep_time"], errors="coerce")
+    s = pd.DataFrame(
+        {
+            "day": fl["year"] * 10_000 + fl["month"] * 100 + fl["day"],
+            "minute": dep // 100 * 60 + dep % 100,
+            "hour": dep // 100,
+            "origin": fl["origin"],
+            "tailnum": fl["tailnum"] if "tailnum" in fl.columns else pd.NA,
+        },
+        index=fl.index,
+    )
+    out = pd.DataFrame(index=fl.index)
+    out["origin_hour_departures"] = s.groupby(["day", "origin", "hour"], dropna=False)["minute"].transform(
+        "size"
+    )
+    known = s.dropna(subset=["tailnum", "minute"]).sort_values(["tailnum", "day", "minute"], kind="mergesort")
+    by_day = known.groupby(["tailnum", "day"], sort=False)["minute"]
+    out["aircraft_leg"] = (by_day.cumcount() + 1).reindex(fl.index).astype("float64")
+    out["aircraft_gap_min"] = by_day.diff().reindex(fl.index)
+    # No tail number: the flight was cancelled before an aircraft was named. The same scheduled
+    # flight on other days of the month says where in an aircraft's day it sits.
+    pattern = [c for c in ("carrier", "flight", "origin", "sched_dep_time") if c in fl.columns]
+    unknown = s["tailnum"].isna()
+    if unknown.any() and len(pattern) == 4:
+        keys = fl[pattern]
+        typical = out.loc[~unknown].groupby([keys[c] for c in pattern])[["aircraft_leg", "aircraft_gap_min"]]
+        med = typical.median()
+        fill = keys.loc[unknown].join(med, on=pattern)
+        out.loc[unknown, "aircraft_leg"] = fill["aircraft_leg"].round()
+        out.loc[unknown, "aircraft_gap_min"] = fill["aircraft_gap_min"]
+    return out[list(features.SCHEDULE)]
+
+
 def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
     fl = _read_csv(raw / month / FLIGHTS_FILE, month)
     we = _read_csv(raw / month / WEATHER_FILE, month)
@@ -127,15 +170,15 @@ def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[
     if "wind_speed" in we.columns and pd.api.types.is_numeric_dtype(we["wind_speed"]):
         we.loc[we["wind_speed"] > p.prepare.max_wind_speed_mph, "wind_speed"] = float("nan")
 
-    fl = fl.assign(hour=fl["sched_dep_time"] // 100)
+    fl = fl.assign(hour=fl["sched_dep_time"] // 100).join(schedule_features(fl))
     # Columns missing from a partition become empty so that validate can report all of them at once.
     for col in features.INPUT_COLUMNS:
         if col not in fl.columns and col not in we.columns:
             (fl if col not in features.WEATHER else we)[col] = pd.NA
+    weather_cols = [c for c in features.WEATHER if c in we.columns]
     for col in ("dep_time", "arr_delay", "dep_delay", "flight", "carrier"):
         if col not in fl.columns:
             fl[col] = pd.NA
-    weather_cols = [c for c in features.WEATHER if c in we.columns]
     df = fl.drop(columns=[c for c in weather_cols if c in fl.columns]).merge(
         we[[*WEATHER_KEYS, *weather_cols]], on=WEATHER_KEYS, how="left", validate="many_to_one"
     )

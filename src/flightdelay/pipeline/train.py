@@ -13,14 +13,13 @@ from flightdelay.adapters import gitio, hashing, tracking
 from flightdelay.core import features
 from flightdelay.core.errors import ConfigError, RegistryError
 from flightdelay.core.metrics import ranking_metrics
-from flightdelay.core.model import FlightDelayModel, fit_dask, make_classifier
+from flightdelay.core.model import FlightDelayModel, fit_dask, fit_model
 from flightdelay.core.params import DaskParams, Params
 from flightdelay.core.progress import say, step
 
 
 def fit(p: Params, train: pd.DataFrame, spec: features.FeatureSpec) -> FlightDelayModel:
-    model = FlightDelayModel(spec, make_classifier(p.train))
-    return model.fit(train[list(features.INPUT_COLUMNS)], train["disrupted"].to_numpy())
+    return fit_model(train, spec, p.train, min_category_count=p.featurize.min_category_count)
 
 
 @contextmanager
@@ -104,6 +103,11 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     spec = features.FeatureSpec.load(p.paths.feature_spec)
     trees = f"{p.train.n_estimators} trees, depth {p.train.max_depth}"
     if p.train.engine == "dask":
+        if p.train.calibration != "none":
+            raise ConfigError(
+                f"train.calibration: {p.train.calibration} is fitted by the local engine only",
+                hint="set train.engine: local, or train.calibration: none for a Dask-trained model",
+            )
         model, rows = fit_on_dask(p, spec)
         say(f"train: XGBoost {trees}, {rows:,} rows (engine dask)")
     else:
