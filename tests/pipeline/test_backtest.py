@@ -36,6 +36,9 @@ def _frame(rows_per_month: int = 400) -> pd.DataFrame:
                     "dest": rng.choice(["ORD", "MIA"], n),
                     "distance": rng.uniform(200, 2500, n),
                     **{w: rng.normal(10, 3, n) for w in backtest.features.WEATHER},
+                    "aircraft_leg": rng.integers(1, 4, n).astype(float),
+                    "aircraft_gap_min": rng.uniform(60, 400, n),
+                    "origin_hour_departures": rng.integers(5, 35, n).astype(float),
                     # late departures are disrupted more often: something to learn
                     "disrupted": (rng.random(n) < 0.1 + 0.5 * (dep >= 1700)).astype("int8"),
                 }
@@ -70,6 +73,34 @@ def test_the_real_fitter_learns_and_the_summary_names_the_worst_month() -> None:
     assert s["mean_roc_auc"] == pytest.approx(np.mean([r["roc_auc"] for r in rows]), abs=1e-6)
     table = backtest.format_table({"summary": s, "per_month": rows})
     assert "2013-02" in table and "mean" in table and f"worst month by ROC AUC: {s['worst_month']}" in table
+
+
+def test_a_calibrated_fitter_keeps_the_ranking_and_moves_the_scores_to_the_recent_rate() -> None:
+    """train.calibration: platt — each fold's model is mapped on its newest month (scored by a model
+    of the months before it); a monotone map, so ROC AUC stays, and the ECE reported is the
+    calibrated one."""
+    frame = _frame()
+    # the months before each scored one end with a month whose rate is lower: the map lowers scores
+    for m in MONTHS[1:3]:
+        rows = frame.index[frame["partition"] == m]
+        frame.loc[rows[::2], "disrupted"] = 0
+    base = TrainParams(n_estimators=20, max_depth=3)
+    runs = {
+        c: backtest.rolling_origin(
+            frame,
+            MONTHS,
+            min_train_months=2,
+            fitter=backtest.xgboost_fitter(
+                base.model_copy(update={"calibration": c}), min_category_count=5, n_jobs=1
+            ),
+            bins=10,
+        )
+        for c in ("none", "platt")
+    }
+    for plain, cal in zip(runs["none"], runs["platt"], strict=True):
+        assert cal["roc_auc"] == pytest.approx(plain["roc_auc"], abs=1e-9)
+        assert cal["mean_predicted"] != pytest.approx(plain["mean_predicted"], abs=1e-3)
+        assert cal["ece"] != plain["ece"]
 
 
 def test_expected_calibration_error() -> None:

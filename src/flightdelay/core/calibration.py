@@ -98,7 +98,9 @@ def fit(method: Method, y: Sequence[int] | np.ndarray, p: np.ndarray) -> Calibra
 
         z = np.log(q / (1 - q)).reshape(-1, 1)
         lr = LogisticRegression(C=1e6, solver="lbfgs").fit(z, y)
-        return Calibration(method="platt", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
+        a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+        # A slope ≤ 0 would reverse the model's ranking: the month contradicts it; leave it as is.
+        return Calibration(method="platt", a=a, b=b) if a > 0 else Calibration()
     from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(q, y)
