@@ -245,7 +245,8 @@ def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.n
     try:
         table = list(map(get, rows))
     except KeyError:  # optional inputs left out: None, as `encode_record` reads them
-        table = [tuple(r.get(c) for c in names) for r in rows]
+        absent = dict.fromkeys(names)
+        table = list(map(get, ({**absent, **r} for r in rows)))
     values = np.array(table, dtype=np.float64).reshape(n, len(names))  # None → NaN
     col = {c: values[:, i] for i, c in enumerate(names)}
     if np.isnan(values[:, [names.index(c) for c in _DERIVED_FROM]]).any():
