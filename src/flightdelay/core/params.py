@@ -1,4 +1,8 @@
-"""params.yaml as strict, frozen pydantic models: one section per pipeline stage."""
+"""params.yaml as strict, frozen pydantic models: one section per pipeline stage.
+
+Longer than the package's 300-line guide on purpose: every section of params.yaml side by side, in
+the file's own order, is what a reader compares with the file; each model is short.
+"""
 
 from __future__ import annotations
 

@@ -18,14 +18,14 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from flightdelay.core.params import ValidateParams
-    from flightdelay.pipeline.validate import Violation
+    from flightdelay.pipeline.rules import Violation
 
 LABEL_INPUTS = ("arr_delay", "dep_delay")
 MIN_WEATHER_HOURS = 200  # fewer (origin, day, hour) readings: too few for a phase (row_count/nulls report)
 
 
 def _violation(*args: Any) -> Violation:
-    from flightdelay.pipeline.validate import Violation
+    from flightdelay.pipeline.rules import Violation  # rules imports this module
 
     return Violation(*args)
 
