@@ -22,9 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("forest.c")
+# A slot of `fd_node` in forest.c: its split's column and value, one 8-byte load.
+NODE = [("column", "<i4"), ("threshold", "<f4")]
 # No -ffast-math (it would reorder the float32 sum); no -march=native (the image runs elsewhere).
 FLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-ffp-contract=off", "-Wall")
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 
 class KernelBuildError(RuntimeError):
@@ -35,8 +37,7 @@ class Forest(ctypes.Structure):
     """Mirror of `fd_forest` in forest.c."""
 
     _fields_ = [
-        ("column", ctypes.c_void_p),
-        ("threshold", ctypes.c_void_p),
+        ("node", ctypes.c_void_p),
         ("leaf", ctypes.c_void_p),
         ("n_trees", ctypes.c_int32),
         ("depth", ctypes.c_int32),
@@ -86,7 +87,11 @@ def load(directory: Path | None = None) -> ctypes.CDLL | None:
         return None
     try:
         lib = ctypes.CDLL(str(path))
-        fits = lib.fd_abi_version() == ABI_VERSION and lib.fd_forest_size() == ctypes.sizeof(Forest)
+        fits = (
+            lib.fd_abi_version() == ABI_VERSION
+            and lib.fd_forest_size() == ctypes.sizeof(Forest)
+            and lib.fd_node_size() == 8
+        )
     except (OSError, AttributeError) as e:  # not a library for this machine, or not ours
         logging.getLogger("flightdelay.api").warning("ignoring the C kernel %s: %s", path, e)
         return None

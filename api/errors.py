@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.schemas import RowLimitError
+from api.validation import RowLimitError
 from flightdelay.core.errors import ModelError
 
 JSON = "application/json"

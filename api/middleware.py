@@ -8,7 +8,7 @@ Deadline: every request is answered, or refused with 504, within REQUEST_TIMEOUT
 longest step that holds the event loop (a timeout fires only between steps). Steps are kept short:
 bodies are capped at MAX_BODY_BYTES, parsing is linear in them, the row limit is checked before any
 row is validated and a body cannot make pydantic list more errors than its objects have fields
-(api/schemas.py). The costliest body under 1 MiB holds a worker ≈ 0.1-0.5 s; `make soak` measures
+(api/validation.py). The costliest body under 1 MiB holds a worker ≈ 0.1-0.5 s; `make soak` measures
 it, and normal traffic's p99 while such bodies arrive.
 """
 
@@ -94,31 +94,37 @@ class EdgeMiddleware:
             else:
                 async with asyncio.timeout(self.timeout):
                     await self.app(scope, self._limited(receive), send_wrapper)
-        except BodyTooLargeError:
-            if not started:
-                await refuse(
-                    413,
-                    "body_too_large",
-                    f"the body exceeds {self.max_body} bytes (MAX_BODY_BYTES); "
-                    "send fewer flights per request",
-                )
-        except TimeoutError:
-            if not started:
-                await refuse(
-                    504,
-                    "timeout",
-                    f"the request took longer than {self.timeout} s "
-                    "(REQUEST_TIMEOUT_SECONDS); retry, or send a smaller batch",
-                )
-            else:
-                scope["error_kind"] = "timeout"
-        except Exception:
-            log.exception("unhandled error", extra={"request_id": rid})
-            scope["error_kind"] = "internal"
-            if not started:
-                await refuse(500, "internal", "internal error; it is logged with this request id")
+        except Exception as e:
+            refusal = self._refusal(e, scope, rid, started=started)
+            if refusal is not None:
+                await refuse(*refusal)
         finally:
             self._record(scope, status, time.perf_counter() - start, rid)
+
+    def _refusal(self, e: Exception, scope: Scope, rid: str, *, started: bool) -> tuple[int, str, str] | None:
+        """The answer to an exception that left the app: 413, 504 or 500 (None once the response
+        has started: the client then sees it cut short, and the error is counted)."""
+        if isinstance(e, BodyTooLargeError):
+            refusal = (
+                413,
+                "body_too_large",
+                f"the body exceeds {self.max_body} bytes (MAX_BODY_BYTES); send fewer flights per request",
+            )
+        elif isinstance(e, TimeoutError):
+            refusal = (
+                504,
+                "timeout",
+                f"the request took longer than {self.timeout} s "
+                "(REQUEST_TIMEOUT_SECONDS); retry, or send a smaller batch",
+            )
+        else:
+            log.exception("unhandled error", extra={"request_id": rid})
+            refusal = (500, "internal", "internal error; it is logged with this request id")
+        if started:
+            if refusal[1] != "body_too_large":
+                scope["error_kind"] = refusal[1]
+            return None
+        return refusal
 
     def _check(self, method: str, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
         if method not in _BODY_METHODS:

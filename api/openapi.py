@@ -8,7 +8,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import TypeAdapter
 
-from api.schemas import ErrorBody, InvocationsRequest, PredictRequest
+from api.responses import ErrorBody
+from api.schemas import InvocationsRequest, PredictRequest
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "the body is not JSON"},

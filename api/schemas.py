@@ -1,7 +1,9 @@
-"""Request and response schemas of the HTTP API (strict; separate from the model's internal types).
+"""Request schemas of the HTTP API (strict; separate from the model's internal types) and the
+`Adapters` that validate bodies against them (response bodies: api/responses.py).
 
 A flight is a `TypedDict`, so validated input is already the plain dict that
-`flightdelay.core.features.encode_records` takes: no per-row object conversion on the hot path.
+`flightdelay.core.features.encode_records` takes: no per-row object conversion on the hot path. A batch
+body takes the lean path of api/batch.py first, which accepts only what these schemas accept.
 Bodies are validated with `validate_json` in strict mode: a JSON integer is accepted for a float
 field, but `true`, `"12"` or `NaN` are not (`NaN` and `Infinity` are refused as not finite, before
 any range check).
@@ -15,11 +17,9 @@ seen often enough in training is scored with the model's learned default for a m
 from __future__ import annotations
 
 import calendar
-import contextlib
 import datetime as dt
-import gc
-import re
-from collections.abc import Iterator
+import itertools
+import operator
 from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
@@ -29,8 +29,6 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
-    TypeAdapter,
-    ValidationError,
 )
 from typing_extensions import TypedDict
 
@@ -131,7 +129,7 @@ class Flight(TypedDict):
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _check_calendar(f: Flight) -> Flight:
+def check_calendar(f: Flight) -> Flight:
     """Runs per flight after the field checks (so month is 1..12 and day 1..31): table lookups on
     the common path, `datetime.date` only to word the error."""
     year, month, day = f["year"], f["month"], f["day"]
@@ -147,7 +145,20 @@ def _check_calendar(f: Flight) -> Flight:
     return f
 
 
-ValidFlight = Annotated[Flight, AfterValidator(_check_calendar)]
+def calendar_ok(year: list[int], month: list[int], day: list[int], dep: list[int], arr: list[int]) -> bool:
+    """`check_calendar` over whole columns (integers already in their field ranges), in C-level
+    loops: True when it passes every row."""
+    n = len(day)
+    if any(map(operator.gt, day, map(_MONTH_DAYS.__getitem__, month))):
+        return False
+    if (2, 29) in set(zip(month, day, strict=True)) and any(
+        m == 2 and d == 29 and not calendar.isleap(y) for y, m, d in zip(year, month, day, strict=True)
+    ):
+        return False
+    return bool(max(map(operator.mod, dep + arr, itertools.repeat(100, 2 * n))) < 60)
+
+
+ValidFlight = Annotated[Flight, AfterValidator(check_calendar)]
 
 
 class FlightBatch(TypedDict):
@@ -213,227 +224,10 @@ InvocationsRequest = Annotated[
 ]
 
 
-class Prediction(BaseModel):
-    probability: float = Field(description="P(arrives ≥15 min late, or cancelled or diverted)")
-    decision: bool = Field(description="probability ≥ the model's operating threshold")
-
-
-class PredictResponse(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "request_id": "8f14e45fceea167a",
-                    "model_version": "3",
-                    "threshold": 0.31,
-                    "predictions": [{"probability": 0.27, "decision": False}],
-                }
-            ]
-        }
-    )
-
-    request_id: str
-    model_version: str
-    threshold: float
-    predictions: list[Prediction]
-
-
-class InvocationsResponse(BaseModel):
-    predictions: list[float] = Field(description="disruption probability per row")
-
-
-class ErrorBody(BaseModel):
-    error: str = Field(description="machine-readable kind, e.g. validation, malformed_json")
-    message: str
-    request_id: str | None = None
-    detail: list[dict[str, Any]] | None = Field(None, description="field errors with `loc` paths")
-
-
-class ModelInfo(BaseModel):
-    version: str
-    model_name: str | None
-    model_md5: str
-    threshold: float
-    training_window: dict[str, Any] | None
-    generation: int = Field(description="reload counter shared by all workers")
-    loaded_at: str
-    model_dir: str
-    scorer: str = Field(
-        description='what scores the trees: "compiled" (the C kernel), "numpy" (the fallback when the '
-        'kernel is not built, for small batches) or "xgboost"'
-    )
-    metadata: dict[str, Any]
-
-
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     model_dir: str | None = Field(None, description="bundle directory; default: MODEL_DIR")
 
 
-class ReloadResponse(BaseModel):
-    version: str
-    previous_version: str
-    generation: int
-    model_dir: str
-
-
-# A batch body is `{"flights": [...]}` and nothing else, so its first key is "flights"; an
-# /invocations body most often starts with its format's key.
-_BATCH_BODY = re.compile(rb'\s*\{\s*"flights"\s*:')
-_INVOCATIONS_BODY = re.compile(rb'\s*\{\s*"(dataframe_split|dataframe_records)"\s*:')
 FIELDS = len(Flight.__annotations__)
-# Below this size no body holds enough values or keys to make parsing or pydantic's errors costly.
-_SHAPE_CHECK_BYTES = 65_536
-
-
-class RowLimitError(ValueError):
-    """A body with more rows than MAX_BATCH_ROWS (found before any row was validated)."""
-
-    def __init__(self, rows: int, limit: int, loc: tuple[str, ...]) -> None:
-        super().__init__(f"{rows} rows, more than {limit}")
-        self.rows, self.limit, self.loc = rows, limit, loc
-
-
-class BodyShapeError(ValueError):
-    """A large body that cannot be valid, found by counting bytes before pydantic parses it."""
-
-
-def _typed_dict(name: str, fields: dict[str, Any], config: ConfigDict) -> Any:
-    make: Any = TypedDict  # built at run time: the limit is a setting
-    cls = make(name, fields)
-    cls.__pydantic_config__ = config
-    return cls
-
-
-def _row_limited(max_rows: int | None) -> tuple[Any, Any, Any]:
-    """The batch body and the two /invocations bodies with the row limit as the lists' `max_length`.
-
-    pydantic checks an array's length before it validates an element, so a body of 350,000 rows
-    is refused at the cost of parsing it (linear in its bytes, which MAX_BODY_BYTES bounds), not
-    of validating and collecting errors for every row.
-    """
-    rows = Annotated[list[ValidFlight], Field(min_length=1, max_length=max_rows)]
-    batch = _typed_dict("FlightBatch", {"flights": rows}, FlightBatch.__pydantic_config__)  # type: ignore[attr-defined]
-    strict = ConfigDict(strict=True, extra="forbid")
-    data = Annotated[list[list[Any]], Field(max_length=max_rows)]
-    split = _typed_dict(
-        "DataframeSplit", {"columns": list[str], "data": data, "index": NotRequired[list[Any]]}, strict
-    )
-    params = NotRequired[dict[str, Any]]
-    by_split = _typed_dict("InvocationsSplit", {"dataframe_split": split, "params": params}, strict)
-    records = Annotated[list[ValidFlight], Field(max_length=max_rows)]
-    by_records = _typed_dict("InvocationsRecords", {"dataframe_records": records, "params": params}, strict)
-    return batch, by_split, by_records
-
-
-def check_shape(body: bytes, max_rows: int | None) -> None:
-    """Refuse a large body that no valid request has the shape of, before pydantic parses it.
-
-    Parsing costs per value (~1 µs each for 350,000 `{}`, most of it allocation), and pydantic
-    lists an error per surplus key (~10 µs each). Three byte counts (C, ≈ 0.1 ms per MB) bound
-    both: a valid body has at most one object per flight plus the outer one (`{`), at most
-    FIELDS values per flight (`,` separates them), and at most FIELDS keys per object (`:`).
-    Strings cannot hide a match: in a valid body they are field names and short codes."""
-    if len(body) < _SHAPE_CHECK_BYTES:
-        return
-    objects = body.count(b"{")
-    if max_rows is not None:
-        if objects > max_rows + 1:
-            raise BodyShapeError(
-                f"the body holds {objects - 1} objects in its outer one, more than "
-                f"MAX_BATCH_ROWS={max_rows} flights (a flight holds no object); split the batch"
-            )
-        if body.count(b",") > FIELDS * (max_rows + 2):
-            raise BodyShapeError(
-                f"the body holds more values than MAX_BATCH_ROWS={max_rows} flights of {FIELDS} "
-                "fields; split the batch"
-            )
-    if body.count(b":") > FIELDS * objects + 1:
-        raise BodyShapeError(
-            f"the body holds more fields than its {objects} object(s) may have ({FIELDS} per "
-            "flight, and no others); send flights with the documented fields only"
-        )
-
-
-class Adapters:
-    """TypeAdapters built once per app (building them checks the schemas); the row-limited ones
-    once per limit."""
-
-    def __init__(self) -> None:
-        self._single: TypeAdapter[Flight] = TypeAdapter(ValidFlight)
-        self.flights: TypeAdapter[list[Flight]] = TypeAdapter(list[ValidFlight])
-        self.reload: TypeAdapter[ReloadRequest] = TypeAdapter(ReloadRequest)
-        self.invocations: TypeAdapter[Any] = TypeAdapter(InvocationsRequest)
-        self._limited: dict[int | None, dict[str, TypeAdapter[Any]]] = {}
-
-    def _for(self, max_rows: int | None) -> dict[str, TypeAdapter[Any]]:
-        adapters = self._limited.get(max_rows)
-        if adapters is None:
-            batch, split, records = _row_limited(max_rows)
-            adapters = self._limited[max_rows] = {
-                "flights": TypeAdapter(batch),
-                "dataframe_split": TypeAdapter(split),
-                "dataframe_records": TypeAdapter(records),
-            }
-        return adapters
-
-    def predict_flights(self, body: bytes, max_rows: int | None = None) -> list[Flight]:
-        """The flights of a `PredictRequest` body, with that union's result and errors, but the
-        body goes straight from JSON to the one matching type: the union's discriminator needs
-        the parsed object first, which makes a 1,000-row batch ~1.6× slower to validate.
-
-        A batch of more than `max_rows` flights raises `RowLimitError` before any flight is
-        validated; a large body that cannot be valid raises `BodyShapeError` before pydantic."""
-        check_shape(body, max_rows)
-        if _BATCH_BODY.match(body):
-            try:
-                with _gc_paused():
-                    return self._for(max_rows)["flights"].validate_json(body)["flights"]  # type: ignore[no-any-return]
-            except ValidationError as e:
-                raise _row_limit(e, max_rows, ("flights",)) or e from None
-        return [self._single.validate_json(body)]
-
-    def invocations_request(self, body: bytes, max_rows: int | None = None) -> Any:
-        """An /invocations body (`dataframe_split` or `dataframe_records`), row limit first.
-
-        Like `predict_flights`, a body whose first key names its format skips the union: its
-        callable discriminator turns the whole parsed body into Python objects first, seconds
-        for a body of 350,000 empty rows. Other bodies go through the documented union."""
-        check_shape(body, max_rows)
-        fmt = _INVOCATIONS_BODY.match(body)
-        if fmt is None:
-            return self.invocations.validate_json(body)
-        key = fmt.group(1).decode()
-        try:
-            with _gc_paused():
-                return self._for(max_rows)[key].validate_json(body)
-        except ValidationError as e:
-            loc = ("dataframe_split", "data") if key == "dataframe_split" else (key,)
-            raise _row_limit(e, max_rows, loc) or e from None
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while pydantic builds a body's objects: they hold no cycles
-    (reference counting frees them), and the collections that their number triggers scan the
-    whole heap, several times the cost of the validation for a body of many small rows."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _row_limit(e: ValidationError, max_rows: int | None, loc: tuple[str, ...]) -> RowLimitError | None:
-    """The row-limit refusal when pydantic stopped at the length of the rows list."""
-    if max_rows is None:
-        return None
-    for err in e.errors(include_url=False, include_input=False)[:3]:
-        if err["type"] == "too_long" and tuple(err["loc"]) == loc:
-            rows = int((err.get("ctx") or {}).get("actual_length", max_rows + 1))
-            return RowLimitError(rows, max_rows, loc)
-    return None

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import orjson
 from fastapi import Request
 
+from api.batch import Flights
 from api.metrics import Metrics, observe
 from api.predlog import PredictionLog
-from api.schemas import Adapters
+from api.scoring import LoadedModel
 from api.settings import Settings
-from api.state import LoadedModel, ModelHolder, reason_of
+from api.state import ModelHolder, reason_of
+from api.validation import Adapters
 from flightdelay.core.errors import ModelError
 
 log = logging.getLogger("flightdelay.api")
@@ -59,18 +59,16 @@ class Service:
         self.holder.stop()
         await asyncio.to_thread(self.predlog.stop)
 
-    def score(
-        self, route: str, request_id: str, records: Sequence[Mapping[str, Any]]
-    ) -> tuple[LoadedModel, np.ndarray]:
+    def score(self, route: str, request_id: str, flights: Flights) -> tuple[LoadedModel, np.ndarray]:
         model = self.holder.current  # one snapshot for the whole request
-        scores = model.predict(records)
-        observe(self.metrics.batch_rows_of(route), len(records))
+        scores = model.predict(flights)
+        observe(self.metrics.batch_rows_of(route), len(flights))
         self.metrics.observe_scores(scores)
-        self.predlog.record(request_id, model.version, model.bundle.threshold, records, scores)
+        self.predlog.record(request_id, model.version, model.bundle.threshold, flights.rows, scores)
         return model, scores
 
-    def predict_body(self, request_id: str, records: Sequence[Mapping[str, Any]]) -> bytes:
-        model, scores = self.score("/v1/predict", request_id, records)
+    def predict_body(self, request_id: str, flights: Flights) -> bytes:
+        model, scores = self.score("/v1/predict", request_id, flights)
         t = model.bundle.threshold
         return orjson.dumps(
             {

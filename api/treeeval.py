@@ -147,8 +147,11 @@ class CompiledForest:
             thresholds.append(t)
         leaves = np.zeros(padded << depth, dtype=np.float32)
         leaves[: trees << depth] = forest.leaves
+        nodes = np.empty(sum(c.size for c in columns), dtype=np.dtype(ckernel.NODE))
+        nodes["column"] = np.concatenate(columns)
+        nodes["threshold"] = np.concatenate(thresholds)
         # The arrays stay referenced here: the struct holds raw pointers into them.
-        self._arrays = (np.concatenate(columns), np.concatenate(thresholds), leaves)
+        self._arrays = (nodes, leaves)
         self._struct = ckernel.Forest(
             *(a.ctypes.data for a in self._arrays),
             padded,

@@ -15,10 +15,12 @@ HEAD was reproduced; main's bundle is the champion. Clones run this environment'
 (PATH) with their own source (PYTHONPATH), so no environment is built inside the timing.
 
     python scripts/bench_pr.py                  (make bench-pr; raw figures in .bench/pr.json)
+    python scripts/bench_pr.py --only-param-change      (the param change alone: half the time)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -124,7 +126,8 @@ def author_pr(main: Path, dest: Path, case: str) -> str:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     if case == "param change":
         lr = float(params["train"]["learning_rate"])
-        replace_once(repo / "params.yaml", r"^(\s+learning_rate:\s*)\S+", rf"\g<1>{round(lr * 0.8, 6)}")
+        # two spaces: the `train` section's key, not `tune.space.learning_rate` below it
+        replace_once(repo / "params.yaml", r"^(  learning_rate:[ \t]*)\S+", rf"\g<1>{round(lr * 0.8, 6)}")
         what = f"train.learning_rate {lr} → {round(lr * 0.8, 6)}"
     else:
         end = str(params["data"]["window"]["end"])
@@ -230,7 +233,15 @@ def report(runs: list[Run], changes: dict[str, str]) -> bool:
     return restored
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument(
+        "--only-param-change",
+        action="store_true",
+        help="time the param change alone (its targets; the new month is not run)",
+    )
+    args = ap.parse_args(argv)
+    cases = ("param change",) if args.only_param_change else ("param change", "new month")
     base = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -244,7 +255,7 @@ def main() -> int:
         sh(["dvc", "repro", "--quiet"], main_repo)
         champion = work / "champion"  # main's model as the released champion (the release asset)
         shutil.copytree(main_repo / "models" / "bundle", champion)
-        for case in ("param change", "new month"):
+        for case in cases:
             say(f"{case}: the author's commit (untimed) …")
             pr = work / f"author-{case.replace(' ', '-')}"
             changes[case] = author_pr(main_repo, pr, case)

@@ -38,20 +38,21 @@ STARTS = 3  # time to ready: the median of this many starts (the first may read 
 
 
 def noop_app() -> Any:
-    """Same app and request model as the service; POST /bench/noop validates and returns."""
-    from api.main import PlainRoute, create_app
+    """Same app and request validation as the service; POST /bench/noop validates and returns."""
+    from api.main import create_app
+    from api.routing import RawRoute
 
     app = create_app(configure_logging=True)
     service = app.state.service
 
     async def noop(request: Request) -> Response:
-        service.adapters.predict_flights(await request.body(), service.settings.max_batch_rows)
+        service.adapters.predict_batch(await request.body(), service.settings.max_batch_rows)
         return Response(b'{"predictions":[]}', media_type="application/json")
 
-    # Where /v1/predict is served (a plain route, tried first), so routing costs both the same.
+    # Where /v1/predict is served (the first route, the same kind), so routing costs both the same.
     routes = app.router.routes
     at = next(i for i, r in enumerate(routes) if getattr(r, "path", None) == "/v1/predict")
-    routes[at] = PlainRoute("/bench/noop", noop, methods=["POST"])
+    routes[at] = RawRoute("/bench/noop", noop, methods=["POST"])
 
     return app
 

@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from api.control import ReloadBusy
 from api.errors import ApiError, from_validation
 from api.openapi import ERROR_RESPONSES
-from api.schemas import ErrorBody, ReloadRequest, ReloadResponse
+from api.responses import ErrorBody, ReloadResponse
+from api.schemas import ReloadRequest
 from api.service import Service, get_service
 from flightdelay.core.errors import ModelError
 

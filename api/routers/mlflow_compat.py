@@ -13,12 +13,16 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from api.batch import Flights
 from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import FIELDS, BodyShapeError, InvocationsResponse, RowLimitError
+from api.responses import InvocationsResponse
+from api.routing import RawRoute
+from api.schemas import FIELDS
 from api.service import Service, service_of
+from api.validation import BodyShapeError, RowLimitError
 
-router = APIRouter(tags=["mlflow"])
+router = APIRouter(tags=["mlflow"], route_class=RawRoute)
 
 
 def _split_records(split: dict[str, Any], svc: Service) -> list[dict[str, Any]]:
@@ -79,5 +83,5 @@ async def invocations(request: Request) -> Response:
         flights = _split_records(parsed["dataframe_split"], svc)
     if not flights:
         raise ApiError(422, "validation", "no rows to score")
-    _, scores = svc.score("/invocations", request.scope["request_id"], flights)
+    _, scores = svc.score("/invocations", request.scope["request_id"], Flights(flights))
     return Response(orjson.dumps({"predictions": scores.tolist()}), media_type=JSON)

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import Field
 
 from api.control import ReloadAttempt
-from api.schemas import ModelInfo
+from api.responses import ModelInfo
 from api.service import Service, get_service
 
 router = APIRouter(tags=["model"])

@@ -8,10 +8,12 @@ from pydantic import ValidationError
 
 from api.errors import JSON, ApiError, from_row_limit, from_validation
 from api.openapi import ERROR_RESPONSES, json_body
-from api.schemas import BodyShapeError, PredictResponse, RowLimitError
+from api.responses import PredictResponse
+from api.routing import RawRoute
 from api.service import service_of
+from api.validation import BodyShapeError, RowLimitError
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=RawRoute)
 
 
 @router.post(
@@ -28,7 +30,7 @@ async def predict(request: Request) -> Response:
     svc = service_of(request)  # no dependency injection on the hot path: it costs ~0.1 ms
     body = await request.body()
     try:
-        flights = svc.adapters.predict_flights(body, svc.settings.max_batch_rows)
+        flights = svc.adapters.predict_batch(body, svc.settings.max_batch_rows)
     except ValidationError as e:
         raise from_validation(e, body=body) from None
     except RowLimitError as e:

@@ -2,7 +2,7 @@
 
 Each is refused, and each is built to make validation as expensive as the limits allow: as many
 rows as fit (each missing every field), as many keys as fit, or as many unknown keys as the byte
-counts of `api.schemas.check_shape` let through.
+counts of `api.validation.check_shape` let through.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def worst_case_bodies(max_body_bytes: int, max_rows: int) -> dict[str, tuple[str
     size = max_body_bytes - 16
     many = _object(size - 20)
     # FIELDS (18) unknown keys per flight, names padded to fill the bytes: as many errors as a body
-    # can carry past the byte counts of api.schemas.check_shape.
+    # can carry past the byte counts of api.validation.check_shape.
     pad = "x" * max(1, (size // max_rows - 2) // 18 - 8)
     row = ("{" + ",".join(f'"k{i}{pad}":0' for i in range(18)) + "}").encode()
     return {

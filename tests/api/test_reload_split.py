@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from api.schemas import EXAMPLE_FLIGHT
-from api.state import LoadedModel, ModelHolder, load_model
+from api.scoring import LoadedModel, load_model
+from api.state import ModelHolder
 from flightdelay.core import bundle
 from flightdelay.core.errors import ModelError
 from tests.api.server import ADMIN_TOKEN, Gunicorn, request

@@ -10,7 +10,8 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from api.errors import from_validation
-from api.schemas import EXAMPLE_FLIGHT, Adapters, Flight, PredictRequest
+from api.schemas import EXAMPLE_FLIGHT, Flight, PredictRequest
+from api.validation import Adapters
 from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.serve_only

@@ -10,7 +10,7 @@ import pytest
 import xgboost as xgb
 
 from api import ckernel, treeeval
-from api.state import SMALL_BATCH, load_model
+from api.scoring import SMALL_BATCH, load_model
 from flightdelay.core import bundle
 
 pytestmark = pytest.mark.serve_only

@@ -18,7 +18,7 @@ import itertools
 import json
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -230,17 +230,13 @@ def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.n
     """Per-request encoding of many records; same float32 result as `encode_record` row by row.
 
     Column-wise: the numeric inputs of all rows go into one float64 array (an `itemgetter` per
-    row, one numpy conversion), minutes are computed on that array, weekdays are looked up per
-    distinct date, categories by one dict lookup per value. A record missing a date or schedule
-    input is encoded row by row, which raises as `encode_record` does."""
+    row, one numpy conversion), then `encode_columns`. A record missing a date or schedule input
+    is encoded row by row, which raises as `encode_record` does."""
     rows = recs if isinstance(recs, list) else list(recs)
     n = len(rows)
-    out = np.empty((n, len(spec.features)), dtype=np.float32)
     if n == 1:
-        out[0] = encode_record(spec, rows[0])
-        return out
-    names = [f for f in spec.features if f not in spec.categories and f not in _DERIVED]
-    names += [c for c in _DERIVED_FROM if c not in names]
+        return np.array([encode_record(spec, rows[0])], dtype=np.float32)
+    names = numeric_inputs(spec)
     get = operator.itemgetter(*names)
     try:
         table = list(map(get, rows))
@@ -248,20 +244,40 @@ def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.n
         absent = dict.fromkeys(names)
         table = list(map(get, ({**absent, **r} for r in rows)))
     values = np.array(table, dtype=np.float64).reshape(n, len(names))  # None → NaN
-    col = {c: values[:, i] for i, c in enumerate(names)}
     if np.isnan(values[:, [names.index(c) for c in _DERIVED_FROM]]).any():
         return np.array([encode_record(spec, r) for r in rows], dtype=np.float32)
+    numeric = {c: values[:, i] for i, c in enumerate(names)}
+    categorical = {c: list(map(operator.itemgetter(c), rows)) for c in spec.categories}
+    return encode_columns(spec, n, numeric, categorical)
+
+
+def numeric_inputs(spec: FeatureSpec) -> list[str]:
+    """The numeric input columns `encode_columns` reads: features taken as they are, and the
+    date and schedule inputs of the derived ones."""
+    names = [f for f in spec.features if f not in spec.categories and f not in _DERIVED]
+    return names + [c for c in _DERIVED_FROM if c not in names]
+
+
+def encode_columns(
+    spec: FeatureSpec, n: int, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, Sequence[Any]]
+) -> np.ndarray:
+    """Encoding of `n` records given column by column: `numeric` maps each of `numeric_inputs` to
+    float64 values (NaN: missing; the date and schedule inputs complete), `categorical` each
+    category column to its values. Same float32 result as `encode_record` row by row: minutes
+    are computed on the arrays, weekdays looked up per date, categories by one dict lookup per
+    value."""
+    out = np.empty((n, len(spec.features)), dtype=np.float32)
     for j, name in enumerate(spec.features):
         if name in spec.categories:
-            out[:, j] = _categories(spec.categories[name], list(map(operator.itemgetter(name), rows)))
+            out[:, j] = _categories(spec.categories[name], categorical[name])
         elif name == "day_of_week":
-            codes = (col["year"] * 10_000 + col["month"] * 100 + col["day"]).astype(np.int64)
+            codes = (numeric["year"] * 10_000 + numeric["month"] * 100 + numeric["day"]).astype(np.int64)
             out[:, j] = [_weekday(c) for c in codes.tolist()]
         elif name in ("dep_minute", "arr_minute"):
-            hhmm = np.trunc(col["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
+            hhmm = np.trunc(numeric["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
             out[:, j] = np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100)  # as `_minute_of_day`
         else:
-            out[:, j] = col[name]
+            out[:, j] = numeric[name]
     return out
 
 
@@ -269,7 +285,7 @@ _DERIVED = ("day_of_week", "dep_minute", "arr_minute")
 _DERIVED_FROM = ("year", "month", "day", "sched_dep_time", "sched_arr_time")
 
 
-def _categories(lookup: Mapping[str, float], values: list[Any]) -> list[float]:
+def _categories(lookup: Mapping[str, float], values: Sequence[Any]) -> list[float]:
     """Codes of a column's values (unknown: NaN); one C-level pass when all are strings."""
     if set(map(type, values)) == {str}:
         return list(map(lookup.get, values, itertools.repeat(NAN, len(values))))

@@ -1,0 +1,123 @@
+"""A model bundle ready to score (`LoadedModel`, never mutated after load) and its loading: the
+fastest scorer that gives the booster's answers, and a probe prediction before it may serve."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from api import ckernel, treeeval
+from api.batch import Flights
+from api.schemas import EXAMPLE_FLIGHT
+from flightdelay.core import bundle as bundle_io
+from flightdelay.core.errors import ModelError
+from flightdelay.core.features import encode_columns, encode_records
+
+log = logging.getLogger("flightdelay.api")
+SMALL_BATCH = 8  # up to this many rows the numpy forest beats XGBoost's per-call overhead
+FOREST_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A bundle ready to score; never mutated after load."""
+
+    bundle: bundle_io.Bundle
+    generation: int
+    loaded_at: str
+    scorer: treeeval.Scorer | None = None
+    scorer_name: str = "xgboost"  # "compiled", "numpy" or "xgboost": shown by GET /v1/model
+    scorer_rows: int = 0  # the scorer takes batches up to this size; larger ones go to XGBoost
+
+    @property
+    def version(self) -> str:
+        return self.bundle.version
+
+    def predict(self, flights: Flights | Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Disruption probabilities (float32) for validated flights: the trees' answer (C kernel,
+        numpy forest or XGBoost), then the model's calibration (identity without one). Columns,
+        when validation left them, are encoded without reading the rows again."""
+        if isinstance(flights, Flights) and flights.numeric is not None and flights.text is not None:
+            x = encode_columns(self.bundle.spec, len(flights), flights.numeric, flights.text)
+        else:
+            x = encode_records(self.bundle.spec, flights.rows if isinstance(flights, Flights) else flights)
+        if self.scorer is not None and x.shape[0] <= self.scorer_rows:
+            raw = self.scorer.predict(x)
+        else:
+            raw = np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
+        return self.bundle.calibration.apply(raw)
+
+    def info_labels(self) -> dict[str, str]:
+        w = self.bundle.meta.training_window
+        return {
+            "version": self.version,
+            "model_md5": self.bundle.meta.model_md5,
+            "training_window": f"{w.start}..{w.end}" if w else "?..?",
+        }
+
+
+def load_model(model_dir: Path, generation: int) -> LoadedModel:
+    """Load, then score one row, so a bundle that cannot predict never replaces a working one.
+    Any failure is a ModelError: a broken bundle is refused, it never stops a worker."""
+    try:
+        return _load_model(model_dir, generation)
+    except ModelError:
+        raise
+    except Exception as e:  # whatever a hostile bundle makes the loaders raise, it is a refusal
+        raise ModelError(
+            f"model bundle {model_dir} cannot be loaded: {type(e).__name__}: {str(e)[:300]}",
+            hint="rebuild it with `dvc repro bundle`, or redeploy a known-good image",
+        ) from e
+
+
+def _load_model(model_dir: Path, generation: int) -> LoadedModel:
+    b = bundle_io.load(model_dir, require_manifest=True)
+    scorer, name, rows = _scorer(b.booster, len(b.spec.features))
+    m = LoadedModel(
+        bundle=b,
+        generation=generation,
+        loaded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        scorer=scorer,
+        scorer_name=name,
+        scorer_rows=rows,
+    )
+    p = m.predict([EXAMPLE_FLIGHT])
+    if p.shape != (1,) or not 0.0 <= float(p[0]) <= 1.0:
+        raise ModelError(
+            f"model bundle {model_dir} scored {p!r} for the example flight",
+            hint="the bundle is not a binary classifier: rebuild it with `dvc repro`",
+        )
+    return m
+
+
+def _scorer(booster: Any, n_features: int) -> tuple[treeeval.Scorer | None, str, int]:
+    """The fastest scorer that gives the booster's answers: the C kernel, the numpy forest, or
+    none (XGBoost itself)."""
+    forest = treeeval.from_booster(booster)
+    if forest is None:
+        log.info("scoring with XGBoost: the model is not a plain binary:logistic tree ensemble")
+        return None, "xgboost", 0
+    candidates: list[tuple[treeeval.Scorer, str, int]] = []
+    lib = ckernel.load()
+    if lib is not None:
+        candidates.append((treeeval.CompiledForest(forest, lib), "compiled", sys.maxsize))
+    else:
+        log.info(
+            "the C scoring kernel is not built (%s); scoring with the slower numpy forest. "
+            "Build it with `make kernel` (the serving image has it).",
+            ckernel.library_path().name,
+        )
+    candidates.append((forest, "numpy", SMALL_BATCH))
+    for scorer, name, rows in candidates:
+        diff = treeeval.check(scorer, booster, n_features)
+        if diff <= FOREST_TOLERANCE:
+            return scorer, name, rows
+        log.warning("the %s forest differs from XGBoost by %.2g; not using it", name, diff)
+    return None, "xgboost", 0
