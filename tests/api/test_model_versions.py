@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.settings import Settings
 from api.scoring import SMALL_BATCH, load_model
+from api.settings import Settings
 from flightdelay.core import features
 from flightdelay.core.calibration import Calibration
 from flightdelay.core.features import encode_records
