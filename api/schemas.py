@@ -73,6 +73,7 @@ EXAMPLE_FLIGHT: dict[str, Any] = {
     "aircraft_leg": 2,
     "aircraft_gap_min": 195,
     "origin_hour_departures": 24,
+    "origin_day_departures": 330,
 }
 
 
@@ -123,6 +124,9 @@ class Flight(TypedDict):
     ]
     origin_hour_departures: NotRequired[
         Annotated[Annotated[float, _in(1, 300)] | None, _doc("flights scheduled out of the origin that hour")]
+    ]
+    origin_day_departures: NotRequired[
+        Annotated[Annotated[float, _in(1, 3000)] | None, _doc("flights scheduled out of the origin that day")]
     ]
 
 

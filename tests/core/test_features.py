@@ -37,6 +37,7 @@ def _rows() -> pd.DataFrame:
             "aircraft_leg": [1.0, 3.0, np.nan, 2.0],
             "aircraft_gap_min": [np.nan, 125.0, np.nan, 0.0],
             "origin_hour_departures": [12.0, 30.0, 1.0, np.nan],
+            "origin_day_departures": [301.0, np.nan, 1.0, 377.0],
         }
     )
 

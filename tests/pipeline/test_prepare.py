@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flightdelay.core import features
 from flightdelay.core.errors import DataValidationError
 from flightdelay.core.params import load_params
 from flightdelay.pipeline.prepare import prepare_month
@@ -147,6 +148,7 @@ def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Pa
     assert by.loc[[1, 4, 5, 6], "aircraft_gap_min"].isna().all()  # first legs have no previous one
     assert by.loc[[1, 5], "origin_hour_departures"].tolist() == [2, 2]  # EWR 06:00–06:59 on the 5th
     assert by.loc[[2, 6], "origin_hour_departures"].tolist() == [1, 1]  # JFK is another airport
+    assert by["origin_day_departures"].tolist() == [4, 4, 4, 1, 4, 1]  # EWR on the 5th: four flights
     again, _ = prepare_month(
         "2013-03",
         _write(
@@ -156,7 +158,7 @@ def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Pa
         ),
         PARAMS,
     )
-    cols = ["aircraft_leg", "aircraft_gap_min", "origin_hour_departures"]
+    cols = list(features.SCHEDULE)
     pd.testing.assert_frame_equal(again[cols], df[cols])
 
 

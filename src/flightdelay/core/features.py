@@ -47,6 +47,7 @@ SCHEDULE = (
     "aircraft_leg",  # this departure's number among the aircraft's departures that day (1 = first)
     "aircraft_gap_min",  # minutes since the aircraft's previous scheduled departure that day
     "origin_hour_departures",  # flights scheduled to leave the origin in the departure's hour
+    "origin_day_departures",  # flights scheduled to leave the origin that day
 )
 # The raw record a prediction needs: what is known before departure (the request schema).
 INPUT_COLUMNS = (

@@ -13,8 +13,9 @@ Documented rules
 - Schedule features (`features.SCHEDULE`) come from the month's schedule — the scheduled times,
   origins and aircraft of all its flights — never from outcomes: `aircraft_leg` numbers the
   aircraft's departures of the day in scheduled order, `aircraft_gap_min` is the time since its
-  previous one that day (missing for the first), `origin_hour_departures` counts the flights
-  scheduled to leave the origin in the departure's hour. A flight cancelled before an aircraft
+  previous one that day (missing for the first), `origin_hour_departures` and
+  `origin_day_departures` count the flights scheduled to leave the origin in the departure's
+  hour and that day. A flight cancelled before an aircraft
   was named (the source then has no tail number) takes the median leg and gap of the same
   carrier, flight number, origin and scheduled time on the month's other days, so that an unknown
   aircraft does not give the cancellation away.
@@ -133,6 +134,7 @@ def schedule_features(fl: pd.DataFrame) -> pd.DataFrame:
     out["origin_hour_departures"] = s.groupby(["day", "origin", "hour"], dropna=False)["minute"].transform(
         "size"
     )
+    out["origin_day_departures"] = s.groupby(["day", "origin"], dropna=False)["minute"].transform("size")
     known = s.dropna(subset=["tailnum", "minute"]).sort_values(["tailnum", "day", "minute"], kind="mergesort")
     by_day = known.groupby(["tailnum", "day"], sort=False)["minute"]
     out["aircraft_leg"] = (by_day.cumcount() + 1).reindex(fl.index).astype("float64")
