@@ -33,7 +33,9 @@ def month_lines(frame: pd.DataFrame, scores: np.ndarray, *, model_version: str =
     """One JSON line per row (features, score, decision; the flight key when the frame has a
     `flight` column), one second apart, request ids r0, r1, …"""
     keyed = "flight" in frame.columns
-    cols = [*features.INPUT_COLUMNS, "flight"] if keyed else list(features.INPUT_COLUMNS)
+    # A frame without the optional schedule fields logs requests that did not send them.
+    sent = [c for c in features.INPUT_COLUMNS if c in frame.columns]
+    cols = [*sent, "flight"] if keyed else sent
     out = bytearray()
     for i, (rec, s) in enumerate(zip(frame[cols].to_dict(orient="records"), scores, strict=True)):
         line = {
@@ -43,7 +45,7 @@ def month_lines(frame: pd.DataFrame, scores: np.ndarray, *, model_version: str =
             "model_version": model_version,
             "score": float(s),
             "decision": bool(s >= THRESHOLD),
-            "features": {k: _clean(rec[k]) for k in features.INPUT_COLUMNS},
+            "features": {k: _clean(rec[k]) for k in sent},
         }
         out += orjson.dumps(line) + b"\n"
     return bytes(out)

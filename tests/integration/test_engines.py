@@ -13,6 +13,7 @@ import pytest
 from flightdelay.core import bundle, features
 from flightdelay.core.errors import ConfigError
 from flightdelay.core.params import DaskParams, load_params
+from flightdelay.pipeline import bundle as bundle_stage
 from flightdelay.pipeline import evaluate, train
 from tests.helpers import edit_params
 
@@ -33,7 +34,7 @@ def test_dask_engine_matches_the_local_engine(
     train.run(p, log=False)
     assert "xgboost.dask on 2 worker(s)" in capsys.readouterr().err
     metrics = evaluate.run(p)
-    dask_bundle = bundle.load(bundle.run(p), require_manifest=True)
+    dask_bundle = bundle.load(bundle_stage.run(p), require_manifest=True)
 
     assert dask_bundle.meta.model_md5 != local.meta.model_md5, "the dask engine did not train a new model"
     assert metrics["roc_auc"] == pytest.approx(local_auc, abs=AUC_TOLERANCE)

@@ -36,7 +36,9 @@ def write_prediction_log(
     column, each line carries the flight key as the API writes it."""
     t0 = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     keyed = "flight" in frame.columns
-    cols = [*features.INPUT_COLUMNS, "flight"] if keyed else list(features.INPUT_COLUMNS)
+    # A frame without the optional schedule fields logs requests that did not send them.
+    sent = [c for c in features.INPUT_COLUMNS if c in frame.columns]
+    cols = [*sent, "flight"] if keyed else sent
     records = frame[cols].to_dict(orient="records")
     with path.open(mode) as fh:
         for i, (rec, s) in enumerate(zip(records, scores, strict=True)):
@@ -47,7 +49,7 @@ def write_prediction_log(
                 "model_version": model_version,
                 "score": float(s),
                 "decision": bool(s >= threshold),
-                "features": {k: _clean(rec[k]) for k in features.INPUT_COLUMNS},
+                "features": {k: _clean(rec[k]) for k in sent},
             }
             fh.write(json.dumps(line) + "\n")
         for i in range(malformed):
