@@ -7,7 +7,8 @@ When Evidently's API moves, only this file changes. Everything it returns is pla
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ SCORE = "score"
 class EngineResult:
     columns: list[ColumnDrift]
     prediction: ColumnDrift | None
-    snapshot: Any  # evidently Snapshot; only `save_html` is used outside
+    snapshot: Any  # evidently Snapshot (None until asked for: identical data); only `save_html` uses it
+    make_snapshot: Callable[[], Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _frame(df: pd.DataFrame, numerical: list[str], categorical: list[str]) -> pd.DataFrame:
@@ -120,8 +122,15 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
     ref = _frame(reference, numerical, p.categorical)
     cur = _frame(current, numerical, p.categorical)
     pl = plan(ref, cur, p, numerical)
-    snapshot, metrics = _evaluate(ref, cur, pl, p.categorical)
-    scores = _scores(metrics, pl.compared)
+    snapshot: Any = None
+    if ref.equals(cur):
+        # Identical samples (a pull request that changes no data): every allowed method is a
+        # distance, 0 between identical samples, so Evidently's import and report (10-20 s of a
+        # PR report) are skipped; tests/adapters/test_evidently.py checks that Evidently agrees.
+        scores = dict.fromkeys(pl.compared, 0.0)
+    else:
+        snapshot, metrics = _evaluate(ref, cur, pl, p.categorical)
+        scores = _scores(metrics, pl.compared)
 
     def result(c: str, kind: str) -> ColumnDrift:
         return ColumnDrift(
@@ -139,12 +148,20 @@ def run(reference: pd.DataFrame, current: pd.DataFrame, p: DriftParams) -> Engin
     cols = [result(c, "numerical") for c in p.numerical]
     cols += [result(c, "categorical") for c in p.categorical]
     pred = result(SCORE, "numerical") if with_score else None
-    return EngineResult(columns=cols, prediction=pred, snapshot=snapshot)
+    return EngineResult(
+        columns=cols,
+        prediction=pred,
+        snapshot=snapshot,
+        make_snapshot=None if snapshot is not None else lambda: _evaluate(ref, cur, pl, p.categorical)[0],
+    )
 
 
 def save_html(result: EngineResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result.snapshot.save_html(str(path))
+        snapshot = result.snapshot
+        if snapshot is None and result.make_snapshot is not None:
+            snapshot = result.make_snapshot()
+        snapshot.save_html(str(path))
     return path

@@ -282,6 +282,8 @@ class ReportParams(Section):
 
 
 DistanceMethod = Literal["wasserstein", "jensenshannon", "psi", "hellinger"]
+# Wasserstein needs numbers: Evidently refuses it for a categorical column.
+CategoricalDistanceMethod = Literal["jensenshannon", "psi", "hellinger"]
 
 
 class DriftTrigger(Section):
@@ -321,7 +323,7 @@ class DriftParams(Section):
     num_method: DistanceMethod = "wasserstein"
     num_threshold: float = Field(0.1, gt=0)
     num_critical: float = Field(3.0, gt=0)
-    cat_method: DistanceMethod = "jensenshannon"
+    cat_method: CategoricalDistanceMethod = "jensenshannon"
     cat_threshold: float = Field(0.1, gt=0)
     cat_critical: float = Field(0.5, gt=0)
     max_missing_increase: float = Field(0.5, gt=0, le=1)

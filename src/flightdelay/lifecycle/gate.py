@@ -24,9 +24,7 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from flightdelay import __version__
 from flightdelay.adapters import dvcio, hashing
@@ -35,15 +33,6 @@ from flightdelay.core.errors import ConfigError, GateFailed, ModelError, ToolErr
 from flightdelay.core.params import Params
 from flightdelay.core.progress import say
 from flightdelay.lifecycle import promotion
-from flightdelay.lifecycle.gate_champion import (
-    CHAMPION_BUNDLE_HINT,
-    NO_CHAMPION_SOURCE,
-    Champion,
-    champion_dir,
-    holdout_metrics,
-    load_champion,
-    score_bundle,
-)
 from flightdelay.lifecycle.gate_checks import (
     Check,
     Evidence,
@@ -54,28 +43,26 @@ from flightdelay.lifecycle.gate_checks import (
 )
 from flightdelay.lifecycle.gate_promotion import promotion_checks
 from flightdelay.lifecycle.gate_verdict import Verdict, decide, format_table
-from flightdelay.pipeline.evaluate import load_model, score_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from flightdelay.lifecycle.gate_champion import Champion
 
 VERDICT_FILE = "gate.json"
-# The pure core (gate_checks, gate_promotion, gate_verdict) and the champion's side (gate_champion)
-# live in their own modules; callers of the gate reach them as `gate.<name>`.
+# The pure core (gate_checks, gate_promotion, gate_verdict) lives in its own modules; callers of
+# the gate reach it as `gate.<name>`. The champion's side (gate_champion: scoring, so pandas,
+# scikit-learn, XGBoost) is imported where a verdict is decided afresh, not when one is reused.
 __all__ = [
-    "CHAMPION_BUNDLE_HINT",
-    "NO_CHAMPION_SOURCE",
-    "Champion",
     "Check",
     "Evidence",
     "Verdict",
     "backtest_checks",
     "bound_checks",
-    "champion_dir",
     "decide",
     "format_table",
-    "holdout_metrics",
-    "load_champion",
     "promotion_checks",
     "relative_checks",
-    "score_bundle",
     "slice_checks",
 ]
 
@@ -104,6 +91,8 @@ def git_json(ref: str, path: str) -> Any | None:
 
 
 def candidate_outputs(p: Params) -> tuple[dict[str, Any], list[dict[str, Any]], pd.DataFrame]:
+    import pandas as pd
+
     metrics_path, slices_path = Path(p.paths.metrics), Path(p.paths.slices)
     holdout_path = Path(p.paths.features) / "holdout.parquet"
     for f in (metrics_path, slices_path, holdout_path, Path(p.paths.model)):
@@ -134,6 +123,9 @@ def check_up_to_date() -> None:
 def gather(
     p: Params, *, base: str, champion_bundle: str | None, use_registry: bool, workdir: Path
 ) -> tuple[Evidence, Champion | None, pd.DataFrame]:
+    from flightdelay.lifecycle.gate_champion import load_champion
+    from flightdelay.pipeline.evaluate import load_model, score_frame
+
     candidate, cand_slices, holdout = candidate_outputs(p)
     base_metrics = git_json(base, p.paths.metrics)
     base_slices = git_json(base, p.paths.slices) or []
@@ -204,7 +196,7 @@ def fingerprint(p: Params, *, base: str, champion_bundle: str | None, use_regist
     digest.update(p.gate.model_dump_json().encode())
     digest.update(f"{p.evaluate.min_slice_rows}\0{__version__}\0".encode())
     digest.update(Path(__file__).read_bytes())  # the decision's own code (a local edit between runs)
-    digest.update(Path(promotion.__file__).read_bytes())
+    digest.update(Path(promotion.__file__).read_bytes())  # promotion imports scipy only when it tests
     return digest.hexdigest()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from flightdelay.core.metrics import calibration_points, pr_points, roc_points
 from flightdelay.core.params import LOWER_IS_BETTER, Params
-from flightdelay.lifecycle import gate
+from flightdelay.lifecycle import gate, gate_champion
 from flightdelay.lifecycle.report import baseline, diffs, plots
 from flightdelay.lifecycle.report.models import GateStep, Models, Scored
 
@@ -130,7 +130,7 @@ def _slices(
     """The candidate's slices against the champion's (or the base model's) on the same holdout."""
     base_slices: list[Any] = []
     if scoring.base is not None:
-        drawn.base_rescored, base_slices = gate.holdout_metrics(
+        drawn.base_rescored, base_slices = gate_champion.holdout_metrics(
             gated.holdout,
             scoring.base.score,
             float((base.metrics or {}).get("threshold", 0.5)),

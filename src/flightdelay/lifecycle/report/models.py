@@ -17,7 +17,7 @@ import pandas as pd
 from flightdelay.core import bundle, features
 from flightdelay.core.model import FlightDelayModel, load_classifier
 from flightdelay.core.params import Params
-from flightdelay.lifecycle import gate
+from flightdelay.lifecycle import gate, gate_champion
 from flightdelay.lifecycle.report import baseline, markdown
 from flightdelay.pipeline.evaluate import load_model, score_frame
 
@@ -64,7 +64,7 @@ class GateStep:
     """The gate's evidence and verdict (written beside the report), and the champion's model."""
 
     evidence: gate.Evidence
-    champion: gate.Champion | None
+    champion: gate_champion.Champion | None
     holdout: pd.DataFrame
     verdict: gate.Verdict
     champion_model: Scored | None
