@@ -30,6 +30,11 @@ CHAMPION_ARGS = $(if $(filter none,$(CHAMPION_BUNDLE)),--no-champion,$(if $(CHAM
 # again. FLIGHTDELAY_COMPILE_BYTECODE=1 compiles everything at install instead (e.g. for an image).
 unexport PYTHONDONTWRITEBYTECODE
 COMPILE := $(if $(filter 1,$(FLIGHTDELAY_COMPILE_BYTECODE)),--compile-bytecode,)
+# ... and the packages' bytecode is compiled once per machine inside uv's cache, which uv hard-links
+# into every environment it makes (scripts/bytecode_cache.py): a fresh environment (a clone, each CI
+# job) then starts compiled instead of compiling its imports again (≈9 CPU s for the pipeline's).
+BYTECODE_MARKERS = $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/flightdelay/bytecode
+bytecode_cache = $(1)/bin/python scripts/bytecode_cache.py "$$($(UV) cache dir)" $(BYTECODE_MARKERS) $(1)
 
 .PHONY: help setup tools system data repro lock-check gate report rehearse lint format test test-fast test-serve-env serve-env demo serve kernel bench bench-pipeline bench-pr bench-serve soak lock clean drift bench-drift bench-outcomes bench-scale
 
@@ -40,6 +45,7 @@ help: ## list the targets
 # cache): the environments are then made by uv in seconds, without `python -m venv` and pip.
 UV_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/flightdelay/uv-$(UV_VERSION)
 UV := $(UV_HOME)/bin/uv
+export FLIGHTDELAY_UV := $(UV)
 
 $(UV):
 	@echo "setup: installing uv $(UV_VERSION) into $(UV_HOME) (once per machine)"
@@ -51,6 +57,7 @@ $(STAMP): requirements.txt pyproject.toml | $(UV)
 	@echo "setup: installing pinned requirements.txt into $(VENV) (uv)"
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip sync --quiet $(COMPILE) requirements.txt
 	@VIRTUAL_ENV=$(CURDIR)/$(VENV) $(UV) pip install --quiet --no-deps -e .
+	@$(call bytecode_cache,$(VENV))
 	@touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install the pinned environment (reused when up to date)
@@ -61,6 +68,7 @@ $(TOOLS_STAMP): requirements-tools.txt $(STAMP)
 	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	@echo "setup: installing pinned linters (requirements-tools.txt) into $(TOOLS)"
 	@VIRTUAL_ENV=$(CURDIR)/$(TOOLS) $(UV) pip sync --quiet $(COMPILE) requirements-tools.txt
+	@$(call bytecode_cache,$(TOOLS))
 	@touch $(TOOLS_STAMP)
 
 system: ## install promtool, wrk and a C compiler from Debian packages when missing (.ci/system-packages)
