@@ -156,13 +156,15 @@ def restore(params: Params, *, push: bool = True) -> dict[str, str]:
     how = {m: "workspace" for m in months if target[m] not in todo}
     remote = dvcio.has_default_remote()
     if todo:
-        # The local DVC cache first (a CI cache restore, an earlier run), then the remote.
-        dvcio.run("checkout", "--quiet", *sorted(todo), check=False)  # partial success is fine
-        still = dvcio.dirty(sorted(todo))
+        # The local DVC cache first (a CI cache restore, an earlier run), then the remote. A
+        # checkout or pull that exits 0 restored every target (DVC fails the command when one is
+        # missing), so only a partial one needs `dvc status` again: each DVC process costs seconds.
+        done = dvcio.run("checkout", "--quiet", *sorted(todo), check=False).returncode == 0
+        still = set() if done else dvcio.dirty(sorted(todo))
         how |= {m: "DVC cache" for m in months if target[m] in todo - still}
         if still and remote:
-            dvcio.run("pull", "--quiet", *sorted(still), check=False)
-            pulled, still = still, dvcio.dirty(sorted(still))
+            done = dvcio.run("pull", "--quiet", *sorted(still), check=False).returncode == 0
+            pulled, still = still, set() if done else dvcio.dirty(sorted(still))
             how |= {m: "DVC remote" for m in months if target[m] in pulled - still}
         rebuild = [m for m in months if target[m] in still]
         originals = {m: dvc_file(raw, m).read_text() for m in rebuild}
