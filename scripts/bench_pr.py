@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_CACHED_S = 45.0  # a `train` param change, `make data` to gate verdict, with main's cache
 TARGET_SPEEDUP = 2.0  # … and this many times faster than without it
 MUST_RESTORE = ("prepare", "validate", "featurize")  # for a `train` param change
-TOTAL_STEPS = ("data", "repro", "report", "gate")  # `make data` … gate verdict
+TOTAL_STEPS = ("data", "repro", "backtest", "report", "gate")  # `make data` … gate verdict
 GATE_FAILED = 6  # a verdict that says "do not ship" is still a verdict
 # DVC 3 (dvc/stage/cache.py, dvc/stage/run.py):
 RESTORED = re.compile(r"Stage '([\w.@:-]+)' is cached - skipping run, checking out outputs")
@@ -157,6 +157,12 @@ def time_path(pr: Path, dest: Path, run: Run, *, base: str, champion: Path, main
     run.restored = RESTORED.findall(log)
     run.unchanged = UNCHANGED.findall(log)
     run.restored_lines = [m.group(0) for m in (*RESTORED.finditer(log), *UNCHANGED.finditer(log))]
+    # pr.yml's "backtest (re-run when the PR changes its report)": the gate decides on it
+    unchanged = sh(["git", "diff", "--quiet", base, "HEAD", "--", "reports/backtest.json"], repo, ok=None)[1]
+    if unchanged.returncode == 0:
+        run.seconds["backtest"] = 0.0
+    else:
+        run.seconds["backtest"], _ = sh(["dvc", "repro", "--force", "--single-item", "backtest"], repo)
     run.seconds["report"], _ = sh(["flightdelay", "report", "pr", *candidate], repo)
     if main_cache is None:  # today's path: the gate re-scores what the report scored
         (repo / "reports" / "pr" / "gate.json").unlink()
@@ -184,8 +190,8 @@ def report(runs: list[Run], changes: dict[str, str]) -> bool:
         cells = "".join(f"{r.seconds[s]:>11.1f}" for s in steps)
         copy = f"{r.cache_copy_s:>12.1f}" if r.cache != "cold" else f"{'–':>12}"
         print(f"{r.case + ', ' + r.cache:<30}{cells}{r.total:>9.1f}{copy}")
-    print("total = data + repro + report + gate (`make data` to the verdict); lock check and the cache")
-    print("copy (actions/cache/restore in CI) are shown apart.\n")
+    print("total = data + repro + backtest + report + gate (`make data` to the verdict); lock check and")
+    print("the cache copy (actions/cache/restore in CI) are shown apart.\n")
     for r in runs:
         gate = "reused the report's verdict" if r.gate_reused else "re-scored"
         print(
@@ -260,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             pr = work / f"author-{case.replace(' ', '-')}"
             changes[case] = author_pr(main_repo, pr, case)
             for cache in ("cold", "main's cache"):
-                say(f"{case}, {cache}: timing data, repro, report, gate, lock check …")
+                say(f"{case}, {cache}: timing data, repro, backtest, report, gate, lock check …")
                 runs.append(
                     time_path(
                         pr,
