@@ -74,6 +74,7 @@ EXAMPLE_FLIGHT: dict[str, Any] = {
     "aircraft_gap_min": 195,
     "origin_hour_departures": 24,
     "origin_day_departures": 330,
+    "precip_6h": 0.0,
 }
 
 
@@ -127,6 +128,12 @@ class Flight(TypedDict):
     ]
     origin_day_departures: NotRequired[
         Annotated[Annotated[float, _in(1, 3000)] | None, _doc("flights scheduled out of the origin that day")]
+    ]
+    # Precipitation at the origin summed over the hourly readings of the 6 hours ending
+    # with the one the weather fields carry (features.PRECIP_HISTORY). Optional: absent or null
+    # counts as none recorded (0), as `prepare` counts an hour without a reading.
+    precip_6h: NotRequired[
+        Annotated[Annotated[float, _in(0, 30)] | None, _doc("inches at origin, 6 h to the reading")]
     ]
 
 

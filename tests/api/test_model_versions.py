@@ -1,9 +1,9 @@
 """Bundles of other feature-spec versions and calibrated bundles, as serving scores them.
 
-A bundle made before the schedule features (spec version 1) is still scored, with its own
-features, whatever new fields a request carries; an unknown version is refused at start-up with
-what to do. A calibrated bundle's map is applied after every scorer (C kernel, numpy forest,
-XGBoost), so each path answers the same."""
+A bundle made before the schedule features (spec version 1) or before the precipitation history
+(version 2) is still scored, with its own features, whatever new fields a request carries; an
+unknown version is refused at start-up with what to do. A calibrated bundle's map is applied after
+every scorer (C kernel, numpy forest, XGBoost), so each path answers the same."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tests.api.conftest import flight, make_bundle
 from tests.api.test_bundle_contract import edited, start_up_error
 
 pytestmark = pytest.mark.serve_only
-NEW_FIELDS = features.SCHEDULE
+NEW_FIELDS = (*features.SCHEDULE, *features.PRECIP_HISTORY)
 PLATT = Calibration(method="platt", a=0.8, b=-0.4)
 ISOTONIC = Calibration(method="isotonic", x=(0.0, 0.3, 0.6, 1.0), y=(0.05, 0.2, 0.5, 0.9))
 
@@ -37,19 +37,22 @@ def _requests(n: int) -> list[dict[str, object]]:
             aircraft_leg=int(rng.integers(1, 5)),
             origin_hour_departures=int(rng.integers(1, 40)),
             aircraft_gap_min=None if i % 3 == 0 else float(rng.uniform(0, 600)),
+            precip_6h=float(rng.choice([0.0, 0.4])),
         )
         for i in range(n)
     ]
 
 
-def test_a_version_1_bundle_is_scored_with_its_own_features(tmp_path: Path) -> None:
-    old = make_bundle(tmp_path / "v1", seed=4, version=1)
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_bundle_is_scored_with_its_own_features(tmp_path: Path, version: int) -> None:
+    old = make_bundle(tmp_path / f"v{version}", seed=4, version=version)
     m = load_model(old, generation=0)
-    assert m.bundle.spec.version == 1 and m.bundle.spec.features == features.FEATURES_V1
+    names = features.FEATURES_BY_VERSION[version]
+    assert m.bundle.spec.version == version and m.bundle.spec.features == names
     rows = _requests(40)
-    bare = [{k: v for k, v in r.items() if k not in NEW_FIELDS} for r in rows]
+    bare = [{k: v for k, v in r.items() if k not in NEW_FIELDS or k in names} for r in rows]
     x_old = encode_records(m.bundle.spec, bare)
-    assert x_old.shape == (40, len(features.FEATURES_V1))
+    assert x_old.shape == (40, len(names))
     expected = np.asarray(m.bundle.booster.inplace_predict(x_old), dtype=np.float32)
     np.testing.assert_allclose(m.predict(rows), expected, atol=1e-6)  # new fields ignored
     np.testing.assert_allclose(m.predict(bare), expected, atol=1e-6)

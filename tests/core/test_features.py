@@ -38,6 +38,7 @@ def _rows() -> pd.DataFrame:
             "aircraft_gap_min": [np.nan, 125.0, np.nan, 0.0],
             "origin_hour_departures": [12.0, 30.0, 1.0, np.nan],
             "origin_day_departures": [301.0, np.nan, 1.0, 377.0],
+            "precip_6h": [0.12, 0.31, np.nan, 0.02],
         }
     )
 
@@ -66,6 +67,7 @@ def test_derived_schedule_features() -> None:
     assert f["arr_minute"] == 8 * 60 + 19
     assert f["day_of_week"] == 1.0  # 2013-01-01 was a Tuesday
     assert f["month"] == 1.0
+    assert f["precip_6h"] == np.float32(0.12)  # sent as it is
 
 
 def test_unseen_categories_become_missing_not_errors() -> None:
@@ -91,30 +93,39 @@ def test_spec_round_trips_and_refuses_other_versions() -> None:
     again = FeatureSpec.from_json(SPEC.to_json())
     assert again.categories == SPEC.categories
     with pytest.raises(ValueError, match=r"version 99 is not one this code reads.*dvc repro"):
-        FeatureSpec.from_json(SPEC.to_json().replace('"version": 2', '"version": 99'))
-    with pytest.raises(ValueError, match="lists other features than version 2 defines"):
+        FeatureSpec.from_json(SPEC.to_json().replace('"version": 3', '"version": 99'))
+    with pytest.raises(ValueError, match="lists other features than version 3 defines"):
         FeatureSpec.from_json(SPEC.to_json().replace('"aircraft_leg",', ""))
+    without_precip = json.loads(SPEC.to_json()) | {"features": list(features.FEATURES_V2)}
+    with pytest.raises(ValueError, match="lists other features than version 3 defines"):
+        FeatureSpec.from_json(json.dumps(without_precip))
 
 
-def test_a_version_1_spec_is_scored_with_its_own_features_and_ignores_the_new_inputs() -> None:
-    """A bundle made before the schedule features: its spec lists version 1's features, which this
-    code encodes exactly as before, whatever else a request carries."""
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_older_spec_is_scored_with_its_own_features_and_ignores_the_new_inputs(version: int) -> None:
+    """A bundle made before the schedule features (version 1) or before the precipitation
+    history (version 2): its spec lists its version's features, which this code encodes exactly
+    as before, whatever else a request carries."""
+    names = features.FEATURES_BY_VERSION[version]
     doc = json.loads(SPEC.to_json())
-    old = FeatureSpec.from_json(json.dumps(doc | {"version": 1, "features": list(features.FEATURES_V1)}))
-    assert old.version == 1 and old.features == features.FEATURES_V1
+    old = FeatureSpec.from_json(json.dumps(doc | {"version": version, "features": list(names)}))
+    assert old.version == version and old.features == names
     df = _rows()
     by_frame = encode_frame(old, df)
-    np.testing.assert_array_equal(by_frame, encode_frame(SPEC, df)[:, : len(features.FEATURES_V1)])
-    bare = df.drop(columns=list(features.SCHEDULE)).replace({np.nan: None})
+    np.testing.assert_array_equal(by_frame, encode_frame(SPEC, df)[:, : len(names)])
+    newer = [c for c in features.FEATURES if c not in names and c in df]
+    bare = df.drop(columns=newer).replace({np.nan: None})
     np.testing.assert_array_equal(by_frame, encode_records(old, bare.to_dict("records")))
-    with pytest.raises(ValueError, match="version 1 lists other features"):
-        FeatureSpec.from_json(json.dumps(doc | {"version": 1}))
+    with pytest.raises(ValueError, match=f"version {version} lists other features"):
+        FeatureSpec.from_json(json.dumps(doc | {"version": version}))
 
 
-def test_schedule_inputs_left_out_of_a_request_are_missing() -> None:
+def test_schedule_inputs_left_out_are_missing_and_precipitation_history_none() -> None:
     rec = _rows().iloc[0].to_dict()
-    for name in features.SCHEDULE:
+    optional = (*features.SCHEDULE, *features.PRECIP_HISTORY)
+    for name in optional:
         del rec[name]
     row = dict(zip(features.FEATURES, encode_record(SPEC, rec), strict=True))
     assert all(math.isnan(row[n]) for n in features.SCHEDULE)
+    assert all(row[n] == 0.0 for n in features.PRECIP_HISTORY)  # none recorded, as `prepare` counts
     assert row["dep_minute"] == 5 * 60 + 15

@@ -50,8 +50,8 @@ def test_it_ranks_the_holdout_and_its_rate_is_plausible(
 def test_a_storm_scores_higher_than_a_calm_clear_hour(trained: tuple[FlightDelayModel, pd.DataFrame]) -> None:
     model, holdout = trained
     rows = sample(holdout, 500)
-    calm = rows.assign(visib=10.0, precip=0.0, wind_speed=5.0, wind_gust=np.nan, humid=50.0)
-    storm = rows.assign(visib=0.5, precip=0.3, wind_speed=30.0, wind_gust=45.0, humid=100.0)
+    calm = rows.assign(visib=10.0, precip=0.0, wind_speed=5.0, wind_gust=np.nan, humid=50.0, precip_6h=0.0)
+    storm = rows.assign(visib=0.5, precip=0.3, wind_speed=30.0, wind_gust=45.0, humid=100.0, precip_6h=1.2)
     assert score(model, storm).mean() > score(model, calm).mean() + 0.05
 
 
@@ -123,14 +123,14 @@ def test_a_later_leg_of_the_aircrafts_day_does_not_lower_the_risk(
     assert score(model, third).mean() >= score(model, first).mean() - 0.005
 
 
-def test_a_request_without_the_schedule_fields_is_scored_near_the_others(
+def test_a_request_without_the_optional_fields_is_scored_near_the_others(
     trained: tuple[FlightDelayModel, pd.DataFrame],
 ) -> None:
-    """A client that does not send the schedule fields gets scores (missing, not refused) of the
-    same size as with them."""
+    """A client that does not send the schedule fields nor the precipitation history gets scores
+    (missing, not refused) of the same size as with them."""
     model, holdout = trained
     rows = sample(holdout)
-    bare = rows.assign(**dict.fromkeys(features.SCHEDULE, np.nan))
+    bare = rows.assign(**dict.fromkeys((*features.SCHEDULE, *features.PRECIP_HISTORY), np.nan))
     with_fields, without = score(model, rows), score(model, bare)
     assert ((without > 0) & (without < 1)).all()
     assert abs(without.mean() - with_fields.mean()) < 0.05

@@ -40,6 +40,7 @@ def _frame(rows_per_month: int = 400) -> pd.DataFrame:
                     "aircraft_gap_min": rng.uniform(60, 400, n),
                     "origin_hour_departures": rng.integers(5, 35, n).astype(float),
                     "origin_day_departures": rng.integers(250, 380, n).astype(float),
+                    "precip_6h": rng.exponential(0.02, n),
                     # late departures are disrupted more often: something to learn
                     "disrupted": (rng.random(n) < 0.1 + 0.5 * (dep >= 1700)).astype("int8"),
                 }

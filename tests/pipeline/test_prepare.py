@@ -173,3 +173,43 @@ def test_a_flight_without_a_tail_number_takes_its_usual_place_in_the_aircrafts_d
     df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
     row = df[df["day"] == 5].iloc[0]
     assert row["aircraft_leg"] == 2 and row["aircraft_gap_min"] == 180
+
+
+def test_precipitation_history_sums_the_readings_known_before_departure(tmp_path: Path) -> None:
+    """The 6 h sum ends with the reading the weather fields carry (the hour before the departure
+    hour), reaches into the previous month's partition, and counts an hour without a reading as
+    none (after the month's last reading too)."""
+    raw = _write(
+        tmp_path,
+        [
+            _flight(flight=1, sched_dep_time=1030),  # the 09:00 reading: 04:00–09:00
+            _flight(flight=2, sched_dep_time=130, day=1),  # the reading of 00:00 on the 1st
+            _flight(flight=3, sched_dep_time=1430, day=5),  # 13:00: 08:00–13:00, the last reading 10:00
+            _flight(flight=5, sched_dep_time=2330, day=5),  # 22:00: 12 h after the last reading
+            _flight(flight=4, sched_dep_time=1030, dep_time=None, arr_delay=None),  # cancelled: same sum
+        ],
+        [
+            _weather(h, 40.0, day=d, precip=p)
+            for d, h, p in [(4, 9, 0.5), (5, 3, 1.0), (5, 4, 0.1), (5, 9, 0.02), (5, 10, 2.0)]
+        ]
+        + [_weather(0, 40.0, day=1, precip=0.01)],
+    )
+    prev = raw / "2013-02"
+    prev.mkdir()
+    pd.DataFrame([_weather(h, 30.0, month=2, day=28, precip=0.2) for h in (18, 23)]).to_csv(
+        prev / "weather.csv", index=False
+    )
+    df, _ = prepare_month("2013-03", raw, PARAMS)
+    by = df.set_index("flight")
+    assert by.loc[1, "precip_6h"] == pytest.approx(0.12)  # 04:00 and 09:00; 03:00 is 7 h before
+    assert by.loc[2, "precip_6h"] == pytest.approx(0.21)  # 23:00 on 28 February and 00:00
+    assert by.loc[3, "precip_6h"] == pytest.approx(2.02)
+    assert by.loc[5, "precip_6h"] == 0
+    assert by.loc[4, "precip_6h"] == by.loc[1, "precip_6h"]
+    alone = _write(
+        tmp_path / "alone",
+        [_flight(flight=2, sched_dep_time=130, day=1)],
+        [_weather(0, 40.0, day=1, precip=0.01)],
+    )
+    alone_df, _ = prepare_month("2013-03", alone, PARAMS)
+    assert alone_df["precip_6h"].tolist() == [pytest.approx(0.01)]  # no previous partition: the month's own

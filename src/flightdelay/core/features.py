@@ -49,6 +49,12 @@ SCHEDULE = (
     "origin_hour_departures",  # flights scheduled to leave the origin in the departure's hour
     "origin_day_departures",  # flights scheduled to leave the origin that day
 )
+# Precipitation at the origin (inches) summed over the hourly readings of the 6 hours ending
+# with the reading the weather fields carry (known before departure); an hour without a reading
+# counts as none. Computed by `prepare`, sent by a client. Absent or null is encoded as 0 (none
+# recorded), as `prepare` counts a missing reading: training never has them missing, so the trees
+# learned no default branch for them (it would score a bare request as if it had rained).
+PRECIP_HISTORY = ("precip_6h",)
 # The raw record a prediction needs: what is known before departure (the request schema).
 INPUT_COLUMNS = (
     "year",
@@ -62,6 +68,7 @@ INPUT_COLUMNS = (
     "distance",
     *WEATHER,
     *SCHEDULE,
+    *PRECIP_HISTORY,
 )
 # What identifies a flight for the outcomes join (not model inputs): the flight number is optional
 # in a request; a prediction logged without it cannot be joined with its outcome.
@@ -69,20 +76,12 @@ FLIGHT_KEY = ("carrier", "flight", "origin", "year", "month", "day", "sched_dep_
 # Feature lists by spec version. A bundle of an older version is still scored: its spec names
 # its own list, every feature of which this code still encodes the same way (the new request
 # fields are then ignored).
-FEATURES_V1 = (
-    "carrier",
-    "origin",
-    "dest",
-    "month",
-    "day_of_week",
-    "dep_minute",
-    "arr_minute",
-    "distance",
-    *WEATHER,
-)
-FEATURES = (*FEATURES_V1, *SCHEDULE)
-SPEC_VERSION = 2
-FEATURES_BY_VERSION = {1: FEATURES_V1, 2: FEATURES}
+CALENDAR_V1 = ("month", "day_of_week", "dep_minute", "arr_minute")
+FEATURES_V1 = (*CATEGORICAL, *CALENDAR_V1, "distance", *WEATHER)
+FEATURES_V2 = (*FEATURES_V1, *SCHEDULE)
+FEATURES = (*FEATURES_V2, *PRECIP_HISTORY)
+SPEC_VERSION = 3
+FEATURES_BY_VERSION = {1: FEATURES_V1, 2: FEATURES_V2, 3: FEATURES}
 NAN = float("nan")
 
 
@@ -197,7 +196,8 @@ def encode_frame(spec: FeatureSpec, df: pd.DataFrame) -> np.ndarray:
         elif name in derived:
             out[:, j] = derived[name]
         else:
-            out[:, j] = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype="float64", na_value=NAN)
+            v = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype="float64", na_value=NAN)
+            out[:, j] = np.nan_to_num(v, nan=0.0) if name in PRECIP_HISTORY else v
     return out
 
 
@@ -223,7 +223,8 @@ def encode_record(spec: FeatureSpec, rec: Mapping[str, Any]) -> list[float]:
             row.append(_minute_of_day(float(rec["sched_arr_time"])))
         else:
             v = rec.get(name)
-            row.append(NAN if v is None else float(v))
+            x = NAN if v is None else float(v)
+            row.append(0.0 if math.isnan(x) and name in PRECIP_HISTORY else x)
     return row
 
 
@@ -278,7 +279,7 @@ def encode_columns(
             hhmm = np.trunc(numeric["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
             out[:, j] = np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100)  # as `_minute_of_day`
         else:
-            out[:, j] = numeric[name]
+            out[:, j] = np.nan_to_num(numeric[name], nan=0.0) if name in PRECIP_HISTORY else numeric[name]
     return out
 
 

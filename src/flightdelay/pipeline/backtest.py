@@ -184,7 +184,10 @@ def source_rows(p: Params, months: Sequence[str]) -> pd.DataFrame:
             raw = Path(p.paths.raw)
             if not (raw / m / source.FLIGHTS_FILE).is_file():
                 raw = Path(tmp)
-                source.materialize(m, raw)
+                # the previous month beside it: its last day's weather starts the precipitation sums
+                for part in (prepare.previous_month(m), m):
+                    if part in source.AVAILABLE_MONTHS and not (raw / part).is_dir():
+                        source.materialize(part, raw)
             df, _ = prepare.prepare_month(m, raw, p)
             frames.append(df.loc[~df["is_duplicate"], featurize.KEEP])
     return pd.concat(frames, ignore_index=True)

@@ -19,6 +19,10 @@ Documented rules
   was named (the source then has no tail number) takes the median leg and gap of the same
   carrier, flight number, origin and scheduled time on the month's other days, so that an unknown
   aircraft does not give the cancellation away.
+- Precipitation history (`features.PRECIP_HISTORY`): the origin's precipitation summed over the
+  readings of the 6 hours ending with the reading the flight's weather fields carry (an
+  hour without a reading counts as none), from the month's weather and, when its partition is
+  under the same folder, the previous month's (else the first day's sums start with the month).
 - Wind speeds above `prepare.max_wind_speed_mph` are sensor errors (the source has 1,048 mph) and
   become missing.
 - Duplicated flights (same date, carrier, flight number, origin and scheduled time) are *flagged*
@@ -153,6 +157,54 @@ def schedule_features(fl: pd.DataFrame) -> pd.DataFrame:
     return out[list(features.SCHEDULE)]
 
 
+def precip_history(fl: pd.DataFrame, we: pd.DataFrame, lead_hours: int) -> pd.DataFrame:
+    """`features.PRECIP_HISTORY` for each row of a month's flights (same index), from the weather
+    readings `we` (deduplicated, not yet shifted): missing before the first reading only."""
+    names = features.PRECIP_HISTORY
+    out = pd.DataFrame(float("nan"), index=fl.index, columns=list(names))
+    if "precip" not in we.columns or not len(fl):
+        return out
+    at = pd.to_datetime(we[["year", "month", "day", "hour"]], errors="coerce")
+    rain = pd.DataFrame(
+        {"origin": we["origin"], "at": at, "inches": pd.to_numeric(we["precip"], errors="coerce").fillna(0)}
+    ).dropna(subset=["at"])
+    day = pd.to_datetime(fl[["year", "month", "day"]], errors="coerce")
+    known = day + pd.to_timedelta(fl["sched_dep_time"] // 100 - lead_hours, unit="h")
+    for origin, g in rain.groupby("origin", sort=False):
+        series = g.set_index("at")["inches"].sort_index()
+        mine = (fl["origin"] == origin).to_numpy()
+        # to the month's last departure: the hours after the last reading hold none
+        end = max(series.index[-1], known[mine].max()) if mine.any() else series.index[-1]
+        hourly = series.reindex(pd.date_range(series.index[0], end, freq="h"), fill_value=0.0)
+        for name in names:
+            hours = int(name.removeprefix("precip_").removesuffix("h"))
+            summed = hourly.rolling(hours, min_periods=1).sum()
+            out.loc[mine, name] = summed.reindex(known[mine]).to_numpy()
+    return out
+
+
+def previous_month(month: str) -> str:
+    year, mon = int(month[:4]), int(month[5:])
+    return f"{year - (mon == 1):04d}-{(mon - 2) % 12 + 1:02d}"
+
+
+def _previous_weather(month: str, raw: Path) -> pd.DataFrame | None:
+    """The previous month's weather readings when its partition is under `raw` and readable."""
+    path = raw / previous_month(month) / WEATHER_FILE
+    if not path.is_file():
+        return None
+    try:
+        we = pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError):
+        return None  # its own prepare reports it
+    cols = [*WEATHER_KEYS, "precip"]
+    if any(c not in we.columns for c in cols) or any(
+        not pd.api.types.is_integer_dtype(we[c]) for c in WEATHER_KEYS if c != "origin"
+    ):
+        return None
+    return we[cols]
+
+
 def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
     fl = _read_csv(raw / month / FLIGHTS_FILE, month)
     we = _read_csv(raw / month / WEATHER_FILE, month)
@@ -167,12 +219,15 @@ def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[
 
     we = we.drop_duplicates(subset=WEATHER_KEYS, keep="first")
     info["weather_duplicates_dropped"] = info["weather_rows"] - len(we)
+    before = _previous_weather(month, raw)
+    readings = we if before is None else pd.concat([before, we]).drop_duplicates(WEATHER_KEYS, keep="last")
+    history = precip_history(fl, readings, p.prepare.weather_lead_hours)
     if p.prepare.weather_lead_hours:
         we = _known_from(we, p.prepare.weather_lead_hours)
     if "wind_speed" in we.columns and pd.api.types.is_numeric_dtype(we["wind_speed"]):
         we.loc[we["wind_speed"] > p.prepare.max_wind_speed_mph, "wind_speed"] = float("nan")
 
-    fl = fl.assign(hour=fl["sched_dep_time"] // 100).join(schedule_features(fl))
+    fl = fl.assign(hour=fl["sched_dep_time"] // 100).join(schedule_features(fl)).join(history)
     # Columns missing from a partition become empty so that validate can report all of them at once.
     for col in features.INPUT_COLUMNS:
         if col not in fl.columns and col not in we.columns:
