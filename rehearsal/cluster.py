@@ -196,7 +196,7 @@ def july_rows(params_file: Path, limit: int | None) -> list[dict[str, Any]]:
 
     with tempfile.TemporaryDirectory() as tmp:
         source.materialize("2013-07", Path(tmp))
-        df, _ = prepare_month("2013-07", Path(tmp), load_params(params_file))
+        df, _ = prepare_month("2013-07", Path(tmp), load_params(params_file).prepare)
     df = df.loc[~df["is_duplicate"], [*features.INPUT_COLUMNS, "flight"]]
     if limit:
         df = df.sample(n=min(limit, len(df)), random_state=7)

@@ -83,7 +83,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-drift-") as tmp:
         tmpd = Path(tmp)
         source.materialize(MONTH, tmpd / "raw")
-        month, _ = prepare_month(MONTH, tmpd / "raw", p)
+        month, _ = prepare_month(MONTH, tmpd / "raw", p.prepare)
         month = month.loc[~month["is_duplicate"]].reset_index(drop=True)
         month = month.assign(score=check.score_with_bundle(month, Path(p.paths.bundle)))
         month = month.drop(columns=["disrupted"])  # as from the prediction log: no outcomes

@@ -48,7 +48,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-outcomes-") as tmp:
         tmpd = Path(tmp)
         source.materialize(MONTH, tmpd / "raw")
-        month, _ = prepare_month(MONTH, tmpd / "raw", p)
+        month, _ = prepare_month(MONTH, tmpd / "raw", p.prepare)
         month = month.loc[~month["is_duplicate"]].reset_index(drop=True)
         scores = check.score_with_bundle(month, Path(p.paths.bundle))
         block = month_lines(month, scores, model_version=version)

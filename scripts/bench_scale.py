@@ -47,7 +47,7 @@ def build_years(tmp: Path, scales: list[int], p: Params) -> dict[int, Path]:
     frames = []
     for month in source.AVAILABLE_MONTHS:
         source.materialize(month, raw)
-        df, _ = prepare_month(month, raw, p)
+        df, _ = prepare_month(month, raw, p.prepare)
         frames.append(df.loc[~df["is_duplicate"], COLUMNS])
     year = pd.concat(frames, ignore_index=True)
     spec = features.fit_spec(year, "disrupted", p.featurize.min_category_count)
@@ -76,7 +76,7 @@ def run_one(engine: str, features_dir: Path, args: argparse.Namespace) -> dict[s
     if engine == "local":
         frame = pd.read_parquet(features_dir / "train.parquet", columns=COLUMNS)
         rows = len(frame)
-        train.fit(p, frame, spec)
+        train.fit(train.config(p), frame, spec)
     else:
         import dask.dataframe as dd
 

@@ -28,8 +28,9 @@ class Subcommand:
     so a pipeline stage starts without MLflow, the gate's or the report's imports)."""
 
     module: str
-    # A `dvc.yaml` stage: `module.run(params)`, no flags, with this help line. Otherwise the module's
-    # `register(subparsers, handlers)` adds its own parser.
+    # A `dvc.yaml` stage: `module.run(params.paths, module.config(params))`, no flags, with this
+    # help line; the stage sees only the params its `config` picks (those dvc.yaml lists).
+    # Otherwise the module's `register(subparsers, handlers)` adds its own parser.
     stage_help: str = ""
 
 
@@ -63,7 +64,8 @@ COMMANDS: dict[str, Subcommand] = {
 def _stage(name: str, command: Subcommand) -> Handler:
     def handler(args: argparse.Namespace, p: Params) -> int:
         try:
-            importlib.import_module(command.module).run(p)
+            stage = importlib.import_module(command.module)
+            stage.run(p.paths, stage.config(p))
         except FileNotFoundError as e:  # an input the stages before this one write
             raise DataError(
                 f"{name}: input {e.filename} is missing",

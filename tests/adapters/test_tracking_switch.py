@@ -38,7 +38,7 @@ def test_train_with_tracking_off_logs_nothing_and_writes_the_same_model(
     (pipeline_repo / "mlflow.db").unlink(missing_ok=True)  # what the pipeline's own run left
     shutil.rmtree(pipeline_repo / "mlruns", ignore_errors=True)
 
-    train.run(p)
+    train.run(p.paths, train.config(p))
 
     assert "not logged to MLflow (FLIGHTDELAY_TRACKING=off)" in capsys.readouterr().err
     assert not (pipeline_repo / "mlflow.db").exists()

@@ -31,17 +31,18 @@ def test_dask_engine_matches_the_local_engine(
     monkeypatch.chdir(pipeline_repo)
     edit_params(pipeline_repo, {"train": SAME_SAMPLE})
     p = load_params("params.yaml")
-    train.run(p, log=False)
-    local_auc = evaluate.run(p)["roc_auc"]
-    local = bundle.load(shutil.copytree(bundle_stage.run(p), tmp_path / "local"), require_manifest=True)
+    train.run(p.paths, train.config(p), log=False)
+    local_auc = evaluate.run(p.paths, evaluate.config(p))["roc_auc"]
+    written_bundle = bundle_stage.run(p.paths, bundle_stage.config(p))
+    local = bundle.load(shutil.copytree(written_bundle, tmp_path / "local"), require_manifest=True)
 
     edit_params(pipeline_repo, {"train": DASK})
     p = load_params("params.yaml")
     written = Path(p.paths.model).stat().st_mtime_ns
-    train.run(p, log=False)
+    train.run(p.paths, train.config(p), log=False)
     assert "xgboost.dask on 2 worker(s)" in capsys.readouterr().err
-    metrics = evaluate.run(p)
-    dask_bundle = bundle.load(bundle_stage.run(p), require_manifest=True)
+    metrics = evaluate.run(p.paths, evaluate.config(p))
+    dask_bundle = bundle.load(bundle_stage.run(p.paths, bundle_stage.config(p)), require_manifest=True)
 
     # The dask engine wrote its own model (on this small data it may be byte-identical to the local one).
     assert Path(p.paths.model).stat().st_mtime_ns != written, "the dask engine did not write a model"
@@ -54,7 +55,7 @@ def test_dask_engine_matches_the_local_engine(
     holdout = pd.read_parquet(Path(p.paths.features) / "holdout.parquet").head(200)
     records = holdout[list(features.INPUT_COLUMNS)].to_dict("records")
     served = dask_bundle.booster.inplace_predict(features.encode_records(dask_bundle.spec, records))
-    np.testing.assert_allclose(served, evaluate.score_frame(evaluate.load_model(p), holdout), atol=1e-6)
+    np.testing.assert_allclose(served, evaluate.score_frame(evaluate.load_model(p.paths), holdout), atol=1e-6)
 
 
 def test_unreachable_scheduler_is_a_config_error() -> None:

@@ -3,9 +3,11 @@ every params key it touched and every module of the package it imported.
 
     python tests/pipeline/stage_probe.py <stage>      (in a pipeline repository)
 
-A key is recorded when a stage reads a field of a params section (`p.train.max_depth` records
-`train.max_depth`); dumping a whole section (`model_dump`) records the section. `paths` are not
-params for DVC (they are deps and outs) and are left out.
+The stage runs as the command runs it, `run(paths, config(params))`. A key is recorded when a
+stage reads a field of a params section, in its `config` or in `run` through a section `config`
+passed on (`p.train.max_depth` records `train.max_depth`); dumping a whole section
+(`model_dump`) records the section. `paths` are not params for DVC (they are deps and outs) and
+are left out.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def probe(stage: str) -> dict[str, Any]:
     Section.__getattribute__ = recording  # type: ignore[method-assign]
     try:
         module = importlib.import_module(f"flightdelay.pipeline.{stage}")
-        module.run(p)
+        module.run(p.paths, module.config(p))
     finally:
         Section.__getattribute__ = original  # type: ignore[method-assign]
     modules = sorted(

@@ -33,7 +33,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _validate(raw: Path, months: tuple[str, ...], v: ValidateParams = PARAMS.validate_) -> dict[str, Any]:
     frames, parts = [], {}
     for month in months:
-        df, parts[month] = prepare_month(month, raw, PARAMS)
+        df, parts[month] = prepare_month(month, raw, PARAMS.prepare)
         frames.append(df)
     return check(pd.concat(frames, ignore_index=True), parts, v)
 

@@ -14,8 +14,8 @@ from flightdelay.pipeline.prepare import prepare_month
 from flightdelay.pipeline.source import RAW_FLIGHT_COLUMNS, RAW_WEATHER_COLUMNS
 from tests.helpers import REPO_ROOT
 
-PARAMS = load_params(REPO_ROOT / "params.yaml")
-SAME_HOUR = PARAMS.model_copy(update={"prepare": PARAMS.prepare.model_copy(update={"weather_lead_hours": 0})})
+PREPARE = load_params(REPO_ROOT / "params.yaml").prepare
+SAME_HOUR = PREPARE.model_copy(update={"weather_lead_hours": 0})
 
 
 def _flight(**kw: object) -> dict[str, object]:
@@ -67,7 +67,7 @@ def test_label_rules(tmp_path: Path) -> None:
         _flight(flight=3, arr_delay=None, dep_time=None),  # cancelled
         _flight(flight=4, arr_delay=None),  # diverted (departed, never arrived)
     ]
-    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PREPARE)
     assert df.sort_values("flight")["disrupted"].tolist() == [0, 1, 1, 1]
     assert df.sort_values("flight")["cancelled"].tolist() == [False, False, True, False]
 
@@ -85,14 +85,14 @@ def test_weather_joins_on_the_scheduled_hour_first_reading_kept(tmp_path: Path) 
 
 def test_duplicates_are_flagged_not_dropped(tmp_path: Path) -> None:
     flights = [_flight(flight=1), _flight(flight=1), _flight(flight=2)]
-    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PREPARE)
     assert len(df) == 3 and df["is_duplicate"].sum() == 1
 
 
 def test_missing_join_key_is_a_readable_error(tmp_path: Path) -> None:
     flights = [{k: v for k, v in _flight().items() if k != "origin"}]
     with pytest.raises(DataValidationError, match=r"2013-03 flights.csv has no column 'origin'"):
-        prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+        prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PREPARE)
 
 
 def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> Non
     text = (raw / "2013-03" / "flights.csv").read_text()
     assert "2013.0," in text  # the fixture really holds floats
     with pytest.raises(DataValidationError) as e:
-        prepare_month("2013-03", raw, PARAMS)
+        prepare_month("2013-03", raw, PREPARE)
     msg = str(e.value)
     assert "column 'year'" in msg and "float" in msg and "2013.0" in msg, msg
     assert "0 of" not in msg, msg
@@ -113,9 +113,7 @@ def test_a_float_join_key_says_it_is_float_and_what_to_do(tmp_path: Path) -> Non
 
 def test_weather_known_an_hour_before_the_scheduled_departure(tmp_path: Path) -> None:
     """weather_lead_hours: 1 — the reading of the hour before, across midnight too."""
-    lead = SAME_HOUR.model_copy(
-        update={"prepare": SAME_HOUR.prepare.model_copy(update={"weather_lead_hours": 1})}
-    )
+    lead = SAME_HOUR.model_copy(update={"weather_lead_hours": 1})
     weather = [_weather(4, 30.0), _weather(5, 40.0), _weather(23, 20.0, day=4), _weather(0, 21.0)]
     flights = [
         _flight(flight=1, sched_dep_time=559),  # 04:00 reading
@@ -127,7 +125,7 @@ def test_weather_known_an_hour_before_the_scheduled_departure(tmp_path: Path) ->
     assert by.loc[1, "temp"] == 30.0
     assert by.loc[2, "temp"] == 20.0
     assert pd.isna(by.loc[3, "temp"])
-    assert PARAMS.prepare.weather_lead_hours == 1  # what the pipeline uses
+    assert PREPARE.weather_lead_hours == 1  # what the pipeline uses
 
 
 def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Path) -> None:
@@ -141,7 +139,7 @@ def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Pa
         _flight(flight=5, tailnum="N2", sched_dep_time=630),
         _flight(flight=6, tailnum="N3", sched_dep_time=645, origin="JFK"),
     ]
-    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PREPARE)
     by = df.set_index("flight")
     assert by["aircraft_leg"].tolist() == [1, 2, 3, 1, 1, 1]
     assert by.loc[2, "aircraft_gap_min"] == 4 * 60 + 15 and by.loc[3, "aircraft_gap_min"] == 6 * 60 + 5
@@ -156,7 +154,7 @@ def test_schedule_features_come_from_the_schedule_not_from_outcomes(tmp_path: Pa
             [{**f, "dep_time": 600, "arr_delay": 0} for f in flights],
             [_weather(5, 40.0)],
         ),
-        PARAMS,
+        PREPARE,
     )
     cols = list(features.SCHEDULE)
     pd.testing.assert_frame_equal(again[cols], df[cols])
@@ -170,7 +168,7 @@ def test_a_flight_without_a_tail_number_takes_its_usual_place_in_the_aircrafts_d
         + [_flight(flight=7, tailnum="N1", sched_dep_time=900, day=d) for d in (3, 4)]
         + [_flight(flight=7, tailnum=None, sched_dep_time=900, day=5, dep_time=None, arr_delay=None)]
     )
-    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PARAMS)
+    df, _ = prepare_month("2013-03", _write(tmp_path, flights, [_weather(5, 40.0)]), PREPARE)
     row = df[df["day"] == 5].iloc[0]
     assert row["aircraft_leg"] == 2 and row["aircraft_gap_min"] == 180
 
@@ -199,7 +197,7 @@ def test_precipitation_history_sums_the_readings_known_before_departure(tmp_path
     pd.DataFrame([_weather(h, 30.0, month=2, day=28, precip=0.2) for h in (18, 23)]).to_csv(
         prev / "weather.csv", index=False
     )
-    df, _ = prepare_month("2013-03", raw, PARAMS)
+    df, _ = prepare_month("2013-03", raw, PREPARE)
     by = df.set_index("flight")
     assert by.loc[1, "precip_6h"] == pytest.approx(0.12)  # 04:00 and 09:00; 03:00 is 7 h before
     assert by.loc[2, "precip_6h"] == pytest.approx(0.21)  # 23:00 on 28 February and 00:00
@@ -211,5 +209,5 @@ def test_precipitation_history_sums_the_readings_known_before_departure(tmp_path
         [_flight(flight=2, sched_dep_time=130, day=1)],
         [_weather(0, 40.0, day=1, precip=0.01)],
     )
-    alone_df, _ = prepare_month("2013-03", alone, PARAMS)
+    alone_df, _ = prepare_month("2013-03", alone, PREPARE)
     assert alone_df["precip_6h"].tolist() == [pytest.approx(0.01)]  # no previous partition: the month's own

@@ -28,7 +28,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _validate(raw: Path) -> dict[str, Any]:
-    df, info = prepare_month(MONTH, raw, PARAMS)
+    df, info = prepare_month(MONTH, raw, PARAMS.prepare)
     return check(df, {MONTH: info}, PARAMS.validate_)
 
 

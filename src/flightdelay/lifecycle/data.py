@@ -125,7 +125,7 @@ def _validate(params: Params, raw: Path, staging: Path, month: str) -> None:
     frames, parts = [], {}
     others = [m for m in params.window_months if m != month and (raw / m / source.FLIGHTS_FILE).exists()]
     for m, where in [*((m, raw) for m in others), (month, staging)]:
-        df, parts[m] = prepare.prepare_month(m, where, params)
+        df, parts[m] = prepare.prepare_month(m, where, params.prepare)
         frames.append(df)
     rows = pd.concat(frames, ignore_index=True)
     # As the prepare stage stores them: text that failed to parse stays text for the rules to name.

@@ -137,7 +137,7 @@ def gather(
     base_md5 = dvcio.parse_lock_outs(_git_text(base, "dvc.lock")).get(p.paths.model)
     paired = None
     if champ is not None and cand_md5 != champ.model_md5:
-        cand_score = score_frame(load_model(p), holdout)
+        cand_score = score_frame(load_model(p.paths), holdout)
         paired = promotion.delong(holdout["disrupted"].to_numpy(), cand_score, champ.score).to_dict()
     evidence = Evidence(
         candidate=candidate,

@@ -17,6 +17,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,15 @@ from sklearn import metrics as skm
 from flightdelay.core import features
 from flightdelay.core.errors import ConfigError, DataError
 from flightdelay.core.model import fit_model
-from flightdelay.core.params import Params, TrainParams, month_range
+from flightdelay.core.params import (
+    BacktestParams,
+    Params,
+    Paths,
+    PrepareParams,
+    TrainParams,
+    Window,
+    month_range,
+)
 from flightdelay.core.progress import say
 
 PLOT_FILE = "backtest.json"  # under paths.plots: one row per month, for `dvc plots`
@@ -160,9 +169,29 @@ def round_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- I/O edges
 
 
-def featurized_rows(p: Params) -> pd.DataFrame:
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What the stage reads of params.yaml: its section, the model's (`train`, and the category
+    floor of its feature spec) and the window whose months it scores."""
+
+    backtest: BacktestParams
+    train: TrainParams
+    min_category_count: int
+    window: Window
+
+
+def config(p: Params) -> BacktestConfig:
+    return BacktestConfig(
+        backtest=p.backtest,
+        train=p.train,
+        min_category_count=p.featurize.min_category_count,
+        window=p.data.window,
+    )
+
+
+def featurized_rows(paths: Paths) -> pd.DataFrame:
     """The pipeline's featurized rows (train + holdout): duplicates already dropped."""
-    files = [Path(p.paths.features) / f"{split}.parquet" for split in ("train", "holdout")]
+    files = [Path(paths.features) / f"{split}.parquet" for split in ("train", "holdout")]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise DataError(
@@ -173,7 +202,7 @@ def featurized_rows(p: Params) -> pd.DataFrame:
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
 
 
-def source_rows(p: Params, months: Sequence[str]) -> pd.DataFrame:
+def source_rows(paths: Paths, prepare_params: PrepareParams, months: Sequence[str]) -> pd.DataFrame:
     """Months prepared as the pipeline prepares them: from `paths.raw` when the partition is there,
     else cut from the embedded source into a temporary folder (nothing DVC tracks changes)."""
     from flightdelay.pipeline import featurize, prepare, source
@@ -181,22 +210,24 @@ def source_rows(p: Params, months: Sequence[str]) -> pd.DataFrame:
     frames = []
     with tempfile.TemporaryDirectory(prefix="flightdelay-backtest-") as tmp:
         for m in months:
-            raw = Path(p.paths.raw)
+            raw = Path(paths.raw)
             if not (raw / m / source.FLIGHTS_FILE).is_file():
                 raw = Path(tmp)
                 # the previous month beside it: its last day's weather starts the precipitation sums
                 for part in (prepare.previous_month(m), m):
                     if part in source.AVAILABLE_MONTHS and not (raw / part).is_dir():
                         source.materialize(part, raw)
-            df, _ = prepare.prepare_month(m, raw, p)
+            df, _ = prepare.prepare_month(m, raw, prepare_params)
             frames.append(df.loc[~df["is_duplicate"], featurize.KEEP])
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate(p: Params, frame: pd.DataFrame, months: Sequence[str], min_train_months: int) -> dict[str, Any]:
-    b = p.backtest
+def evaluate(
+    cfg: BacktestConfig, frame: pd.DataFrame, months: Sequence[str], min_train_months: int
+) -> dict[str, Any]:
+    b = cfg.backtest
     t0 = time.perf_counter()
-    fitter = xgboost_fitter(p.train, min_category_count=p.featurize.min_category_count, n_jobs=b.n_jobs)
+    fitter = xgboost_fitter(cfg.train, min_category_count=cfg.min_category_count, n_jobs=b.n_jobs)
     rows = rolling_origin(
         frame, months, min_train_months=min_train_months, fitter=fitter, bins=b.calibration_bins
     )
@@ -219,10 +250,10 @@ def write(result: dict[str, Any], path: Path, plot: Path | None = None) -> None:
         plot.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def run(p: Params) -> dict[str, Any]:
+def run(paths: Paths, cfg: BacktestConfig) -> dict[str, Any]:
     """The stage: the pipeline's window, its featurized rows, `paths.backtest` and the plot data."""
-    result = evaluate(p, featurized_rows(p), p.window_months, p.backtest.min_train_months)
-    write(result, Path(p.paths.backtest), Path(p.paths.plots) / PLOT_FILE)
+    result = evaluate(cfg, featurized_rows(paths), cfg.window.months, cfg.backtest.min_train_months)
+    write(result, Path(paths.backtest), Path(paths.plots) / PLOT_FILE)
     s = result["summary"]
     say(
         f"backtest: {len(s['months'])} months in {result['seconds']}s: mean ROC AUC "
@@ -245,15 +276,19 @@ def parse_window(text: str) -> list[str]:
 
 
 def _handler(args: argparse.Namespace, p: Params) -> int:
+    cfg = config(p)
     if args.window is None and args.min_train_months is None and args.out is None:
-        result = run(p)
+        result = run(p.paths, cfg)
     else:
-        months = parse_window(args.window) if args.window else p.window_months
-        min_train = p.backtest.min_train_months if args.min_train_months is None else args.min_train_months
+        months = parse_window(args.window) if args.window else cfg.window.months
+        min_train = cfg.backtest.min_train_months if args.min_train_months is None else args.min_train_months
         if min_train < 1:
             raise ConfigError(f"--min-train-months {min_train} is not a month count", hint="pass 1 or more")
-        frame = featurized_rows(p) if set(months) <= set(p.window_months) else source_rows(p, months)
-        result = evaluate(p, frame, months, min_train)
+        if set(months) <= set(cfg.window.months):
+            frame = featurized_rows(p.paths)
+        else:
+            frame = source_rows(p.paths, p.prepare, months)
+        result = evaluate(cfg, frame, months, min_train)
         if args.out:
             write(result, Path(args.out))
             say(f"backtest: written to {args.out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from flightdelay.core.metrics import (
     slice_metrics,
 )
 from flightdelay.core.model import FlightDelayModel, load_classifier
-from flightdelay.core.params import Params
+from flightdelay.core.params import EvaluateParams, Params, Paths
 from flightdelay.core.progress import say
 
 SLICES = ("carrier", "origin")
@@ -29,20 +30,37 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def load_model(p: Params) -> FlightDelayModel:
-    return FlightDelayModel(features.FeatureSpec.load(p.paths.feature_spec), load_classifier(p.paths.model))
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """What the stage reads of params.yaml: its section and the drift reference's sample
+    (`featurize.reference_sample_rows` rows drawn with `featurize.seed`)."""
+
+    evaluate: EvaluateParams
+    reference_rows: int
+    seed: int
+
+
+def config(p: Params) -> EvaluateConfig:
+    return EvaluateConfig(
+        evaluate=p.evaluate, reference_rows=p.featurize.reference_sample_rows, seed=p.featurize.seed
+    )
+
+
+def load_model(paths: Paths) -> FlightDelayModel:
+    """The pipeline's model (`paths.model`) with its feature spec (`paths.feature_spec`)."""
+    return FlightDelayModel(features.FeatureSpec.load(paths.feature_spec), load_classifier(paths.model))
 
 
 def score_frame(model: FlightDelayModel, df: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(df[list(features.INPUT_COLUMNS)])[:, 1])
 
 
-def run(p: Params) -> dict[str, Any]:
-    fdir = Path(p.paths.features)
+def run(paths: Paths, cfg: EvaluateConfig) -> dict[str, Any]:
+    fdir = Path(paths.features)
     holdout = pd.read_parquet(fdir / "holdout.parquet")
     train = pd.read_parquet(fdir / "train.parquet")
-    model = load_model(p)
-    thr = p.evaluate.threshold
+    model = load_model(paths)
+    thr = cfg.evaluate.threshold
     y = holdout["disrupted"].to_numpy()
     score = score_frame(model, holdout)
 
@@ -54,16 +72,16 @@ def run(p: Params) -> dict[str, Any]:
         "holdout_months": holdout_months,
         "train_rows": len(train),
     }
-    _write_json(Path(p.paths.metrics), metrics)
+    _write_json(Path(paths.metrics), metrics)
 
     frame = holdout.assign(y=y, score=score)
-    slices = [s for by in SLICES for s in slice_metrics(frame, by, thr, p.evaluate.min_slice_rows)]
-    _write_json(Path(p.paths.slices), slices)
+    slices = [s for by in SLICES for s in slice_metrics(frame, by, thr, cfg.evaluate.min_slice_rows)]
+    _write_json(Path(paths.slices), slices)
 
-    plots = Path(p.paths.plots)
+    plots = Path(paths.plots)
     _write_json(plots / "roc.json", roc_points(y, score))
     _write_json(plots / "precision_recall.json", pr_points(y, score))
-    _write_json(plots / "calibration.json", calibration_points(y, score, p.evaluate.calibration_bins))
+    _write_json(plots / "calibration.json", calibration_points(y, score, cfg.evaluate.calibration_bins))
     gain = model.classifier.get_booster().get_score(importance_type="gain")
     names = list(features.FEATURES)
     importance = sorted(
@@ -82,11 +100,11 @@ def run(p: Params) -> dict[str, Any]:
     )
 
     # Reference for drift checks: a fixed-seed sample of the training rows with label and score.
-    n = min(p.featurize.reference_sample_rows, len(train))
-    ref = train.sample(n=n, random_state=p.featurize.seed).reset_index(drop=True)
+    n = min(cfg.reference_rows, len(train))
+    ref = train.sample(n=n, random_state=cfg.seed).reset_index(drop=True)
     ref = ref[["partition", *features.INPUT_COLUMNS, "disrupted"]].assign(score=score_frame(model, ref))
-    Path(p.paths.reference).parent.mkdir(parents=True, exist_ok=True)
-    ref.to_parquet(p.paths.reference, index=False)
+    Path(paths.reference).parent.mkdir(parents=True, exist_ok=True)
+    ref.to_parquet(paths.reference, index=False)
 
     say(
         f"evaluate: {', '.join(holdout_months)} ROC AUC {m['roc_auc']:.4f}  "

@@ -34,6 +34,7 @@ Documented rules
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ import pandas as pd
 
 from flightdelay.core import features
 from flightdelay.core.errors import DataError, DataValidationError
-from flightdelay.core.params import Params
+from flightdelay.core.params import Params, Paths, PrepareParams, Window
 from flightdelay.core.progress import say
 from flightdelay.pipeline.source import FLIGHTS_FILE, WEATHER_FILE
 
@@ -205,7 +206,7 @@ def _previous_weather(month: str, raw: Path) -> pd.DataFrame | None:
     return we[cols]
 
 
-def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[str, Any]]:
+def prepare_month(month: str, raw: Path, cfg: PrepareParams) -> tuple[pd.DataFrame, dict[str, Any]]:
     fl = _read_csv(raw / month / FLIGHTS_FILE, month)
     we = _read_csv(raw / month / WEATHER_FILE, month)
     info: dict[str, Any] = {
@@ -221,11 +222,11 @@ def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[
     info["weather_duplicates_dropped"] = info["weather_rows"] - len(we)
     before = _previous_weather(month, raw)
     readings = we if before is None else pd.concat([before, we]).drop_duplicates(WEATHER_KEYS, keep="last")
-    history = precip_history(fl, readings, p.prepare.weather_lead_hours)
-    if p.prepare.weather_lead_hours:
-        we = _known_from(we, p.prepare.weather_lead_hours)
+    history = precip_history(fl, readings, cfg.weather_lead_hours)
+    if cfg.weather_lead_hours:
+        we = _known_from(we, cfg.weather_lead_hours)
     if "wind_speed" in we.columns and pd.api.types.is_numeric_dtype(we["wind_speed"]):
-        we.loc[we["wind_speed"] > p.prepare.max_wind_speed_mph, "wind_speed"] = float("nan")
+        we.loc[we["wind_speed"] > cfg.max_wind_speed_mph, "wind_speed"] = float("nan")
 
     fl = fl.assign(hour=fl["sched_dep_time"] // 100).join(schedule_features(fl)).join(history)
     # Columns missing from a partition become empty so that validate can report all of them at once.
@@ -241,18 +242,30 @@ def prepare_month(month: str, raw: Path, p: Params) -> tuple[pd.DataFrame, dict[
     )
     arr_delay = pd.to_numeric(df["arr_delay"], errors="coerce")
     df["cancelled"] = df["dep_time"].isna()
-    df["disrupted"] = ((arr_delay >= p.prepare.delay_threshold_min) | arr_delay.isna()).astype("int8")
+    df["disrupted"] = ((arr_delay >= cfg.delay_threshold_min) | arr_delay.isna()).astype("int8")
     df["is_duplicate"] = df.duplicated(subset=[k for k in FLIGHT_KEYS if k in df.columns])
     df["partition"] = month
     return df[OUTPUT_COLUMNS], info
 
 
-def run(p: Params) -> pd.DataFrame:
-    raw = Path(p.paths.raw)
-    out_dir = Path(p.paths.prepared)
+@dataclass(frozen=True)
+class PrepareConfig:
+    """What the stage reads of params.yaml: its section and the window's months (`data.window`)."""
+
+    prepare: PrepareParams
+    window: Window
+
+
+def config(p: Params) -> PrepareConfig:
+    return PrepareConfig(prepare=p.prepare, window=p.data.window)
+
+
+def run(paths: Paths, cfg: PrepareConfig) -> pd.DataFrame:
+    raw = Path(paths.raw)
+    out_dir = Path(paths.prepared)
     frames, parts = [], {}
-    for month in p.window_months:
-        df, info = prepare_month(month, raw, p)
+    for month in cfg.window.months:
+        df, info = prepare_month(month, raw, cfg.prepare)
         frames.append(df)
         parts[month] = info
         rate = f"{df['disrupted'].mean():.3f}" if len(df) else "n/a"

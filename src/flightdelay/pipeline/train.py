@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +15,26 @@ from flightdelay.core import features
 from flightdelay.core.errors import ConfigError, RegistryError
 from flightdelay.core.metrics import ranking_metrics
 from flightdelay.core.model import FlightDelayModel, fit_dask, fit_model
-from flightdelay.core.params import DaskParams, Params
+from flightdelay.core.params import DaskParams, Params, Paths, TrainParams, Window
 from flightdelay.core.progress import say, step
 
 
-def fit(p: Params, train: pd.DataFrame, spec: features.FeatureSpec) -> FlightDelayModel:
-    return fit_model(train, spec, p.train, min_category_count=p.featurize.min_category_count)
+@dataclass(frozen=True)
+class TrainConfig:
+    """What the stage reads of params.yaml: its section, the category floor of the feature spec
+    that the calibration's model of the earlier months fits, and the window (the MLflow run's tag)."""
+
+    train: TrainParams
+    min_category_count: int
+    window: Window
+
+
+def config(p: Params) -> TrainConfig:
+    return TrainConfig(train=p.train, min_category_count=p.featurize.min_category_count, window=p.data.window)
+
+
+def fit(cfg: TrainConfig, train: pd.DataFrame, spec: features.FeatureSpec) -> FlightDelayModel:
+    return fit_model(train, spec, cfg.train, min_category_count=cfg.min_category_count)
 
 
 @contextmanager
@@ -51,17 +66,17 @@ def dask_client(d: DaskParams) -> Iterator[Any]:
         yield client
 
 
-def fit_on_dask(p: Params, spec: features.FeatureSpec) -> tuple[FlightDelayModel, int]:
+def fit_on_dask(paths: Paths, train: TrainParams, spec: features.FeatureSpec) -> tuple[FlightDelayModel, int]:
     """`train.engine: dask`: the training rows as a Dask DataFrame, trained with xgboost.dask."""
     import dask.dataframe as dd
 
-    path = Path(p.paths.features) / "train.parquet"
-    with dask_client(p.train.dask) as client:
+    path = Path(paths.features) / "train.parquet"
+    with dask_client(train.dask) as client:
         frame = dd.read_parquet(path, columns=[*features.INPUT_COLUMNS, "disrupted"])
-        frame, workers = spread(client, frame, p.train.dask.partitions_per_worker)
+        frame, workers = spread(client, frame, train.dask.partitions_per_worker)
         rows = int(frame.shape[0].compute())
         with step(f"train: xgboost.dask on {workers} worker(s), {rows:,} rows"):
-            return fit_dask(spec, p.train, frame, client), rows
+            return fit_dask(spec, train, frame, client), rows
 
 
 def spread(client: Any, frame: Any, per_worker: int) -> tuple[Any, int]:
@@ -97,24 +112,25 @@ def _saved_model_hint(model_path: Path) -> Iterator[None]:
         ) from e
 
 
-def run(p: Params, *, log: bool = True) -> FlightDelayModel:
-    fdir = Path(p.paths.features)
+def run(paths: Paths, cfg: TrainConfig, *, log: bool = True) -> FlightDelayModel:
+    t = cfg.train
+    fdir = Path(paths.features)
     holdout = pd.read_parquet(fdir / "holdout.parquet")
-    spec = features.FeatureSpec.load(p.paths.feature_spec)
-    trees = f"{p.train.n_estimators} trees, depth {p.train.max_depth}"
-    if p.train.engine == "dask":
-        if p.train.calibration != "none":
+    spec = features.FeatureSpec.load(paths.feature_spec)
+    trees = f"{t.n_estimators} trees, depth {t.max_depth}"
+    if t.engine == "dask":
+        if t.calibration != "none":
             raise ConfigError(
-                f"train.calibration: {p.train.calibration} is fitted by the local engine only",
+                f"train.calibration: {t.calibration} is fitted by the local engine only",
                 hint="set train.engine: local, or train.calibration: none for a Dask-trained model",
             )
-        model, rows = fit_on_dask(p, spec)
+        model, rows = fit_on_dask(paths, t, spec)
         say(f"train: XGBoost {trees}, {rows:,} rows (engine dask)")
     else:
         train = pd.read_parquet(fdir / "train.parquet")
         with step(f"train: XGBoost {trees}, {len(train):,} rows"):
-            model = fit(p, train, spec)
-    out = Path(p.paths.model)
+            model = fit(cfg, train, spec)
+    out = Path(paths.model)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.classifier.get_booster().save_model(str(out))
 
@@ -124,25 +140,25 @@ def run(p: Params, *, log: bool = True) -> FlightDelayModel:
     if log and not tracking.enabled():
         say(f"train: not logged to MLflow ({tracking.TRACKING_ENV}=off)")
     elif log:
-        hashes = hashing.partition_hashes(p.paths.raw, p.window_months)
+        hashes = hashing.partition_hashes(paths.raw, cfg.window.months)
         tags = {
             "git_sha": gitio.head_sha(),
             "git_dirty": str(gitio.is_dirty()).lower(),
             "dvc.model_md5": hashing.file_md5(out),
             "dvc.data_fingerprint": hashing.data_fingerprint(hashes),
-            "window": f"{p.data.window.start}..{p.data.window.end}",
+            "window": f"{cfg.window.start}..{cfg.window.end}",
             **{f"dvc.raw.{k}": v for k, v in hashes.items()},
         }
         with step("train: logging run to MLflow"), _saved_model_hint(out):
             run_id = tracking.log_training_run(
-                params={f"train.{k}": v for k, v in p.train.hyperparameters().items()}
-                | {"train.engine": p.train.engine}
+                params={f"train.{k}": v for k, v in t.hyperparameters().items()}
+                | {"train.engine": t.engine}
                 | {"data.window": tags["window"]},
                 metrics={f"holdout_{k}": v for k, v in m.items()},
                 tags=tags,
                 model=model,
                 input_example=holdout[list(features.INPUT_COLUMNS)].head(5).reset_index(drop=True),
-                artifacts=[Path(p.paths.feature_spec)],
+                artifacts=[Path(paths.feature_spec)],
             )
         say(f"train: MLflow run {run_id} at {tracking.tracking_uri()}")
     return model

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from flightdelay.core.errors import DataValidationError
-from flightdelay.core.params import Params, ValidateParams
+from flightdelay.core.params import Params, Paths, ValidateParams
 from flightdelay.core.progress import say
 from flightdelay.pipeline import plausibility
 from flightdelay.pipeline.rules import (
@@ -81,12 +81,16 @@ def format_failures(report: dict[str, Any], limit: int = 25) -> str:
     return "\n".join(lines[:limit]) + more
 
 
-def run(p: Params) -> dict[str, Any]:
-    prepared = Path(p.paths.prepared)
+def config(p: Params) -> ValidateParams:
+    return p.validate_
+
+
+def run(paths: Paths, cfg: ValidateParams) -> dict[str, Any]:
+    prepared = Path(paths.prepared)
     df = pd.read_parquet(prepared / "flights.parquet")
     parts = json.loads((prepared / "partitions.json").read_text())
-    report = check(df, parts, p.validate_)
-    out = Path(p.paths.validation)
+    report = check(df, parts, cfg)
+    out = Path(paths.validation)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     if not report["passed"]:

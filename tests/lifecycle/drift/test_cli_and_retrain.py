@@ -52,7 +52,7 @@ def july_log(pipeline_repo: Path, tmp_path: Path) -> Path:
     """Real July flights scored by the repo's bundle, as the API would log them."""
     raw = tmp_path / "raw"
     source.materialize("2013-07", raw)
-    df, _ = prepare_month("2013-07", raw, load_params(pipeline_repo / "params.yaml"))
+    df, _ = prepare_month("2013-07", raw, load_params(pipeline_repo / "params.yaml").prepare)
     df = df.loc[~df["is_duplicate"]].sample(8000, random_state=1).reset_index(drop=True)
     scores = check.score_with_bundle(df, pipeline_repo / "models" / "bundle")
     return write_prediction_log(tmp_path / "predictions.jsonl", df, scores, malformed=2)

@@ -28,7 +28,7 @@ def months(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pd.DataFrame]:
     out = {}
     for m in [f"2013-{i:02d}" for i in range(1, 8)]:
         source.materialize(m, raw)
-        df, _ = prepare_month(m, raw, p)
+        df, _ = prepare_month(m, raw, p.prepare)
         out[m] = df.loc[~df["is_duplicate"]].reset_index(drop=True)
     return out
 

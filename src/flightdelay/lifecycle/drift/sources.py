@@ -165,7 +165,7 @@ def read_partitions(months: list[str], p: Params) -> Current:
                 f"partition {m} is not in {raw}",
                 hint=f"run `flightdelay data add {m}` (or `dvc pull`) first",
             )
-        df, _ = prepare_month(m, raw, p)
+        df, _ = prepare_month(m, raw, p.prepare)
         frames.append(df.loc[~df["is_duplicate"], ["partition", *features.INPUT_COLUMNS, LABEL]])
         say(f"drift: {m}: {len(frames[-1]):,} labelled flights")
     frame = pd.concat(frames, ignore_index=True)

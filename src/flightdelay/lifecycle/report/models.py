@@ -108,7 +108,7 @@ class Models:
 
 def score_models(p: Params, gated: GateStep, base: baseline.BaseSide) -> Models:
     """Candidate, champion and base model; the base is left out when it is the champion."""
-    model = load_model(p)
+    model = load_model(p.paths)
     cand = Scored(
         "candidate",
         score_frame(model, gated.holdout),
