@@ -138,17 +138,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    cols = (
-        "month",
-        "rows",
-        "roc_auc",
-        "pr_auc",
-        "brier",
-        "log_loss",
-        "ece",
-        "positive_rate",
-        "mean_predicted",
-    )
+    cols = ("month", "rows", *METRICS)
     lines = ["  ".join(f"{c:>14}" if c != "month" else f"{c:<8}" for c in cols)]
     for r in result["per_month"]:
         cells = [f"{r['month']:<8}", f"{r['rows']:>14,}"]
@@ -171,8 +161,7 @@ def round_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    """What the stage reads of params.yaml: its section, the model's (`train`, and the category
-    floor of its feature spec) and the window whose months it scores."""
+    """The stage's params: its section, the model's (`train`, its spec's category floor), the window."""
 
     backtest: BacktestParams
     train: TrainParams
@@ -181,12 +170,8 @@ class BacktestConfig:
 
 
 def config(p: Params) -> BacktestConfig:
-    return BacktestConfig(
-        backtest=p.backtest,
-        train=p.train,
-        min_category_count=p.featurize.min_category_count,
-        window=p.data.window,
-    )
+    floor = p.featurize.min_category_count
+    return BacktestConfig(backtest=p.backtest, train=p.train, min_category_count=floor, window=p.data.window)
 
 
 def featurized_rows(paths: Paths) -> pd.DataFrame:
