@@ -1,5 +1,6 @@
-"""Prediction logs for the benchmarks, in the API's line format, written lean: a month's lines are
-encoded once, then copied with new request ids, so 100× a month (≈ 3 million lines) takes seconds.
+"""Prediction logs in the API's line format, for the benchmarks and the tests (the one writer):
+a month's lines are encoded once, then copied with new request ids, so 100× a month (≈ 3 million
+lines) takes seconds.
 
 A copy's predictions either join (the same flights predicted again) or await their outcome (the
 flight keys of a later year, which no outcome source holds yet).
@@ -29,9 +30,17 @@ def _clean(v: Any) -> Any:
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
-def month_lines(frame: pd.DataFrame, scores: np.ndarray, *, model_version: str = "1") -> bytes:
+def month_lines(
+    frame: pd.DataFrame,
+    scores: np.ndarray,
+    *,
+    model_version: str = "1",
+    start: dt.datetime = START,
+    threshold: float = THRESHOLD,
+    request_prefix: str = "r",
+) -> bytes:
     """One JSON line per row (features, score, decision; the flight key when the frame has a
-    `flight` column), one second apart, request ids r0, r1, …"""
+    `flight` column), one second apart from `start`, request ids r0, r1, … (`request_prefix`)."""
     keyed = "flight" in frame.columns
     # A frame without the optional schedule fields logs requests that did not send them.
     sent = [c for c in features.INPUT_COLUMNS if c in frame.columns]
@@ -39,12 +48,12 @@ def month_lines(frame: pd.DataFrame, scores: np.ndarray, *, model_version: str =
     out = bytearray()
     for i, (rec, s) in enumerate(zip(frame[cols].to_dict(orient="records"), scores, strict=True)):
         line = {
-            "ts": (START + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
-            "request_id": f"r{i}",
+            "ts": (start + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
+            "request_id": f"{request_prefix}{i}",
             **({"flight_key": features.flight_key(rec)} if keyed else {}),
             "model_version": model_version,
             "score": float(s),
-            "decision": bool(s >= THRESHOLD),
+            "decision": bool(s >= threshold),
             "features": {k: _clean(rec[k]) for k in sent},
         }
         out += orjson.dumps(line) + b"\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.helpers import make_pipeline_repo, repo_env
+from pipeline_repos import make_pipeline_repo, repo_env
 
 TARGETS = {"6 months": 60.0, "full year": 120.0, "no-op": 3.0}
 RSS_TARGET_MB = 2048.0

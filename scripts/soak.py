@@ -35,9 +35,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gunicorn_server import ADMIN_TOKEN, Gunicorn, request
+from worst_bodies import worst_case_bodies
+
 from api.schemas import EXAMPLE_FLIGHT
-from tests.api.bodies import worst_case_bodies
-from tests.api.server import ADMIN_TOKEN, Gunicorn, request
 
 LUA = ROOT / "scripts" / "wrk_rate.lua"
 BODY = json.dumps({"flights": [EXAMPLE_FLIGHT]})

@@ -1,23 +1,15 @@
-"""A tiny prediction-log writer for tests, in the API's line format."""
+"""Prediction logs for tests: the benchmarks' writer (scripts/bench_logs.py), plus broken lines."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+from bench_logs import START, month_lines
 
-from flightdelay.core import features
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    return None if isinstance(v, float) and math.isnan(v) else v
+MALFORMED = (b"{not json", b'{"score": "high"}', b"[1, 2]")
 
 
 def write_prediction_log(
@@ -33,25 +25,16 @@ def write_prediction_log(
     mode: str = "w",
 ) -> Path:
     """One JSON line per row (features + score), then `malformed` broken lines. With a `flight`
-    column, each line carries the flight key as the API writes it."""
-    t0 = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    keyed = "flight" in frame.columns
-    # A frame without the optional schedule fields logs requests that did not send them.
-    sent = [c for c in features.INPUT_COLUMNS if c in frame.columns]
-    cols = [*sent, "flight"] if keyed else sent
-    records = frame[cols].to_dict(orient="records")
-    with path.open(mode) as fh:
-        for i, (rec, s) in enumerate(zip(records, scores, strict=True)):
-            line = {
-                "ts": (t0 + dt.timedelta(seconds=i)).isoformat().replace("+00:00", "Z"),
-                "request_id": f"{request_prefix}{i}",
-                **({"flight_key": features.flight_key(rec)} if keyed else {}),
-                "model_version": model_version,
-                "score": float(s),
-                "decision": bool(s >= threshold),
-                "features": {k: _clean(rec[k]) for k in sent},
-            }
-            fh.write(json.dumps(line) + "\n")
-        for i in range(malformed):
-            fh.write(["{not json", '{"score": "high"}', "[1, 2]"][i % 3] + "\n")
+    column, each line carries the flight key as the API writes it. `mode="a"` appends."""
+    lines = month_lines(
+        frame,
+        scores,
+        model_version=model_version,
+        start=start or START,
+        threshold=threshold,
+        request_prefix=request_prefix,
+    )
+    broken = b"".join(MALFORMED[i % len(MALFORMED)] + b"\n" for i in range(malformed))
+    with path.open(mode + "b") as fh:
+        fh.write(lines + broken)
     return path
