@@ -10,6 +10,7 @@ import pytest
 
 from flightdelay.cli import main
 from flightdelay.core.errors import ConfigError, DataError
+from flightdelay.core.metrics import expected_calibration_error
 from flightdelay.core.params import TrainParams
 from flightdelay.pipeline import backtest
 
@@ -107,14 +108,14 @@ def test_a_calibrated_fitter_keeps_the_ranking_and_moves_the_scores_to_the_recen
 
 def test_expected_calibration_error() -> None:
     y = np.array([0, 0, 1, 1])
-    assert backtest.expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0]), 10) == 0.0
+    assert expected_calibration_error(y, np.array([0.0, 0.0, 1.0, 1.0]), 10) == 0.0
     # every flight predicted 0.5, half disrupted: calibrated on average, so no error
-    assert backtest.expected_calibration_error(y, np.full(4, 0.5), 10) == pytest.approx(0.0)
+    assert expected_calibration_error(y, np.full(4, 0.5), 10) == pytest.approx(0.0)
     # predicted 0.9 for all, 50% observed: off by 0.4
-    assert backtest.expected_calibration_error(y, np.full(4, 0.9), 10) == pytest.approx(0.4)
+    assert expected_calibration_error(y, np.full(4, 0.9), 10) == pytest.approx(0.4)
     # two bins, each off by 0.2 in opposite directions: errors do not cancel
     s = np.array([0.2, 0.2, 0.8, 0.8])
-    assert backtest.expected_calibration_error(np.array([0, 0, 1, 1]), s, 10) == pytest.approx(0.2)
+    assert expected_calibration_error(np.array([0, 0, 1, 1]), s, 10) == pytest.approx(0.2)
 
 
 def test_too_short_a_window_and_missing_months_are_explained() -> None:

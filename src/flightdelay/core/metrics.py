@@ -83,3 +83,31 @@ def calibration_points(y: np.ndarray, score: np.ndarray, bins: int) -> list[dict
                 }
             )
     return out
+
+
+def expected_calibration_error(y: np.ndarray, score: np.ndarray, bins: int) -> float:
+    """Row-weighted mean |predicted − observed| over equal-width score bins."""
+    y, score = np.asarray(y, dtype=float), np.asarray(score, dtype=float)
+    if not len(y):
+        return float("nan")
+    which = np.clip(np.digitize(score, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
+    count = np.bincount(which, minlength=bins)
+    gap = np.abs(np.bincount(which, score, bins) - np.bincount(which, y, bins))
+    return float(gap.sum() / count.sum())
+
+
+def month_metrics(y: np.ndarray, score: np.ndarray, bins: int) -> dict[str, float]:
+    """A backtest month's metrics (scores clipped away from 0 and 1: log loss is finite)."""
+    y = np.asarray(y, dtype=int)
+    score = np.clip(np.asarray(score, dtype=float), 1e-7, 1 - 1e-7)
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(skm.roc_auc_score(y, score)) if both else float("nan"),
+        "pr_auc": float(skm.average_precision_score(y, score)) if both else float("nan"),
+        "brier": float(skm.brier_score_loss(y, score)),
+        "log_loss": float(skm.log_loss(y, score, labels=[0, 1])),
+        "ece": expected_calibration_error(y, score, bins),
+        "positive_rate": float(y.mean()),
+        "mean_predicted": float(score.mean()),
+        "rows": len(y),
+    }

@@ -167,6 +167,7 @@ class BacktestParams(Section):
     min_train_months: int = Field(3, ge=1)  # the first scored month has this many before it
     calibration_bins: int = Field(10, ge=2)  # equal-width bins of the expected calibration error
     n_jobs: int = Field(1, ge=1)  # threads per fold (one is fastest on a busy 2-core runner)
+    parallel_folds: int = Field(2, ge=1)  # folds fitted at once, on threads of this process
 
 
 class TuneParams(Section):

@@ -3,7 +3,8 @@
 One month's holdout is too noisy to decide a promotion (2013 months range 0.65–0.76 ROC AUC with the
 same model), so the pipeline also scores every month of the window from `backtest.min_train_months`
 on, each by a model fitted (feature spec included) on the months before it only. The stage reuses
-the featurized rows; folds train with `backtest.n_jobs` threads and log nothing to MLflow.
+the featurized rows and, for the fold of the training months, the `train` stage's model (`folds`);
+`backtest.parallel_folds` folds train at once, each with `backtest.n_jobs` threads; none logs to MLflow.
 
 `flightdelay backtest --window 2013-01:2013-12` runs the same procedure on any months of the
 embedded source (prepared on the fly, nothing under DVC changes) and prints the per-month table.
@@ -16,17 +17,17 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
 
 from flightdelay.core import features
 from flightdelay.core.errors import ConfigError, DataError
+from flightdelay.core.metrics import month_metrics
 from flightdelay.core.model import fit_model
 from flightdelay.core.params import (
     BacktestParams,
@@ -38,52 +39,25 @@ from flightdelay.core.params import (
     month_range,
 )
 from flightdelay.core.progress import say
+from flightdelay.pipeline import folds
 
 PLOT_FILE = "backtest.json"  # under paths.plots: one row per month, for `dvc plots`
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "ece", "positive_rate", "mean_predicted")
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
 
-Fitter = Callable[[pd.DataFrame], Callable[[pd.DataFrame], np.ndarray]]
+Fitter = folds.Fitter
 
 
 # ---------------------------------------------------------------- pure core
 
 
-def expected_calibration_error(y: np.ndarray, score: np.ndarray, bins: int) -> float:
-    """Row-weighted mean |predicted − observed| over equal-width score bins."""
-    y, score = np.asarray(y, dtype=float), np.asarray(score, dtype=float)
-    if not len(y):
-        return float("nan")
-    which = np.clip(np.digitize(score, np.linspace(0, 1, bins + 1)[1:-1]), 0, bins - 1)
-    count = np.bincount(which, minlength=bins)
-    gap = np.abs(np.bincount(which, score, bins) - np.bincount(which, y, bins))
-    return float(gap.sum() / count.sum())
-
-
-def month_metrics(y: np.ndarray, score: np.ndarray, bins: int) -> dict[str, float]:
-    y = np.asarray(y, dtype=int)
-    score = np.clip(np.asarray(score, dtype=float), 1e-7, 1 - 1e-7)
-    both = len(np.unique(y)) == 2
-    return {
-        "roc_auc": float(skm.roc_auc_score(y, score)) if both else float("nan"),
-        "pr_auc": float(skm.average_precision_score(y, score)) if both else float("nan"),
-        "brier": float(skm.brier_score_loss(y, score)),
-        "log_loss": float(skm.log_loss(y, score, labels=[0, 1])),
-        "ece": expected_calibration_error(y, score, bins),
-        "positive_rate": float(y.mean()),
-        "mean_predicted": float(score.mean()),
-        "rows": len(y),
-    }
-
-
 def xgboost_fitter(train: TrainParams, *, min_category_count: int, n_jobs: int) -> Fitter:
     """Fit spec + XGBoost (+ its calibration) on a frame of earlier months; return its scoring function."""
 
-    def fit(frame: pd.DataFrame) -> Callable[[pd.DataFrame], np.ndarray]:
+    def fit(frame: pd.DataFrame) -> folds.Scorer:
         spec = features.fit_spec(frame, "disrupted", min_category_count)
         t = train.model_copy(update={"n_jobs": n_jobs})
-        model = fit_model(frame, spec, t, min_category_count=min_category_count)
-        return lambda rows: np.asarray(model.predict_proba(rows[list(features.INPUT_COLUMNS)])[:, 1])
+        return folds.scorer(fit_model(frame, spec, t, min_category_count=min_category_count))
 
     return fit
 
@@ -95,8 +69,10 @@ def rolling_origin(
     min_train_months: int,
     fitter: Fitter,
     bins: int,
+    workers: int = 1,
 ) -> list[dict[str, Any]]:
-    """One row per scored month M (from index `min_train_months` on): trained on months < M."""
+    """One row per scored month M (from index `min_train_months` on): trained on months < M;
+    `workers` folds at once."""
     if len(months) <= min_train_months:
         raise ConfigError(
             f"the backtest window has {len(months)} month(s); it needs more than "
@@ -110,19 +86,19 @@ def rolling_origin(
             f"the backtest has no rows for {', '.join(missing)}",
             hint="run the pipeline on a window that holds these months (`dvc repro`)",
         )
-    rows = []
-    for i in range(min_train_months, len(months)):
+
+    def fold(i: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         train = frame[part.isin(months[:i])]
         test = frame[part == months[i]]
-        score = fitter(train)(test)
-        m = month_metrics(test["disrupted"].to_numpy(), score, bins)
-        rows.append({"month": months[i], "train_months": f"{months[0]}..{months[i - 1]}", **m})
+        m = month_metrics(test["disrupted"].to_numpy(), fitter(train)(test), bins)
         say(
             f"backtest: {months[i]} ROC AUC {m['roc_auc']:.4f} ({len(train):,} training rows, "
             f"{time.perf_counter() - t0:.1f}s)"
         )
-    return rows
+        return {"month": months[i], "train_months": f"{months[0]}..{months[i - 1]}", **m}
+
+    return folds.in_parallel(fold, range(min_train_months, len(months)), workers)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -208,13 +184,25 @@ def source_rows(paths: Paths, prepare_params: PrepareParams, months: Sequence[st
 
 
 def evaluate(
-    cfg: BacktestConfig, frame: pd.DataFrame, months: Sequence[str], min_train_months: int
+    cfg: BacktestConfig,
+    frame: pd.DataFrame,
+    months: Sequence[str],
+    min_train_months: int,
+    stage: Paths | None = None,
 ) -> dict[str, Any]:
+    """The backtest of `months`; with the stage's `paths`, the train stage's model serves its fold."""
     b = cfg.backtest
     t0 = time.perf_counter()
     fitter = xgboost_fitter(cfg.train, min_category_count=cfg.min_category_count, n_jobs=b.n_jobs)
+    if stage is not None:
+        fitter = folds.reusing(fitter, stage, cfg.train, cfg.min_category_count)
     rows = rolling_origin(
-        frame, months, min_train_months=min_train_months, fitter=fitter, bins=b.calibration_bins
+        frame,
+        months,
+        min_train_months=min_train_months,
+        fitter=fitter,
+        bins=b.calibration_bins,
+        workers=b.parallel_folds,
     )
     return {
         "window": f"{months[0]}..{months[-1]}",
@@ -237,7 +225,8 @@ def write(result: dict[str, Any], path: Path, plot: Path | None = None) -> None:
 
 def run(paths: Paths, cfg: BacktestConfig) -> dict[str, Any]:
     """The stage: the pipeline's window, its featurized rows, `paths.backtest` and the plot data."""
-    result = evaluate(cfg, featurized_rows(paths), cfg.window.months, cfg.backtest.min_train_months)
+    months, frame = cfg.window.months, featurized_rows(paths)
+    result = evaluate(cfg, frame, months, cfg.backtest.min_train_months, stage=paths)
     write(result, Path(paths.backtest), Path(paths.plots) / PLOT_FILE)
     s = result["summary"]
     say(
