@@ -14,18 +14,22 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rehearsal.monitoring import deployed_rules, prometheus
 
 PROJECT = Path(__file__).resolve().parents[1]
 MONTH = "2013-07"
 
+if TYPE_CHECKING:
+    from flightdelay.lifecycle.drift.schema import Figure
 
-def _ci(fig: dict[str, Any] | None) -> str:
-    if not fig or fig.get("estimate") is None:
+
+def _ci(fig: Figure | None) -> str:
+    """A live figure (`schema.Figure`) with its interval, or n/a."""
+    if fig is None or fig.estimate is None or fig.lower is None or fig.upper is None:
         return "n/a"
-    return f"{fig['estimate']:.3f} [{fig['lower']:.3f}, {fig['upper']:.3f}]"
+    return f"{fig.estimate:.3f} [{fig.lower:.3f}, {fig.upper:.3f}]"
 
 
 def outcomes_step(world: Any, bundle: Path, service: Any) -> str:
@@ -74,12 +78,12 @@ def outcomes_arrive(
             time.sleep(0.25)
         time.sleep(3)  # a few evaluations: pending, then firing after the one-second hold
         firing = sorted(name for name, state in prom.alerts().items() if state == "firing")
-    overall, release = summary["overall"], summary["release"]
-    rel_auc = release.get("roc_auc")
+    overall, release = summary.overall, summary.release
+    rel_auc = release.roc_auc
     return (
-        f"{MONTH}'s outcomes joined with {overall['rows']:,} logged predictions "
-        f"(model {release['version']}): live ROC AUC {_ci(overall.get('roc_auc'))} vs "
+        f"{MONTH}'s outcomes joined with {overall.rows:,} logged predictions "
+        f"(model {release.version}): live ROC AUC {_ci(overall.roc_auc)} vs "
         f"{'n/a' if rel_auc is None else f'{rel_auc:.3f}'} at release, accuracy "
-        f"{_ci(overall.get('accuracy'))}, calibration error {_ci(overall.get('calibration_error'))}; "
+        f"{_ci(overall.accuracy)}, calibration error {_ci(overall.calibration_error)}; "
         f"Prometheus (deployed rules) fired: {', '.join(firing) or 'nothing'}"
     )

@@ -45,7 +45,7 @@ def timed_check(
     cur = sources.Current(frame=current, source="file", description="bench", rows_read=len(current))
     w0, c0 = time.perf_counter(), time.process_time()
     res = check.run_check(p, cur, out_dir=out, history=out / "history.json", reference=reference)  # type: ignore[arg-type]
-    return time.perf_counter() - w0, time.process_time() - c0, str(res.summary["status"])
+    return time.perf_counter() - w0, time.process_time() - c0, str(res.summary.status)
 
 
 def growth_verdict(
@@ -136,7 +136,7 @@ def check_log(log: Path, out: Path) -> dict[str, Any]:
         "read_s": read_s,
         "wall_s": time.perf_counter() - t0,
         "peak_mb": peak_rss_mb(),
-        "status": str(res.summary["status"]),
+        "status": str(res.summary.status),
     }
 
 

@@ -83,8 +83,8 @@ def join_once(log: Path, outcomes: Path, out: Path) -> dict[str, Any]:
     )
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     return {
-        "lines": res["join"]["counts"]["log_lines"],
-        "joined": res["join"]["store_rows"],
+        "lines": res.join.counts["log_lines"],
+        "joined": res.join.store_rows,
         "wall_s": wall,
         "cpu_s": cpu,
         "peak_mb": peak_rss_mb(),

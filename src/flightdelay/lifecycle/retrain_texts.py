@@ -3,49 +3,37 @@ drift check's summary (`summary.json`) that asked for it."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from flightdelay.core.errors import DataError
-
-
-def load_evidence(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    if not path.is_file():
-        raise DataError(
-            f"drift evidence {path} does not exist",
-            hint="pass the summary.json written by `flightdelay drift check`",
-        )
-    return dict(json.loads(path.read_text()))
+from flightdelay.lifecycle.drift.schema import SUMMARY_HINT, DriftSummary, read
 
 
-def evidence_facts(evidence: dict[str, Any]) -> list[str]:
+def load_evidence(path: Path | None) -> DriftSummary | None:
+    return None if path is None else read(DriftSummary, path, SUMMARY_HINT)
+
+
+def evidence_facts(evidence: DriftSummary | None) -> list[str]:
     """The drift summary in a few lines: verdict, drifted columns, quality, trigger."""
-    if not evidence:
+    if evidence is None:
         return []
-    dd = evidence.get("data_drift", {})
+    dd = evidence.data_drift
     facts = [
-        f"drift check {evidence.get('checked_at', '?')}: status {evidence.get('status')}, "
-        f"importance-weighted drift share {float(dd.get('share') or 0):.2f}"
+        f"drift check {evidence.checked_at}: status {evidence.status}, "
+        f"importance-weighted drift share {dd.share:.2f}"
     ]
-    drifted = [c["column"] for c in dd.get("columns", []) if c.get("drifted")]
+    drifted = [c.column for c in dd.columns if c.drifted]
     if drifted:
         facts.append("drifted columns: " + ", ".join(drifted))
-    q = evidence.get("model_quality") or {}
-    if q.get("current"):
+    q = evidence.model_quality
+    if q and q.current:
         facts.append(
-            f"ROC AUC on {', '.join(evidence['current'].get('months') or ['the current window'])}: "
-            f"{q['current'].get('roc_auc')} (holdout {q['reference'].get('roc_auc')}, "
-            f"floor {q.get('floor')})"
+            f"ROC AUC on {', '.join(evidence.current.months or ['the current window'])}: "
+            f"{q.current.get('roc_auc')} (holdout {q.reference.get('roc_auc')}, floor {q.floor})"
         )
-    t = evidence.get("trigger") or {}
-    if t:
-        facts.append(
-            f"trigger: drift in {t.get('drift_count')} of the last "
-            f"{len(t.get('considered', []))} checks (needs {t.get('n')} of {t.get('m')})"
-        )
+    t = evidence.trigger
+    facts.append(
+        f"trigger: drift in {t.drift_count} of the last {len(t.considered)} checks (needs {t.n} of {t.m})"
+    )
     return facts
 
 
@@ -75,7 +63,7 @@ def render_pr(
     months: list[str],
     old: tuple[str, str],
     new_end: str,
-    evidence: dict[str, Any],
+    evidence: DriftSummary | None,
     issue: int | None,
     evidence_url: str | None,
 ) -> tuple[str, str, str]:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from flightdelay.core.params import load_params
-from flightdelay.lifecycle.drift import check
+from flightdelay.lifecycle.drift import check, schema
 from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
 from tests.helpers import repo_env, run
 from tests.lifecycle.drift.logs import write_prediction_log
+from tests.lifecycle.drift.summaries import drift_summary
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +75,7 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
     assert "skipped 2 malformed line(s)" in err
     summary = json.loads((repo / "reports/drift/summary.json").read_text())
     assert set(summary) == SUMMARY_FIELDS  # the documented shape, schema_version 1
+    assert schema.dump(schema.read(schema.DriftSummary, repo / "reports/drift/summary.json", "")) == summary
     assert summary["schema_version"] == 1
     assert summary["current"]["malformed_lines"] == 2
     assert summary["current"]["rows"] == 8000
@@ -120,14 +122,10 @@ def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(pipeline_repo: 
     repo = pipeline_repo
     evidence = repo / "reports" / "drift" / "summary.json"
     evidence.parent.mkdir(parents=True)
-    evidence.write_text(
-        json.dumps(
-            {
-                "status": "drift",
-                "checked_at": "2026-01-02T00:00:00+00:00",
-                "data_drift": {"share": 0.42, "columns": [{"column": "temp", "drifted": True}]},
-            }
-        )
+    checked = drift_summary(checked_at="2026-01-02T00:00:00+00:00")
+    schema.write(
+        evidence,
+        checked.model_copy(update={"data_drift": checked.data_drift.model_copy(update={"share": 0.42})}),
     )
     rc, out, err = fd(
         repo, "retrain", "prepare", "--months", "next", "--evidence", str(evidence), "--issue", "12"

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flightdelay.lifecycle.drift import issue
-
-
-def summary(status: str, retrain: bool = False) -> dict[str, Any]:
-    return {
-        "status": status,
-        "checked_at": "2026-01-01T00:00:00+00:00",
-        "data_drift": {"share": 0.5},
-        "trigger": {"retrain_recommended": retrain},
-    }
+from tests.lifecycle.drift.summaries import drift_summary
 
 
 def test_drift_without_an_issue_opens_one() -> None:
-    a = issue.decide(summary("drift"), [])
+    a = issue.decide(drift_summary("drift", retrain=False), [])
     assert (a.action, a.number) == ("open", None)
 
 
 def test_drift_with_an_open_issue_updates_the_oldest_and_reports_duplicates() -> None:
     a = issue.decide(
-        summary("drift", retrain=True),
+        drift_summary("drift", retrain=True),
         [{"number": 9, "state": "OPEN"}, {"number": 4, "state": "OPEN"}],
     )
     assert (a.action, a.number, a.duplicates) == ("update", 4, [9])
@@ -31,19 +21,22 @@ def test_drift_with_an_open_issue_updates_the_oldest_and_reports_duplicates() ->
 
 
 def test_drift_cleared_closes_every_open_drift_issue() -> None:
-    a = issue.decide(summary("no_drift"), [{"number": 4}, {"number": 9}])
+    a = issue.decide(drift_summary("no_drift", retrain=False), [{"number": 4}, {"number": 9}])
     assert (a.action, a.number, a.close) == ("close", 4, [4, 9])
     assert "cleared" in a.comment
 
 
 def test_no_drift_and_no_issue_does_nothing() -> None:
-    assert issue.decide(summary("no_drift"), []).action == "none"
+    assert issue.decide(drift_summary("no_drift", retrain=False), []).action == "none"
 
 
 def test_not_enough_data_never_closes_an_issue() -> None:
-    a = issue.decide(summary("not_enough_data"), [{"number": 4, "state": "OPEN"}])
+    a = issue.decide(drift_summary("not_enough_data", retrain=False), [{"number": 4, "state": "OPEN"}])
     assert (a.action, a.number) == ("none", 4)
 
 
 def test_closed_issues_are_ignored() -> None:
-    assert issue.decide(summary("drift"), [{"number": 4, "state": "CLOSED"}]).action == "open"
+    assert (
+        issue.decide(drift_summary("drift", retrain=False), [{"number": 4, "state": "CLOSED"}]).action
+        == "open"
+    )

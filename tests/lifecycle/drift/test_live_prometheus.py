@@ -29,13 +29,13 @@ import yaml
 
 from flightdelay.core import bundle
 from flightdelay.core.params import load_params
-from flightdelay.lifecycle.drift import feedback, outputs
+from flightdelay.lifecycle.drift import feedback, outputs, schema
 from rehearsal import services
 from rehearsal.monitoring import deployed_rules
 from tests.api.conftest import make_bundle
 from tests.api.server import Gunicorn, request
 from tests.helpers import REPO_ROOT, wait_for
-from tests.lifecycle.drift.test_outputs import summary as drift_summary
+from tests.lifecycle.drift.summaries import drift_summary
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from check_alerts import unmatched_selectors
@@ -57,7 +57,7 @@ DASHBOARD = REPO_ROOT / "monitoring" / "dashboards" / "flightdelay.json"
 class Stack:
     prometheus: services.Prometheus
     groups: list[dict[str, Any]]
-    summary: dict[str, Any]
+    summary: schema.LiveQuality
 
 
 def future_flights(n: int) -> list[dict[str, Any]]:
@@ -165,13 +165,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             store_path=tmp / "live" / "joined.parquet",
             env={"PUSHGATEWAY_URL": gateway.url},
         )
-        counts = summary["join"]["counts"]
+        counts = summary.join.counts
         assert counts["newly_joined"] == 704  # flight 1 predicted 5 times: 5 rows
         assert counts["unkeyed_predictions"] == 200
-        assert bundle.load(model).version == summary["release"]["version"]
+        assert bundle.load(model).version == summary.release.version
         # The drift check's own push (no drift, quality above its floor), as `drift check` does.
-        checked = drift_summary(status="no_drift", roc=0.78)
-        checked["checked_at_unix"] = int(time.time())
+        checked = drift_summary(status="no_drift", roc=0.78, checked_at_unix=int(time.time()))
         outputs.push(gateway.url, outputs.render_prom(checked))
         yield Stack(prom, groups, summary)
 
@@ -196,13 +195,10 @@ def test_the_right_alerts_fire_and_the_others_stay_silent(stack: Stack) -> None:
         f"silent alerts went { ({k: v for k, v in alerts.items() if k not in FIRING}) }"
     )
     values = {a["labels"]["alertname"]: a for a in prom.api("alerts")["alerts"]}
-    week = stack.summary["newest_week"]
-    assert float(values["FlightdelayLiveRocAucBelowRelease"]["value"]) == pytest.approx(
-        week["roc_auc"]["upper"]
-    )
-    assert float(values["FlightdelayLiveAccuracyBelowFloor"]["value"]) == pytest.approx(
-        week["accuracy"]["upper"]
-    )
+    week = stack.summary.newest_week
+    assert week is not None and week.roc_auc is not None and week.accuracy is not None
+    assert float(values["FlightdelayLiveRocAucBelowRelease"]["value"]) == pytest.approx(week.roc_auc.upper)
+    assert float(values["FlightdelayLiveAccuracyBelowFloor"]["value"]) == pytest.approx(week.accuracy.upper)
     assert values["FlightdelayHighLatencyP99"]["labels"]["namespace"] == NAMESPACE
     assert values["FlightdelayLiveAccuracyBelowFloor"]["labels"]["window"] == "week"
 

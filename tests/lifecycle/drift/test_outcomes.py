@@ -16,7 +16,7 @@ from sklearn import metrics as skm
 from flightdelay.cli import main
 from flightdelay.core import bundle, features
 from flightdelay.core.params import Params, load_params
-from flightdelay.lifecycle.drift import feedback, live
+from flightdelay.lifecycle.drift import feedback, live, schema
 from tests.api.conftest import make_bundle
 from tests.helpers import REPO_ROOT
 from tests.lifecycle.drift.logs import write_prediction_log
@@ -64,15 +64,18 @@ def flights(n: int, seed: int = 0) -> pd.DataFrame:
 def run(
     params: Params, log: Path, outcomes: list[str], tmp: Path, model: Path, **kw: object
 ) -> dict[str, Any]:
-    return feedback.run(
-        params,
-        log,
-        outcomes,
-        bundle_dirs=[model],
-        out_dir=tmp / "out",
-        store_path=tmp / "store.parquet",
-        env={},
-        **kw,  # type: ignore[arg-type]
+    """`monitor outcomes` as a library call; its summary as live_quality.json holds it."""
+    return schema.dump(
+        feedback.run(
+            params,
+            log,
+            outcomes,
+            bundle_dirs=[model],
+            out_dir=tmp / "out",
+            store_path=tmp / "store.parquet",
+            env={},
+            **kw,  # type: ignore[arg-type]
+        )
     )
 
 
@@ -205,7 +208,7 @@ def test_the_log_read_in_batches_joins_as_the_whole_log_would(
             now=T0,
             batch_lines=batch_lines,
         )
-        return pd.read_parquet(d / "store.parquet"), out["join"]
+        return pd.read_parquet(d / "store.parquet"), schema.dump(out.join)
 
     whole, whole_join = joined(10**9)
     # The straightforward reading: every line at once, the first of each (request_id, flight_key).
@@ -248,7 +251,7 @@ def test_intervals_match_the_reference_figures_and_narrow_with_rows() -> None:
     assert f["brier"]["estimate"] == pytest.approx(skm.brier_score_loss(y, s), abs=1e-6)
     assert f["accuracy"]["estimate"] == pytest.approx(((s >= 0.5) == y).mean(), abs=1e-6)
     assert f["recall"]["estimate"] == pytest.approx(skm.recall_score(y, s >= 0.5), abs=1e-6)
-    for name in live.FIGURES:
+    for name in schema.LIVE_FIGURES:
         lo, est, hi = f[name]["lower"], f[name]["estimate"], f[name]["upper"]
         assert lo <= est <= hi or name == "calibration_error", name
     small = live.window_figures(

@@ -11,64 +11,7 @@ import pytest
 
 from flightdelay.core.errors import ConfigError, ToolError
 from flightdelay.lifecycle.drift import outputs
-
-
-def summary(status: str = "drift", roc: float | None = 0.71) -> dict[str, Any]:
-    return {
-        "schema_version": 1,
-        "status": status,
-        "drift_detected": status == "drift",
-        "reasons": ["importance-weighted drift share 0.50 ≥ 0.3"] if status == "drift" else [],
-        "checked_at": "2026-01-01T00:00:00+00:00",
-        "checked_at_unix": 1767225600,
-        "current": {"description": "labelled partitions 2013-07", "rows": 29425, "rows_used": 20000},
-        "reference": {"rows_used": 20000, "window": {"start": "2013-01", "end": "2013-06"}},
-        "data_drift": {
-            "share": 0.5,
-            "unweighted_share": 0.53,
-            "threshold": 0.3,
-            "columns": [
-                {
-                    "column": "temp",
-                    "method": "wasserstein",
-                    "score": 2.5,
-                    "threshold": 0.1,
-                    "weight": 0.06,
-                    "drifted": True,
-                },
-                {
-                    "column": "wind_gust",
-                    "method": "wasserstein",
-                    "score": None,
-                    "threshold": 0.1,
-                    "weight": 0.04,
-                    "drifted": False,
-                },
-            ],
-        },
-        "prediction_drift": {
-            "method": "wasserstein",
-            "score": 0.15,
-            "threshold": 0.1,
-            "mean_reference": 0.27,
-            "mean_current": 0.29,
-        },
-        "model_quality": None
-        if roc is None
-        else {
-            "current": {"roc_auc": roc},
-            "reference": {"roc_auc": 0.75},
-            "floor": 0.72,
-            "below_floor": roc < 0.72,
-        },
-        "trigger": {
-            "retrain_recommended": True,
-            "drift_count": 2,
-            "considered": ["drift"] * 2,
-            "n": 2,
-            "m": 3,
-        },
-    }
+from tests.lifecycle.drift.summaries import drift_summary as summary
 
 
 def test_prometheus_text_has_the_alerting_names_and_nan_for_unknowns() -> None:

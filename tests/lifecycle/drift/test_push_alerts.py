@@ -17,7 +17,7 @@ import yaml
 from flightdelay.lifecycle.drift import outputs
 from rehearsal import services
 from tests.helpers import REPO_ROOT, wait_for
-from tests.lifecycle.drift.test_outputs import summary
+from tests.lifecycle.drift.summaries import drift_summary
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +44,8 @@ def fast_rules(dest: Path) -> Path:
 
 
 def test_the_drift_push_fires_the_drift_and_quality_alerts(tmp_path: Path) -> None:
-    checked = summary(status="drift", roc=0.69)  # drifted share 0.5; ROC AUC 0.69 below the 0.72 floor
-    checked["checked_at_unix"] = int(time.time())
+    # drifted share 0.5; ROC AUC 0.69 below the 0.72 floor
+    checked = drift_summary(status="drift", roc=0.69, checked_at_unix=int(time.time()))
     with (
         services.pushgateway(tmp_path / "pushgateway") as gateway,
         services.prometheus(

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
 
 from flightdelay.core import drift as core
 from flightdelay.core.params import Params, load_params
-from flightdelay.lifecycle.drift import check, sources
+from flightdelay.lifecycle.drift import check, schema, sources
 from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
 from tests.helpers import REPO_ROOT
+from tests.lifecycle.drift.summaries import live_quality
 
 pytestmark = pytest.mark.slow
 
@@ -42,15 +44,15 @@ def params(tmp_path: Path) -> Params:
     return p.model_copy(update={"paths": paths})
 
 
-def run(p: Params, reference: pd.DataFrame, current: pd.DataFrame, out: Path) -> dict[str, object]:
+def run(p: Params, reference: pd.DataFrame, current: pd.DataFrame, out: Path) -> dict[str, Any]:
     current = current.drop(columns=["disrupted"])  # data drift only: no bundle scoring here
     cur = sources.Current(frame=current, source="file", description="test", rows_read=len(current))
     res = check.run_check(p, cur, out_dir=out, history=out / "history.json", reference=reference)
-    return res.summary
+    return schema.dump(res.summary)  # as summary.json holds it
 
 
-def drifted(summary: dict[str, object]) -> set[str]:
-    cols = summary["data_drift"]["columns"]  # type: ignore[index]
+def drifted(summary: dict[str, Any]) -> set[str]:
+    cols = summary["data_drift"]["columns"]
     return {c["column"] for c in cols if c["drifted"]}
 
 
@@ -67,12 +69,12 @@ def test_july_against_january_june_drifts_in_the_weather(
     s = run(params, reference, months["2013-07"], tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
     assert drifted(s) >= WEATHER_SHIFTS
-    assert set(s["drifted_features"]) == drifted(s)  # type: ignore[arg-type]
+    assert set(s["drifted_features"]) == drifted(s)
     assert not drifted(s) & {"carrier", "origin", "sched_dep_time", "distance"}
     # The sampling cap: every July row counted, at most drift.max_rows compared.
-    assert s["current"]["rows"] == len(months["2013-07"]) > params.drift.max_rows  # type: ignore[index]
-    assert s["current"]["rows_used"] == params.drift.max_rows  # type: ignore[index]
-    assert s["data_drift"]["share"] >= params.drift.share_threshold  # type: ignore[index]
+    assert s["current"]["rows"] == len(months["2013-07"]) > params.drift.max_rows
+    assert s["current"]["rows_used"] == params.drift.max_rows
+    assert s["data_drift"]["share"] >= params.drift.share_threshold
     out = tmp_path / "out"
     assert (out / "report.html").stat().st_size > 10_000
     assert "flightdelay_drift_detected 1.0" in (out / "metrics.prom").read_text()
@@ -88,7 +90,7 @@ def test_two_random_halves_of_a_month_do_not_drift(
     s = run(params, a, b, tmp_path / "out")
     assert (s["status"], s["exit_code"]) == ("no_drift", core.EXIT_NO_DRIFT)
     assert drifted(s) == set()
-    assert s["data_drift"]["share"] == 0.0  # type: ignore[index]
+    assert s["data_drift"]["share"] == 0.0
     # At the guard's size, where distances are noisiest, still no false alarm.
     n = params.drift.min_rows
     small = run(params, a.iloc[:n], b.iloc[:n], tmp_path / "small")
@@ -104,7 +106,7 @@ def test_temperatures_in_celsius_are_flagged_on_temperature(
     s = run(params, a, b, tmp_path / "out")
     assert s["status"] == "drift"
     assert drifted(s) == {"temp"}
-    assert s["data_drift"]["critical_columns"] == ["temp"]  # type: ignore[index]
+    assert s["data_drift"]["critical_columns"] == ["temp"]
 
 
 def test_fewer_rows_than_the_guard_is_not_enough_data(
@@ -123,7 +125,7 @@ def test_fewer_rows_than_the_guard_is_not_enough_data(
     assert history["checks"][-1]["status"] == "not_enough_data"
 
 
-def live_summary(weeks: list[tuple[str, float]], params: Params) -> dict[str, object]:
+def live_summary(weeks: list[tuple[str, float]], params: Params) -> schema.LiveQuality:
     """A `monitor outcomes` summary whose weeks have the given (start day, label noise): noisy
     weeks score below the floor."""
     import numpy as np
@@ -146,14 +148,8 @@ def live_summary(weeks: list[tuple[str, float]], params: Params) -> dict[str, ob
             )
         )
     store = pd.concat(frames, ignore_index=True)
-    fl = {"accuracy": 0.6, "roc_auc": 0.72, "calibration_error": 0.1, "min_joined_rows": 500}
-    return {
-        "confidence": 0.95,
-        "release": {"version": "1", "roc_auc": 0.75},
-        "floors": fl,
-        "join": {"counts": {"newly_joined": len(store)}, "problems": [], "store_rows": len(store)},
-        **feedback.quality(store, params.drift.live, fl),
-    }
+    fl = schema.Floors(accuracy=0.6, roc_auc=0.72, calibration_error=0.1, min_joined_rows=500)
+    return live_quality(floors=fl, **feedback.quality(store, params.drift.live, fl))
 
 
 def test_a_quality_drop_with_stable_inputs_is_drift_and_says_which_signal_fired(
@@ -161,12 +157,14 @@ def test_a_quality_drop_with_stable_inputs_is_drift_and_says_which_signal_fired(
 ) -> None:
     a, b = random_halves(months["2013-07"])
     live = live_summary([("2013-07-01", 0.0), ("2013-07-08", 0.9), ("2013-07-15", 0.9)], params)
-    assert [w["drop"] for w in live["weeks"]] == [False, True, True]  # type: ignore[attr-defined]
+    assert live.drops() == [False, True, True]
     cur = sources.Current(
         frame=b.drop(columns=["disrupted"]), source="file", description="t", rows_read=len(b)
     )
     out = tmp_path / "out"
-    s = check.run_check(params, cur, out_dir=out, history=out / "h.json", reference=a, live=live).summary
+    s = schema.dump(
+        check.run_check(params, cur, out_dir=out, history=out / "h.json", reference=a, live=live).summary
+    )
     assert s["data_drift"]["detected"] is False  # the inputs did not move
     assert (s["status"], s["exit_code"]) == ("drift", core.EXIT_DRIFT)
     assert s["trigger"]["signal"] == "quality drop" and s["trigger"]["retrain_recommended"]

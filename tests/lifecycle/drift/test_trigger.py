@@ -79,4 +79,4 @@ def test_a_sustained_quality_drop_also_fires(
 ) -> None:
     d = trigger.decide(statuses, T, drops)
     assert (d.retrain, d.signal) == (retrain, signal)
-    assert d.as_dict()["signal"] == signal
+    assert d.summary(Path("h.json")).signal == signal

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
+from flightdelay.lifecycle.drift import schema
 from tests.helpers import REPO_ROOT
+from tests.lifecycle.drift.summaries import drift_summary
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
 GH_STUB = """#!/usr/bin/env bash
@@ -110,9 +112,7 @@ def test_issue_step_runs_the_decision(
     (work / ".venv" / "bin").mkdir(parents=True)
     (work / ".venv" / "bin" / "flightdelay").symlink_to(Path(sys.executable).parent / "flightdelay")
     (work / "params.yaml").symlink_to(REPO_ROOT / "params.yaml")
-    (work / "reports/drift/summary.json").write_text(
-        json.dumps({"status": status, "checked_at": "t", "data_drift": {"share": 0.4}, "trigger": {}})
-    )
+    schema.write(work / "reports/drift/summary.json", drift_summary(status, retrain=False))  # type: ignore[arg-type]
     (work / "reports/drift/issue.md").write_text("body")
     (tmp_path / "gh-open-issues.json").write_text(json.dumps(existing))
     env = {

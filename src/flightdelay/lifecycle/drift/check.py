@@ -7,7 +7,6 @@ prediction drift on `score` → model quality when outcomes are known → N-of-M
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ from flightdelay.core import features
 from flightdelay.core.errors import DataError
 from flightdelay.core.params import Params
 from flightdelay.core.progress import say, step
-from flightdelay.lifecycle.drift import outputs, sources, trigger
+from flightdelay.lifecycle.drift import outputs, schema, sources, trigger
 from flightdelay.lifecycle.drift import summary as summary_of
 from flightdelay.lifecycle.drift.results import (
     Comparison,
     Outcome,
-    PredictionDrift,
     Window,
     finite,
     quality_of,
@@ -37,12 +35,12 @@ from flightdelay.lifecycle.drift.results import (
 
 @dataclass(frozen=True)
 class CheckResult:
-    summary: dict[str, Any]
+    summary: schema.DriftSummary
     out_dir: Path
 
     @property
     def exit_code(self) -> int:
-        return int(self.summary["exit_code"])
+        return self.summary.exit_code
 
 
 def load_reference(p: Params) -> pd.DataFrame:
@@ -104,7 +102,7 @@ def compare(p: Params, w: Window, current: sources.Current, out: Path) -> Compar
     columns = core.with_weights(result.columns, core.column_weights(_importance(p), d.columns))
     pred = result.prediction
     prediction = (
-        PredictionDrift(
+        schema.PredictionDrift(
             method=pred.method,
             score=finite(pred.score),
             threshold=pred.threshold,
@@ -124,7 +122,7 @@ def compare(p: Params, w: Window, current: sources.Current, out: Path) -> Compar
         floor=quality.floor if quality else None,
     )
     if quality is not None:
-        quality = dataclasses.replace(quality, below_floor=verdict.quality_below_floor)
+        quality = quality.model_copy(update={"below_floor": verdict.quality_below_floor})
     evidently_adapter.save_html(result, out / outputs.HTML_FILE)
     return Comparison(verdict, columns, prediction, quality, outputs.HTML_FILE)
 
@@ -136,7 +134,7 @@ def apply_trigger(
     *,
     now: dt.datetime,
     history: Path,
-    live: dict[str, Any] | None,
+    live: schema.LiveQuality | None,
 ) -> Outcome:
     """Step 3: record the check in the history and ask the N-of-M trigger."""
     d = p.drift
@@ -148,7 +146,7 @@ def apply_trigger(
         "source": source,
     }
     checks = trigger.append(history, entry, d.trigger.history_size)
-    drops = [w.get("drop") for w in live.get("weeks", [])] if live else None
+    drops = live.drops() if live else None
     decision = trigger.decide([c["status"] for c in checks], d.trigger, drops)
     status, reasons, exit_code = verdict.status, list(verdict.reasons), verdict.exit_code
     if decision.quality_fired:  # concept drift: inputs may look stable while quality falls
@@ -170,7 +168,7 @@ def run_check(
     run_url: str | None = None,
     reference: pd.DataFrame | None = None,
     now: dt.datetime | None = None,
-    live: dict[str, Any] | None = None,
+    live: schema.LiveQuality | None = None,
 ) -> CheckResult:
     """`live`: the `monitor outcomes` summary (live_quality.json): shown in the issue body, and its
     weekly quality drops are the trigger's concept-drift signal."""

@@ -30,7 +30,7 @@ def _since(value: str) -> dt.datetime:
 
 
 def _check(args: argparse.Namespace, p: Params) -> int:
-    from flightdelay.lifecycle.drift import check, sources
+    from flightdelay.lifecycle.drift import check, schema, sources
 
     if args.log:
         current = sources.read_prediction_log(
@@ -47,14 +47,17 @@ def _check(args: argparse.Namespace, p: Params) -> int:
         history=args.history and Path(args.history),
         bundle_dir=args.bundle and Path(args.bundle),
         run_url=args.run_url,
-        live=_read_json(args.live) if args.live else None,
+        live=schema.read(schema.LiveQuality, Path(args.live), schema.LIVE_HINT) if args.live else None,
     )
+    s = result.summary
     _emit(
         json.dumps(
-            {k: result.summary[k] for k in ("status", "exit_code", "drift_detected")}
-            | {
-                "drift_share": result.summary["data_drift"]["share"],
-                "retrain_recommended": result.summary["trigger"]["retrain_recommended"],
+            {
+                "status": s.status,
+                "exit_code": s.exit_code,
+                "drift_detected": s.drift_detected,
+                "drift_share": s.data_drift.share,
+                "retrain_recommended": s.trigger.retrain_recommended,
                 "summary": str(result.out_dir / "summary.json"),
             }
         )
@@ -73,15 +76,10 @@ def _read_json(path: str) -> Any:
 
 
 def _issue_action(args: argparse.Namespace, p: Params) -> int:
-    from flightdelay.lifecycle.drift import issue
+    from flightdelay.lifecycle.drift import issue, schema
 
-    summary = _read_json(args.summary)
+    summary = schema.parse(schema.DriftSummary, _read_json(args.summary), args.summary, schema.SUMMARY_HINT)
     existing = _read_json(args.existing) if args.existing else []
-    if not isinstance(summary, dict) or "status" not in summary:
-        raise DataError(
-            f"{args.summary} is not a drift summary (no 'status')",
-            hint="pass the summary.json written by `flightdelay drift check`",
-        )
     if not isinstance(existing, list):
         raise ConfigError(
             f"{args.existing} must be a JSON list of issues",

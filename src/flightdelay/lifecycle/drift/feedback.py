@@ -20,10 +20,10 @@ import pandas as pd
 from flightdelay.core.errors import DataError, ToolError
 from flightdelay.core.params import LiveParams, Params
 from flightdelay.core.progress import say
-from flightdelay.lifecycle.drift import join, live, logread, outcomes, outputs
+from flightdelay.lifecycle.drift import join, live, logread, outcomes, outputs, schema
 from flightdelay.lifecycle.drift.sources import LABEL
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = schema.SCHEMA_VERSION
 LIVE_FILE = "live_quality.json"
 PROM_FILE = "live.prom"
 PUSH_GROUP = {"feed": "outcomes"}
@@ -47,14 +47,14 @@ def releases(bundle_dirs: Sequence[Path]) -> list[Release]:
     return out
 
 
-def floors(release: Release, p: Params) -> dict[str, float]:
+def floors(release: Release, p: Params) -> schema.Floors:
     lv = p.drift.live
-    return {
-        "accuracy": lv.accuracy_floor,
-        "roc_auc": round(float(release.metrics.get("roc_auc", float("nan"))) - p.drift.max_roc_auc_drop, 6),
-        "calibration_error": lv.max_calibration_error,
-        "min_joined_rows": lv.min_joined_rows,
-    }
+    return schema.Floors(
+        accuracy=lv.accuracy_floor,
+        roc_auc=round(float(release.metrics.get("roc_auc", float("nan"))) - p.drift.max_roc_auc_drop, 6),
+        calibration_error=lv.max_calibration_error,
+        min_joined_rows=lv.min_joined_rows,
+    )
 
 
 def figures_of(store: pd.DataFrame, idx: Any, lv: LiveParams) -> dict[str, Any]:
@@ -70,24 +70,27 @@ def figures_of(store: pd.DataFrame, idx: Any, lv: LiveParams) -> dict[str, Any]:
     )
 
 
-def quality(store: pd.DataFrame, lv: LiveParams, fl: dict[str, float]) -> dict[str, Any]:
+def quality(store: pd.DataFrame, lv: LiveParams, fl: schema.Floors) -> dict[str, Any]:
     """Figures overall, per day, per ISO week (each week with its quality-drop verdict), newest 7 days."""
     win = outcomes.windows(store)
     weeks = []
+    floor = {"accuracy": fl.accuracy, "roc_auc": fl.roc_auc}
     for name, idx in win["week"]:
         fig = figures_of(store, idx, lv)
-        weeks.append(
-            {"window": name, **fig, "drop": live.is_drop(fig, fl, lv.drop_bound, lv.min_joined_rows)}
-        )
-    trailing = [{"window": n, **figures_of(store, i, lv)} for n, i in win["trailing_week"]]
+        drop = live.is_drop(fig, floor, lv.drop_bound, lv.min_joined_rows)
+        weeks.append(schema.WindowFigures(window=name, **fig, drop=drop))
+    trailing = [schema.WindowFigures(window=n, **figures_of(store, i, lv)) for n, i in win["trailing_week"]]
+    newest_day = win["day"][-1] if win["day"] else None
     return {
-        "overall": figures_of(store, slice(None), lv),
+        "overall": schema.WindowFigures(**figures_of(store, slice(None), lv)),
         "newest_week": trailing[0] if trailing else None,
         "newest_day": (
-            {"window": win["day"][-1][0], **figures_of(store, win["day"][-1][1], lv)} if win["day"] else None
+            schema.WindowFigures(window=newest_day[0], **figures_of(store, newest_day[1], lv))
+            if newest_day
+            else None
         ),
         "weeks": weeks,
-        "days": [{"window": n, **figures_of(store, i, lv)} for n, i in win["day"]],
+        "days": [schema.WindowFigures(window=n, **figures_of(store, i, lv)) for n, i in win["day"]],
     }
 
 
@@ -102,33 +105,33 @@ def summarize(
     *,
     replay: bool,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> schema.LiveQuality:
     """`live_quality.json`: the release and its floors, what the join did, the figures."""
     lv = p.drift.live
     fl = floors(release, p)
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "computed_at": now.isoformat(timespec="seconds"),
-        "computed_at_unix": int(now.timestamp()),
-        "confidence": lv.confidence,
-        "drop_bound": lv.drop_bound,
-        "release": {
-            "version": release.version,
+    return schema.LiveQuality(
+        schema_version=SCHEMA_VERSION,
+        computed_at=now.isoformat(timespec="seconds"),
+        computed_at_unix=int(now.timestamp()),
+        confidence=lv.confidence,
+        drop_bound=lv.drop_bound,
+        release=schema.ReleaseFigures(
+            version=release.version,
             **{k: release.metrics[k] for k in RELEASE_KEYS if k in release.metrics},
-            "holdout_months": release.holdout_months,
-        },
-        "floors": fl,
-        "join": {
-            "log": str(log),
-            "outcomes": list(sources),
-            "replay": replay,
-            "store": str(store_file),
-            "store_rows": len(store),
-            "counts": dict(sorted(report.counts.items())),
-            "problems": report.problems,
-        },
+            holdout_months=release.holdout_months,
+        ),
+        floors=fl,
+        join=schema.JoinSummary(
+            log=str(log),
+            outcomes=list(sources),
+            replay=replay,
+            store=str(store_file),
+            store_rows=len(store),
+            counts=dict(sorted(report.counts.items())),
+            problems=report.problems,
+        ),
         **quality(store, lv, fl),
-    }
+    )
 
 
 def run(
@@ -143,7 +146,7 @@ def run(
     now: dt.datetime | None = None,
     env: Mapping[str, str] | None = None,
     batch_lines: int = logread.BATCH_LINES,
-) -> dict[str, Any]:
+) -> schema.LiveQuality:
     lv = p.drift.live
     gateway = outputs.gateway_url(os.environ if env is None else env)
     now = now or dt.datetime.now(dt.UTC)
@@ -173,7 +176,7 @@ def run(
     for message in report.problems:
         say(f"monitor outcomes: warning: {message}")
     summary = summarize(p, rels[0], log, sources, store, store_file, report, replay=replay, now=now)
-    outputs.write_json(out / LIVE_FILE, summary)
+    schema.write(out / LIVE_FILE, summary)
     prom = render_prom(summary)
     (out / PROM_FILE).write_text(prom)
     if gateway:
@@ -190,7 +193,7 @@ def _v(x: Any) -> str:
     return "NaN" if x is None else repr(float(x))
 
 
-def render_prom(summary: Mapping[str, Any]) -> str:
+def render_prom(summary: schema.LiveSummary) -> str:
     """Gauges per window (`week` = the newest 7 days, `day` = the newest day) and bound."""
     lines: list[str] = []
 
@@ -198,41 +201,37 @@ def render_prom(summary: Mapping[str, Any]) -> str:
         lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} gauge"])
         lines.extend(f"{name}{labels} {_v(v)}" for labels, v in samples)
 
-    wins = [("week", summary.get("newest_week")), ("day", summary.get("newest_day"))]
-    for fig in live.FIGURES:
+    wins = [(w, data) for w, data in (("week", summary.newest_week), ("day", summary.newest_day)) if data]
+    for name in schema.LIVE_FIGURES:
         samples = [
-            (f'{{window="{w}",bound="{b}"}}', (data.get(fig) or {}).get(b))
+            (f'{{window="{w}",bound="{b}"}}', getattr(fig, b) if fig else None)
             for w, data in wins
-            if data
+            for fig in [data.figure(name)]
             for b in ("estimate", "lower", "upper")
         ]
-        gauge(f"flightdelay_live_{fig}", f"live {fig} of predictions joined with outcomes", samples)
+        gauge(f"flightdelay_live_{name}", f"live {name} of predictions joined with outcomes", samples)
     gauge(
         "flightdelay_live_joined_rows",
         "predictions joined with an outcome in the window",
-        [(f'{{window="{w}"}}', data.get("rows", 0)) for w, data in wins if data] or [("", 0)],
+        [(f'{{window="{w}"}}', data.rows) for w, data in wins] or [("", 0)],
     )
-    fl = summary["floors"]
-    gauge("flightdelay_live_accuracy_floor", "accuracy floor (params drift.live)", [("", fl["accuracy"])])
+    fl = summary.floors
+    gauge("flightdelay_live_accuracy_floor", "accuracy floor (params drift.live)", [("", fl.accuracy)])
     gauge(
-        "flightdelay_live_roc_auc_floor",
-        "release ROC AUC minus drift.max_roc_auc_drop",
-        [("", fl["roc_auc"])],
+        "flightdelay_live_roc_auc_floor", "release ROC AUC minus drift.max_roc_auc_drop", [("", fl.roc_auc)]
     )
     gauge(
         "flightdelay_live_calibration_error_bound",
         "largest acceptable expected calibration error",
-        [("", fl["calibration_error"])],
+        [("", fl.calibration_error)],
     )
-    gauge(
-        "flightdelay_live_min_joined_rows", "fewest joined flights in 7 days", [("", fl["min_joined_rows"])]
-    )
+    gauge("flightdelay_live_min_joined_rows", "fewest joined flights in 7 days", [("", fl.min_joined_rows)])
     gauge(
         "flightdelay_release_roc_auc",
         "holdout ROC AUC of the released model",
-        [("", summary["release"].get("roc_auc"))],
+        [("", summary.release.roc_auc)],
     )
-    counts = summary["join"]["counts"]
+    counts = summary.join.counts
     gauge(
         "flightdelay_outcomes_rows",
         "rows of the last outcomes join by kind",
@@ -241,59 +240,56 @@ def render_prom(summary: Mapping[str, Any]) -> str:
     gauge(
         "flightdelay_live_last_join_timestamp_seconds",
         "Unix time of the last join",
-        [("", summary["computed_at_unix"])],
+        [("", summary.computed_at_unix)],
     )
     return "\n".join(lines) + "\n"
 
 
-def _ci(fig: Mapping[str, Any] | None, digits: int = 2) -> str:
-    if not fig or fig.get("estimate") is None:
+def _ci(fig: schema.Figure | None, digits: int = 2) -> str:
+    if fig is None or fig.estimate is None:
         return "–"
-    lo, hi = fig.get("lower"), fig.get("upper")
+    lo, hi = fig.lower, fig.upper
     tail = f" [{lo:.{digits}f}, {hi:.{digits}f}]" if lo is not None and hi is not None else ""
-    return f"{fig['estimate']:.{digits}f}{tail}"
+    return f"{fig.estimate:.{digits}f}{tail}"
 
 
-def headline(summary: Mapping[str, Any]) -> str:
+def headline(summary: schema.LiveSummary) -> str:
     """`live ROC AUC 0.71 [0.69, 0.73] over 8,412 flights vs 0.75 at release`."""
-    o = summary.get("overall") or {}
-    rel = summary["release"].get("roc_auc")
+    o = summary.overall
+    rel = summary.release.roc_auc
     vs = f" vs {rel:.2f} at release" if rel is not None else ""
-    return f"live ROC AUC {_ci(o.get('roc_auc'))} over {o.get('rows', 0):,} flights{vs}"
+    return f"live ROC AUC {_ci(o.roc_auc)} over {o.rows:,} flights{vs}"
 
 
-def render_markdown(summary: Mapping[str, Any]) -> list[str]:
+def render_markdown(summary: schema.LiveSummary) -> list[str]:
     """The issue body's live-quality section."""
-    o, w = summary.get("overall") or {}, summary.get("newest_week") or {}
-    rel, fl = summary["release"], summary["floors"]
-    pct = f"{summary['confidence']:.0%}"
+    o, w = summary.overall, summary.newest_week
+    rel, fl = summary.release, summary.floors
+    pct = f"{summary.confidence:.0%}"
     out = [
         f"### Live quality (predictions joined with outcomes, {pct} intervals)",
         "",
-        f"{headline(summary)} (model {rel['version']}).",
+        f"{headline(summary)} (model {rel.version}).",
         "",
-        f"| figure | all joined ({o.get('rows', 0):,}) | newest 7 days {w.get('window', '')} "
-        f"({w.get('rows', 0):,}) | at release | floor |",
+        f"| figure | all joined ({o.rows:,}) | newest 7 days {w.window if w else ''} "
+        f"({w.rows if w else 0:,}) | at release | floor |",
         "|---|---|---|---:|---:|",
     ]
-    floor_of = {
-        "roc_auc": fl["roc_auc"],
-        "accuracy": fl["accuracy"],
-        "calibration_error": fl["calibration_error"],
-    }
-    for name in live.FIGURES:
-        at_release = rel.get(name)
+    floor_of = {"roc_auc": fl.roc_auc, "accuracy": fl.accuracy, "calibration_error": fl.calibration_error}
+    for name in schema.LIVE_FIGURES:
+        at_release = rel.figure(name)
+        floor = floor_of.get(name)
         out.append(
-            f"| {name} | {_ci(o.get(name), 3)} | {_ci(w.get(name), 3)} | "
+            f"| {name} | {_ci(o.figure(name), 3)} | {_ci(w.figure(name) if w else None, 3)} | "
             f"{'–' if at_release is None else f'{at_release:.3f}'} | "
-            f"{floor_of.get(name, '–') if name not in floor_of else f'{floor_of[name]:.3f}'} |"
+            f"{'–' if floor is None else f'{floor:.3f}'} |"
         )
-    c = summary["join"]["counts"]
+    c = summary.join.counts
     out += [
         "",
         f"Join: {c.get('newly_joined', 0):,} newly joined, {c.get('already_joined', 0):,} already joined, "
         f"{c.get('awaiting_outcome', 0):,} awaiting an outcome, {c.get('outcomes_without_prediction', 0):,} "
-        "outcomes without a prediction" + "".join(f"; {m}" for m in summary["join"]["problems"]) + ".",
+        "outcomes without a prediction" + "".join(f"; {m}" for m in summary.join.problems) + ".",
         "",
     ]
     return out

@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from flightdelay.lifecycle.drift.schema import DriftSummary
+
 Action = Literal["open", "update", "close", "none"]
 TITLE = "Data drift detected by the scheduled check"
 
@@ -31,17 +33,15 @@ class IssueAction:
         return asdict(self)
 
 
-def decide(summary: Mapping[str, Any], existing: Sequence[Mapping[str, Any]]) -> IssueAction:
-    status = str(summary["status"])
+def decide(summary: DriftSummary, existing: Sequence[Mapping[str, Any]]) -> IssueAction:
+    status = summary.status
     numbers = sorted(int(i["number"]) for i in existing if str(i.get("state", "OPEN")).upper() == "OPEN")
-    share = float(summary.get("data_drift", {}).get("share") or 0.0)
-    when = str(summary.get("checked_at", ""))
+    share, when = summary.data_drift.share, summary.checked_at
     if status == "drift":
         if not numbers:
             return IssueAction("open", None, TITLE, "")
-        retrain = bool(summary.get("trigger", {}).get("retrain_recommended"))
-        signal = summary.get("trigger", {}).get("signal")
-        note = f" Retraining was requested (signal: {signal})." if retrain else ""
+        t = summary.trigger
+        note = f" Retraining was requested (signal: {t.signal})." if t.retrain_recommended else ""
         return IssueAction(
             "update",
             numbers[0],

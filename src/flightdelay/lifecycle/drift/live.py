@@ -138,9 +138,6 @@ def window_figures(
     return out
 
 
-FIGURES = ("roc_auc", "pr_auc", "brier", "accuracy", "recall", "calibration_error", "positive_rate")
-
-
 def is_drop(fig: dict[str, Any], floors: dict[str, float], bound: str, min_rows: int) -> bool | None:
     """A quality drop: the `bound` of ROC AUC or accuracy below its floor. None when the window has
     fewer than `min_rows` rows (no verdict: it neither counts nor breaks the N-of-M window)."""

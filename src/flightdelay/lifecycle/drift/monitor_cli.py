@@ -12,7 +12,7 @@ from flightdelay.core.params import Params
 
 
 def _outcomes(args: argparse.Namespace, p: Params) -> int:
-    from flightdelay.lifecycle.drift import feedback
+    from flightdelay.lifecycle.drift import feedback, schema
 
     summary = feedback.run(
         p,
@@ -23,13 +23,13 @@ def _outcomes(args: argparse.Namespace, p: Params) -> int:
         out_dir=args.out and Path(args.out),
         store_path=args.store and Path(args.store),
     )
-    week = summary.get("newest_week") or {}
+    week = schema.dump(summary.newest_week) if summary.newest_week else {}
     sys.stdout.write(
         json.dumps(
             {
                 "headline": feedback.headline(summary),
-                "joined_rows": summary["join"]["store_rows"],
-                "counts": summary["join"]["counts"],
+                "joined_rows": summary.join.store_rows,
+                "counts": summary.join.counts,
                 "newest_week": {k: week.get(k) for k in ("window", "rows", "roc_auc", "accuracy")},
                 "summary": str(Path(args.out or p.drift.live.output_dir) / feedback.LIVE_FILE),
             }

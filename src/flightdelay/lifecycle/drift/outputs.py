@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import base64
 import http.client
-import json
 import math
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from flightdelay.core import redact
 from flightdelay.core.errors import ConfigError, ToolError
+from flightdelay.lifecycle.drift.schema import DriftSummary, Quality, TriggerSummary
 
 SUMMARY_FILE = "summary.json"
 MARKDOWN_FILE = "issue.md"
@@ -29,12 +28,6 @@ PUSH_JOB = "flightdelay-drift"
 MARKER = "<!-- flightdelay:drift-check -->"
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
-    return path
-
-
 def _num(v: Any) -> float:
     return float("nan") if v is None else float(v)
 
@@ -43,43 +36,43 @@ def _prom_value(v: float) -> str:
     return "NaN" if math.isnan(v) else repr(float(v))
 
 
-def render_prom(summary: Mapping[str, Any]) -> str:
-    q = summary.get("model_quality") or {}
+def render_prom(summary: DriftSummary) -> str:
+    q = summary.model_quality
     gauges = [
         (
             "flightdelay_drift_share",
             "Importance-weighted share of drifted input columns (0..1).",
-            _num(summary["data_drift"]["share"]) if summary["status"] != "not_enough_data" else float("nan"),
+            summary.data_drift.share if summary.status != "not_enough_data" else float("nan"),
         ),
         (
             "flightdelay_drift_detected",
             "1 when the last drift check found drift, else 0.",
-            1.0 if summary["drift_detected"] else 0.0,
+            1.0 if summary.drift_detected else 0.0,
         ),
         (
             "flightdelay_model_quality_roc_auc",
             "ROC AUC on the current window (NaN when outcomes are unknown).",
-            _num((q.get("current") or {}).get("roc_auc")),
+            _num(q.current.get("roc_auc") if q else None),
         ),
         (
             "flightdelay_model_quality_floor",
             "ROC AUC below which quality counts as degraded.",
-            _num(q.get("floor")),
+            _num(q.floor if q else None),
         ),
         (
             "flightdelay_drift_current_rows",
             "Rows in the current window of the last check.",
-            float(summary["current"]["rows"]),
+            float(summary.current.rows),
         ),
         (
             "flightdelay_drift_retrain_recommended",
             "1 when the N-of-M trigger asked for retraining.",
-            1.0 if summary["trigger"]["retrain_recommended"] else 0.0,
+            1.0 if summary.trigger.retrain_recommended else 0.0,
         ),
         (
             "flightdelay_drift_last_check_timestamp_seconds",
             "Unix time of the last drift check.",
-            float(summary["checked_at_unix"]),
+            float(summary.checked_at_unix),
         ),
     ]
     lines = []
@@ -144,97 +137,93 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return f"{float(v):.{digits}f}"
 
 
-def _columns_section(s: Mapping[str, Any]) -> list[str]:
-    dd = s["data_drift"]
+def _columns_section(s: DriftSummary) -> list[str]:
+    dd = s.data_drift
     out = [
-        f"Importance-weighted drift share **{dd['share']:.2f}** (threshold "
-        f"{dd['threshold']}); unweighted {dd['unweighted_share']:.2f}.",
+        f"Importance-weighted drift share **{dd.share:.2f}** (threshold "
+        f"{dd.threshold}); unweighted {dd.unweighted_share:.2f}.",
         "",
         "| column | method | score | threshold | weight | drifted |",
         "|---|---|---:|---:|---:|:---:|",
     ]
-    for c in dd["columns"]:
-        mark = "**yes**" if c["drifted"] else ("not compared" if c["score"] is None else "no")
-        out.append(
-            f"| {c['column']} | {c['method']} | {_fmt(c['score'])} | {c['threshold']} "
-            f"| {c['weight']:.3f} | {mark} |"
-        )
+    for c in dd.columns:
+        mark = "**yes**" if c.drifted else ("not compared" if c.score is None else "no")
+        out.append(f"| {c.column} | {c.method} | {_fmt(c.score)} | {c.threshold} | {c.weight:.3f} | {mark} |")
     out.append("")
-    pred = s.get("prediction_drift")
+    pred = s.prediction_drift
     if pred:
         out += [
-            f"Prediction drift (score, {pred['method']}): {_fmt(pred['score'])} "
-            f"(threshold {pred['threshold']}); mean score {_fmt(pred['mean_reference'])} → "
-            f"{_fmt(pred['mean_current'])}.",
+            f"Prediction drift (score, {pred.method}): {_fmt(pred.score)} "
+            f"(threshold {pred.threshold}); mean score {_fmt(pred.mean_reference)} → "
+            f"{_fmt(pred.mean_current)}.",
             "",
         ]
     return out
 
 
-def _quality_section(q: Mapping[str, Any]) -> list[str]:
+def _quality_section(q: Quality) -> list[str]:
     out = ["| model quality | holdout (training) | current window |", "|---|---:|---:|"]
     for k in ("roc_auc", "pr_auc", "log_loss", "positive_rate"):
-        out.append(f"| {k} | {_fmt(q['reference'].get(k), 4)} | {_fmt(q['current'].get(k), 4)} |")
+        out.append(f"| {k} | {_fmt(q.reference.get(k), 4)} | {_fmt(q.current.get(k), 4)} |")
     return [
         *out,
         "",
-        f"Floor ROC AUC {_fmt(q['floor'], 4)}: "
-        + ("**below the floor**." if q["below_floor"] else "above the floor."),
+        f"Floor ROC AUC {_fmt(q.floor, 4)}: "
+        + ("**below the floor**." if q.below_floor else "above the floor."),
         "",
     ]
 
 
-def _trigger_section(t: Mapping[str, Any]) -> list[str]:
+def _trigger_section(t: TriggerSummary) -> list[str]:
     quality = (
-        f"; live quality below the floor in {t['quality_drop_count']} of the last "
-        f"{len(t['quality_considered'])} weeks with enough outcomes"
-        if t.get("quality_considered") is not None
+        f"; live quality below the floor in {t.quality_drop_count} of the last "
+        f"{len(t.quality_considered)} weeks with enough outcomes"
+        if t.quality_considered is not None
         else "; no live quality (outcomes not joined)"
     )
-    signal = f" Signal: **{t['signal']}**." if t.get("signal") else ""
+    signal = f" Signal: **{t.signal}**." if t.signal else ""
     return [
-        f"Retraining trigger: input drift in {t['drift_count']} of the last {len(t['considered'])} "
-        f"checks{quality} (either needs {t['n']} of {t['m']}) → "
-        + ("**retraining requested**." if t["retrain_recommended"] else "no retraining yet.")
+        f"Retraining trigger: input drift in {t.drift_count} of the last {len(t.considered)} "
+        f"checks{quality} (either needs {t.n} of {t.m}) → "
+        + ("**retraining requested**." if t.retrain_recommended else "no retraining yet.")
         + signal,
         "",
     ]
 
 
-def render_markdown(summary: Mapping[str, Any], run_url: str | None = None) -> str:
+def render_markdown(summary: DriftSummary, run_url: str | None = None) -> str:
     """The issue body: the verdict and why, the columns, model and live quality, the trigger."""
     s = summary
     head = {
         "drift": "Drift detected",
         "no_drift": "No drift",
         "not_enough_data": "Not enough data",
-    }[s["status"]]
-    cur, ref = s["current"], s["reference"]
+    }[s.status]
+    cur, ref = s.current, s.reference
     out = [
         MARKER,
         f"## {head}",
         "",
-        f"Checked {s['checked_at']}: **{cur['description']}** ({cur['rows']:,} rows, "
-        f"{cur['rows_used']:,} compared) against the training reference "
-        f"({ref['window']['start']} … {ref['window']['end']}, {ref['rows_used']:,} rows).",
+        f"Checked {s.checked_at}: **{cur.description}** ({cur.rows:,} rows, "
+        f"{cur.rows_used:,} compared) against the training reference "
+        f"({ref.window.start} … {ref.window.end}, {ref.rows_used:,} rows).",
         "",
     ]
-    if s["reasons"]:
-        out += ["Why: " + "; ".join(s["reasons"]) + ".", ""]
-    if s["status"] != "not_enough_data":
+    if s.reasons:
+        out += ["Why: " + "; ".join(s.reasons) + ".", ""]
+    if s.status != "not_enough_data":
         out += _columns_section(s)
-    if s.get("model_quality"):
-        out += _quality_section(s["model_quality"])
-    live = s.get("live_quality")
-    if live:
+    if s.model_quality:
+        out += _quality_section(s.model_quality)
+    if s.live_quality:
         from flightdelay.lifecycle.drift.feedback import render_markdown as live_markdown
 
-        out += live_markdown(live)
-    out += _trigger_section(s["trigger"])
+        out += live_markdown(s.live_quality)
+    out += _trigger_section(s.trigger)
     if run_url:
         out += [
             f"Evidence: [workflow run and HTML report]({run_url}) · summary `{SUMMARY_FILE}` "
-            f"(schema v{s['schema_version']}).",
+            f"(schema v{s.schema_version}).",
             "",
         ]
     return "\n".join(out)

@@ -1,12 +1,11 @@
-"""What each step of the drift check hands to the next (drift/check.py runs them)."""
+"""What each step of the drift check hands to the next (drift/check.py runs them); the parts
+that reach `summary.json` are the schema's models."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from flightdelay.core import drift as core
 from flightdelay.core.errors import ModelError
 from flightdelay.core.params import Params
 from flightdelay.lifecycle.drift import sources, trigger
+from flightdelay.lifecycle.drift.schema import PredictionDrift, Quality
 
 
 def finite(v: float | None) -> float | None:
@@ -29,16 +29,6 @@ class Window:
     current_full: pd.DataFrame
     reference: pd.DataFrame
     current: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class PredictionDrift:
-    method: str
-    score: float | None
-    threshold: float
-    detected: bool
-    mean_reference: float | None
-    mean_current: float | None
 
 
 @dataclass(frozen=True)
@@ -62,21 +52,6 @@ class Outcome:
     decision: trigger.TriggerDecision
     history: Path
     checked_at: str
-
-
-@dataclass(frozen=True)
-class Quality:
-    """The model's quality on a labelled window against its holdout figures."""
-
-    current: dict[str, float | None]
-    reference: dict[str, Any]
-    reference_months: list[str]
-    floor: float
-    threshold: float
-    below_floor: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def quality_of(cur: pd.DataFrame, p: Params) -> Quality:

@@ -15,6 +15,7 @@ from typing import Any
 
 from flightdelay.core.errors import DataError
 from flightdelay.core.params import DriftTrigger
+from flightdelay.lifecycle.drift.schema import TriggerSummary
 
 HISTORY_SCHEMA_VERSION = 1
 VERDICTS = ("drift", "no_drift")
@@ -39,17 +40,18 @@ class TriggerDecision:
             return "both"
         return "input drift" if self.input_fired else "quality drop" if self.quality_fired else None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "retrain_recommended": self.retrain,
-            "signal": self.signal,
-            "drift_count": self.drift_count,
-            "considered": self.considered,
-            "quality_drop_count": self.quality_drop_count,
-            "quality_considered": self.quality_considered,
-            "n": self.n,
-            "m": self.m,
-        }
+    def summary(self, history: Path) -> TriggerSummary:
+        return TriggerSummary(
+            retrain_recommended=self.retrain,
+            signal=self.signal,
+            drift_count=self.drift_count,
+            considered=self.considered,
+            quality_drop_count=self.quality_drop_count,
+            quality_considered=self.quality_considered,
+            n=self.n,
+            m=self.m,
+            history=str(history),
+        )
 
 
 def decide(statuses: list[str], t: DriftTrigger, drops: list[bool | None] | None = None) -> TriggerDecision:
