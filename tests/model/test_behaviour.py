@@ -13,6 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from flightdelay.core import features
 from flightdelay.core.model import FlightDelayModel, load_classifier
+from flightdelay.core.params import load_params
 
 pytestmark = pytest.mark.slow  # needs the session's pipeline repository
 
@@ -121,6 +122,34 @@ def test_a_later_leg_of_the_aircrafts_day_does_not_lower_the_risk(
     first = rows.assign(aircraft_leg=1.0, aircraft_gap_min=np.nan)
     third = rows.assign(aircraft_leg=3.0, aircraft_gap_min=180.0)
     assert score(model, third).mean() >= score(model, first).mean() - 0.005
+
+
+# plausible values of the features a direction may be enforced on (others: 0–40)
+SPANS = {
+    "precip": (0.0, 1.0),
+    "precip_6h": (0.0, 3.0),
+    "visib": (0.25, 10.0),
+    "pressure": (980.0, 1040.0),
+    "wind_gust": (0.0, 60.0),
+    "aircraft_leg": (1.0, 8.0),
+    "origin_hour_departures": (1.0, 120.0),
+}
+
+
+def test_the_directions_of_train_monotone_hold_for_every_flight(
+    trained: tuple[FlightDelayModel, pd.DataFrame], built_repo: Path
+) -> None:
+    """Not on average: each flight's own score moves only the way params.yaml says as one of those
+    features rises (the trees are built under the constraint)."""
+    model, holdout = trained
+    directions = load_params(built_repo / "params.yaml").train.monotone
+    assert directions  # the committed params enforce some
+    rows = sample(holdout, 500)
+    for name, sign in directions.items():
+        lo, hi = SPANS.get(name, (0.0, 40.0))
+        grid = [score(model, rows.assign(**{name: v})) for v in np.linspace(lo, hi, 6)]
+        steps = np.diff(np.stack(grid), axis=0) * sign
+        assert (steps >= -1e-6).all(), (name, float(steps.min()))
 
 
 def test_a_request_without_the_optional_fields_is_scored_near_the_others(

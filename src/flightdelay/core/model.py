@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,10 @@ from flightdelay.core.features import FeatureSpec, encode_frame, fit_spec
 from flightdelay.core.params import TrainParams
 
 
-def make_classifier(t: TrainParams) -> XGBClassifier:
+def make_classifier(t: TrainParams, features: Sequence[str]) -> XGBClassifier:
+    """The booster's settings for a model of `features` (the spec's order: monotone constraints
+    are given by position, the encoded matrix having no column names)."""
+    constraints = tuple(t.monotone.get(f, 0) for f in features) if t.monotone else None
     return XGBClassifier(
         n_estimators=t.n_estimators,
         max_depth=t.max_depth,
@@ -32,6 +36,7 @@ def make_classifier(t: TrainParams) -> XGBClassifier:
         eval_metric="logloss",
         random_state=t.seed,
         n_jobs=t.n_jobs,
+        monotone_constraints=constraints,
     )
 
 
@@ -83,7 +88,8 @@ def fit_model(
     from flightdelay.core.features import INPUT_COLUMNS
 
     cols = list(INPUT_COLUMNS)
-    model = FlightDelayModel(spec, make_classifier(t)).fit(frame[cols], frame["disrupted"].to_numpy())
+    model = FlightDelayModel(spec, make_classifier(t, spec.features))
+    model.fit(frame[cols], frame["disrupted"].to_numpy())
     if t.calibration == "none":
         return model
     part = frame["partition"].astype(str)
@@ -95,7 +101,8 @@ def fit_model(
             f"the newest, {newest}, scored by a model of the months before it)",
             hint="widen data.window or set train.calibration: none",
         )
-    aux = FlightDelayModel(fit_spec(earlier, "disrupted", min_category_count), make_classifier(t))
+    aux_spec = fit_spec(earlier, "disrupted", min_category_count)
+    aux = FlightDelayModel(aux_spec, make_classifier(t, aux_spec.features))
     aux.fit(earlier[cols], earlier["disrupted"].to_numpy())
     recent = frame[part == newest]
     model.set_calibration(
@@ -125,7 +132,7 @@ def fit_dask(spec: FeatureSpec, t: TrainParams, frame: Any, client: Any) -> Flig
     x = encoded.to_dask_array(lengths=True)
     y = frame["disrupted"].astype("int8").to_dask_array(lengths=True)
     # n_jobs None: each worker uses its own thread count (train.n_jobs is the local engine's).
-    dask_clf = dxgb.DaskXGBClassifier(**(make_classifier(t).get_params() | {"n_jobs": None}))
+    dask_clf = dxgb.DaskXGBClassifier(**(make_classifier(t, spec.features).get_params() | {"n_jobs": None}))
     dask_clf.client = client
     dask_clf.fit(x, y)
     clf = XGBClassifier()

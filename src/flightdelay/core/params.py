@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flightdelay.core.errors import ConfigError
-from flightdelay.core.features import INPUT_COLUMNS, WEATHER
+from flightdelay.core.features import CATEGORICAL, FEATURES, INPUT_COLUMNS, WEATHER
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -155,6 +155,18 @@ class TrainParams(Section):
     dask: DaskParams = DaskParams()
     # Probability calibration fitted on the newest training month (flightdelay.core.calibration).
     calibration: Literal["none", "platt", "isotonic"] = "none"
+    # Directions the trees must respect, by feature: 1 = the score never falls as it rises, -1 =
+    # never rises (XGBoost monotone constraints); unlisted features are free.
+    monotone: dict[str, Literal[-1, 1]] = {}
+
+    @field_validator("monotone")
+    @classmethod
+    def _monotone(cls, v: dict[str, int]) -> dict[str, int]:
+        numeric = [f for f in FEATURES if f not in CATEGORICAL]
+        unknown = sorted(set(v) - set(numeric))
+        if unknown:
+            raise ValueError(f"names {unknown}, which are not numeric features; choose from {numeric}")
+        return v
 
     def hyperparameters(self) -> dict[str, Any]:
         """What the model is (bundle metadata, MLflow params); not where it was trained."""
@@ -190,7 +202,7 @@ class TuneParams(Section):
 
     @model_validator(mode="after")
     def _space(self) -> TuneParams:
-        tunable = set(TrainParams.model_fields) - {"seed", "n_jobs", "engine", "dask"}
+        tunable = set(TrainParams.model_fields) - {"seed", "n_jobs", "engine", "dask", "monotone"}
         unknown = sorted(set(self.space) - tunable)
         if unknown:
             raise ValueError(
