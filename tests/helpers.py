@@ -1,8 +1,57 @@
 """Builders shared by the tests: small real repositories (scripts/pipeline_repos.py, which the
-benchmarks use too)."""
+benchmarks use too), and the command line called in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
+from collections.abc import Mapping
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
 from pipeline_repos import REPO_ROOT, SMALL_TRAIN, edit_params, make_pipeline_repo, repo_env, run, wait_for
 
-__all__ = ["REPO_ROOT", "SMALL_TRAIN", "edit_params", "make_pipeline_repo", "repo_env", "run", "wait_for"]
+__all__ = [
+    "REPO_ROOT",
+    "SMALL_TRAIN",
+    "Result",
+    "edit_params",
+    "flightdelay",
+    "make_pipeline_repo",
+    "repo_env",
+    "run",
+    "wait_for",
+]
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def flightdelay(repo: Path, *args: str, env: Mapping[str, str] | None = None, check: bool = True) -> Result:
+    """`flightdelay <args>` in `repo` with `repo_env(repo)` and `env`, in this process: a new
+    interpreter would import MLflow, pandas and scikit-learn again (seconds of CPU per call), which
+    the suite has imported once. Tests about the process boundary (a kill, a signal, a clean
+    environment) start a process instead."""
+    from flightdelay.cli import main  # not at import: the serving-only tests import this module
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(os.environ)
+    os.environ.update({**repo_env(repo), **(env or {})})
+    try:
+        with contextlib.chdir(repo), redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    result = Result(code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(
+            f"flightdelay {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result

@@ -4,7 +4,6 @@ unknown layout or a month that breaks a rule is refused and leaves nothing behin
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from flightdelay.adapters import dvcio
 from flightdelay.lifecycle.retrain import move_window_end
 from rehearsal import services
 from tests import public_layouts
-from tests.helpers import repo_env, run
+from tests.helpers import Result, flightdelay, repo_env, run
 
 pytestmark = pytest.mark.slow
 MONTH = "2013-03"
@@ -36,8 +35,8 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.S3]:
 
 def add_from(repo: Path, *sources: str, env: dict[str, str] | None = None, check: bool = True) -> str:
     args = [x for src in sources for x in ("--from", src)]
-    proc = run(["flightdelay", "data", "add", *args], repo, {**repo_env(repo), **(env or {})}, check=check)
-    return proc.stderr + proc.stdout
+    res = flightdelay(repo, "data", "add", *args, env=env, check=check)
+    return res.stderr + res.stdout
 
 
 def test_a_bts_month_from_a_folder_is_tracked_validated_and_trained_on(
@@ -76,24 +75,26 @@ def test_the_same_month_from_s3_gives_the_same_partition(
 
     local = tmp_path / "local"
     run(["git", "clone", "-q", str(pipeline_repo), str(local)], tmp_path)
-    run(["flightdelay", "data", "restore", "--no-push"], local, repo_env(local))
+    flightdelay(local, "data", "restore", "--no-push")
     # Two files named one by one instead of a folder: the same bytes, the same hash.
     add_from(local, str(exported / "ontime.csv"), str(exported / "asos.csv"))
     assert dvcio.out_md5(local / "data/raw" / f"{MONTH}.dvc") == from_s3
 
+    # A wrong key in a process of its own: this process already holds a client with the right one.
     reversed_key = env["AWS_SECRET_ACCESS_KEY"][::-1]
-    denied = add_from(
+    proc = run(
+        ["flightdelay", "data", "add", "--from", f"s3://{BUCKET}/incoming/"],
         pipeline_repo,
-        f"s3://{BUCKET}/incoming/",
-        env={**env, "AWS_SECRET_ACCESS_KEY": reversed_key},
+        {**repo_env(pipeline_repo), **env, "AWS_SECRET_ACCESS_KEY": reversed_key},
         check=False,
     )
+    denied = proc.stderr + proc.stdout
     assert "cannot read s3://landing/incoming" in denied
     assert reversed_key not in denied
 
 
-def refused(repo: Path, folder: Path) -> subprocess.CompletedProcess[str]:
-    proc = run(["flightdelay", "data", "add", "--from", str(folder)], repo, repo_env(repo), check=False)
+def refused(repo: Path, folder: Path) -> Result:
+    proc = flightdelay(repo, "data", "add", "--from", str(folder), check=False)
     assert not (repo / "data/raw" / MONTH).exists()
     assert not (repo / "data/raw" / f"{MONTH}.dvc").exists()
     assert not list((repo / "data/raw").glob(".import*"))

@@ -1,5 +1,7 @@
 """The real pipeline (`dvc repro`) in a temporary git + DVC repository: outputs, idempotence,
-reproducibility, MLflow tracking, and refusal of corrupted partitions."""
+MLflow tracking, and refusal of corrupted partitions. Reproducibility (a `dvc repro` from scratch
+gives the committed model hash and metrics) is asserted where a release relies on it, in
+tests/lifecycle/release/test_handoff.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import pytest
 
 from flightdelay.adapters.hashing import file_md5
 from flightdelay.core import bundle
-from tests.helpers import repo_env, run
+from tests.helpers import flightdelay, repo_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -62,14 +64,6 @@ def test_second_repro_is_a_no_op(pipeline_repo: Path) -> None:
     out = run(["dvc", "repro"], pipeline_repo, repo_env(pipeline_repo)).stdout
     assert "Running stage" not in out
     assert (pipeline_repo / "dvc.lock").read_text() == lock
-
-
-def test_forced_repro_reproduces_the_model_hash_and_metrics(pipeline_repo: Path) -> None:
-    md5 = file_md5(pipeline_repo / "models/model.json")
-    metrics = (pipeline_repo / "reports/metrics.json").read_text()
-    run(["dvc", "repro", "-f", "--quiet"], pipeline_repo, repo_env(pipeline_repo))
-    assert file_md5(pipeline_repo / "models/model.json") == md5
-    assert (pipeline_repo / "reports/metrics.json").read_text() == metrics
 
 
 def test_train_logs_params_metrics_hashes_and_model_to_mlflow(built_repo: Path) -> None:
@@ -129,7 +123,7 @@ def test_fresh_clone_restores_partitions_from_the_embedded_source(built_repo: Pa
     run(["git", "clone", "-q", str(built_repo), str(clone)], tmp_path)
     remote = tmp_path / "remote"
     env = {**repo_env(clone), "DVC_REMOTE_URL": str(remote)}
-    proc = run(["flightdelay", "data", "restore"], clone, env)
+    proc = flightdelay(clone, "data", "restore", env=env)
     assert "embedded source" in proc.stderr
     dvc_files = sorted(str(p.relative_to(clone)) for p in (clone / "data/raw").glob("*.dvc"))
     assert run(["dvc", "status", "--json", *dvc_files], clone, env).stdout.strip() in ("{}", "")
@@ -139,7 +133,7 @@ def test_fresh_clone_restores_partitions_from_the_embedded_source(built_repo: Pa
     # A partition gone from the workspace but in the DVC cache (a CI cache restore) comes back
     # from the cache, with no remote configured.
     run(["rm", "-rf", "data/raw/2013-02"], clone)
-    proc = run(["flightdelay", "data", "restore"], clone, {**env, "DVC_REMOTE_URL": ""})
+    proc = flightdelay(clone, "data", "restore", env={**env, "DVC_REMOTE_URL": ""})
     assert "2013-02 ← DVC cache" in proc.stderr
     assert (clone / "data/raw/2013-02").is_dir()
 
@@ -149,11 +143,6 @@ def test_fresh_clone_restores_partitions_from_the_embedded_source(built_repo: Pa
     text = dvc_file.read_text()
     md5 = text.split("md5: ")[1].split(".dir")[0]
     dvc_file.write_text(text.replace(md5, "0" * 32))
-    proc = run(
-        ["flightdelay", "data", "restore", "--no-push"],
-        clone,
-        {**env, "DVC_REMOTE_URL": ""},
-        check=False,
-    )
+    proc = flightdelay(clone, "data", "restore", "--no-push", env={**env, "DVC_REMOTE_URL": ""}, check=False)
     assert proc.returncode == 3
     assert "do not match" in proc.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,9 +11,8 @@ from flightdelay.core.params import load_params
 from flightdelay.lifecycle.drift import check, schema
 from flightdelay.pipeline import source
 from flightdelay.pipeline.prepare import prepare_month
-from tests.helpers import repo_env, run
+from tests.helpers import flightdelay, repo_env, run
 from tests.lifecycle.drift.logs import write_prediction_log
-from tests.lifecycle.drift.summaries import drift_summary
 
 pytestmark = pytest.mark.slow
 
@@ -40,8 +38,8 @@ SUMMARY_FIELDS = {
 
 
 def fd(repo: Path, *args: str, check_rc: bool = False) -> tuple[int, str, str]:
-    proc = run([sys.executable, "-m", "flightdelay", *args], repo, repo_env(repo), check=check_rc)
-    return proc.returncode, proc.stdout, proc.stderr
+    res = flightdelay(repo, *args, check=check_rc)
+    return res.returncode, res.stdout, res.stderr
 
 
 def git(repo: Path, *args: str) -> str:
@@ -118,30 +116,29 @@ def test_log_check_exit_codes_outputs_trigger_and_issue(pipeline_repo: Path, jul
     assert "flightdelay data add 2013-03" in err
 
 
-def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(pipeline_repo: Path) -> None:
-    repo = pipeline_repo
-    evidence = repo / "reports" / "drift" / "summary.json"
-    evidence.parent.mkdir(parents=True)
-    checked = drift_summary(checked_at="2026-01-02T00:00:00+00:00")
-    schema.write(
-        evidence,
-        checked.model_copy(update={"data_drift": checked.data_drift.model_copy(update={"share": 0.42})}),
-    )
-    rc, out, err = fd(
-        repo, "retrain", "prepare", "--months", "next", "--evidence", str(evidence), "--issue", "12"
-    )
-    assert rc == 0, err
-    res = json.loads(out)
-    assert res["branch"] == "retrain/2013-03"
-    assert git(repo, "rev-parse", "--abbrev-ref", "HEAD") == "retrain/2013-03"
-    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
-    message = git(repo, "log", "-1", "--format=%B")
+def test_retrain_prepare_commits_a_branch_linked_to_the_evidence(
+    retrained_repo: Path, tmp_path: Path
+) -> None:
+    """`retrain prepare --months next --evidence … --issue 12`, run once for the session on a copy of
+    the trained repo (`retrained_repo`, which the release and PR-report tests build on): what it
+    printed and left, and the branch it committed."""
+    repo, branch = retrained_repo, "retrain/2013-03"
+    prepared = json.loads((repo.parent / "prepared.json").read_text())
+    assert prepared["returncode"] == 0, prepared["stderr"]
+    res = json.loads(prepared["stdout"])
+    assert res["branch"] == branch
+    assert prepared["head"] == branch
+    assert prepared["status"] == ""
+    message = git(repo, "log", "-1", "--format=%B", branch)
     assert "move the training window end 2013-02 → 2013-03" in message
     assert "Refs #12" in message
     assert "drift share 0.42" in message
-    changed = set(git(repo, "show", "--name-only", "--format=", "HEAD").splitlines())
-    assert {"params.yaml", "data/raw/2013-03.dvc"} <= changed
-    assert load_params(repo / "params.yaml").data.window.end == "2013-03"
+    changed = set(git(repo, "show", "--name-only", "--format=", branch).splitlines())
+    # the retrained lock (and the metrics it names) committed with the data and the window
+    assert {"dvc.lock", "params.yaml", "data/raw/2013-03.dvc", "reports/metrics.json"} <= changed
+    params = tmp_path / "params.yaml"
+    params.write_text(git(repo, "show", f"{branch}:params.yaml"))
+    assert load_params(params).data.window.end == "2013-03"
     body = (
         Path(res["body"]).read_text() if Path(res["body"]).is_absolute() else (repo / res["body"]).read_text()
     )

@@ -7,7 +7,6 @@ $FLIGHTDELAY_TEST_PG_DSN (e.g. postgresql://user@127.0.0.1:5432/postgres), dropp
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import socket
@@ -17,14 +16,12 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from flightdelay.cli import main
-from tests.helpers import repo_env, run
+from tests.helpers import Result, flightdelay, repo_env, run
 
 PG_DSN_ENV = "FLIGHTDELAY_TEST_PG_DSN"
 IMAGE_REPO = "ghcr.io/example-org/flightdelay"
@@ -167,14 +164,25 @@ def write_overlays(repo: Path) -> None:
         (d / "kustomization.yaml").write_text(OVERLAY.format(env=env))
 
 
+def with_overlays(repo: Path, uri: str) -> Path:
+    """`repo` with the deployment overlays committed."""
+    write_overlays(repo)
+    env = env_for(repo, uri)
+    run(["git", "add", "deploy"], repo, env)
+    run(["git", "commit", "-qm", "deploy: overlays"], repo, env)
+    return repo
+
+
 @pytest.fixture
 def release_repo(mlflow_server: Server, pipeline_repo: Path, registry: str) -> Path:
     """A built pipeline repo with the deployment overlays committed, pointed at the server."""
-    write_overlays(pipeline_repo)
-    env = env_for(pipeline_repo, registry)
-    run(["git", "add", "deploy"], pipeline_repo, env)
-    run(["git", "commit", "-qm", "deploy: overlays"], pipeline_repo, env)
-    return pipeline_repo
+    return with_overlays(pipeline_repo, registry)
+
+
+@pytest.fixture
+def retrained_release_repo(mlflow_server: Server, retrained_pipeline_repo: Path, registry: str) -> Path:
+    """`release_repo` with the branch retrain/2013-03 that `retrain prepare` commits."""
+    return with_overlays(retrained_pipeline_repo, registry)
 
 
 def env_for(repo: Path, uri: str) -> dict[str, str]:
@@ -182,31 +190,10 @@ def env_for(repo: Path, uri: str) -> dict[str, str]:
     return {**repo_env(repo), "MLFLOW_TRACKING_URI": uri}
 
 
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def cli(repo: Path, uri: str, *args: str, check: bool = True) -> Result:
-    """`flightdelay <args>` in `repo`, in this process (importing MLflow once keeps the suite
-    fast); the concurrency test runs real separate processes."""
-    out, err = io.StringIO(), io.StringIO()
-    saved = dict(os.environ)
-    os.environ.update(env_for(repo, uri))
-    try:
-        with contextlib.chdir(repo), redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    result = Result(code, out.getvalue(), err.getvalue())
-    if check and code != 0:
-        raise AssertionError(
-            f"flightdelay {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}"
-        )
-    return result
+def cli(repo: Path, uri: str, *args: str, check: bool = True, env: dict[str, str] | None = None) -> Result:
+    """`flightdelay <args>` in `repo` against the server at `uri`, in this process; the concurrency
+    and kill tests run real separate processes."""
+    return flightdelay(repo, *args, env={"MLFLOW_TRACKING_URI": uri, **(env or {})}, check=check)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -4,7 +4,6 @@ outputs the DVC remote lacks are reproduced and checked before anything is regis
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from flightdelay.adapters.dvcio import lock_outs
-from tests.helpers import edit_params
+from flightdelay.adapters.hashing import file_md5
+from tests.helpers import edit_params, repo_env, run
 from tests.lifecycle.release.conftest import cli, git
 
 pytestmark = pytest.mark.slow
@@ -28,9 +28,11 @@ def champion(client: MlflowClient) -> str:
 
 
 def test_release_after_a_retraining_merge_ships_the_retrained_model(
-    release_repo: Path, registry: str
+    retrained_release_repo: Path, registry: str
 ) -> None:
-    repo, client = release_repo, MlflowClient(registry)
+    """The branch retrain/2013-03 is the one `retrain prepare` commits (the session's
+    `retrained_repo`; tests/lifecycle/drift/test_cli_and_retrain.py checks what it commits)."""
+    repo, client = retrained_release_repo, MlflowClient(registry)
     cli(repo, registry, "release")
     v1_md5 = client.get_model_version("flight-delay", "1").tags["model_md5"]
     start = git(repo, "rev-parse", "HEAD")
@@ -53,15 +55,12 @@ def test_release_after_a_retraining_merge_ships_the_retrained_model(
     assert versions(client) == ["1"]
     assert champion(client) == "1"
 
-    # The same months through today's `retrain prepare`: it reproduces and commits dvc.lock.
+    # The same month through today's `retrain prepare`, which reproduced and committed dvc.lock.
     git(repo, "reset", "-q", "--hard", start)
     git(repo, "branch", "-q", "-D", "retrain-old")
     shutil.rmtree(repo / "data/raw/2013-03")
-    prepared = json.loads(cli(repo, registry, "retrain", "prepare", "--months", "2013-03").stdout)
-    assert prepared["branch"] == "retrain/2013-03"
-    committed = set(git(repo, "show", "--name-only", "--format=", "HEAD").splitlines())
-    assert {"dvc.lock", "params.yaml", "data/raw/2013-03.dvc", "reports/metrics.json"} <= committed
-    assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
+    git(repo, "switch", "-q", "retrain/2013-03")
+    run(["dvc", "checkout", "--quiet"], repo, repo_env(repo))  # its outputs, as `retrain prepare` left them
     cli(repo, registry, "lock", "check")  # what the PR check runs after its own `dvc repro`
     retrained_md5 = lock_outs(repo / "dvc.lock")[MODEL]
     assert retrained_md5 != v1_md5
@@ -77,7 +76,9 @@ def test_release_after_a_retraining_merge_ships_the_retrained_model(
 def test_release_reproduces_outputs_the_dvc_remote_lacks_and_refuses_a_lock_it_cannot_reproduce(
     release_repo: Path, registry: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A fresh clone (the release job) whose DVC remote never received the PR's outputs."""
+    """A fresh clone (the release job) whose DVC remote never received the PR's outputs: its
+    `dvc repro` from scratch gives the committed model hash and metrics (training is deterministic;
+    the pipeline's one reproducibility check)."""
     client = MlflowClient(registry)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(release_repo), str(clone))
@@ -93,6 +94,9 @@ def test_release_reproduces_outputs_the_dvc_remote_lacks_and_refuses_a_lock_it_c
     assert versions(client) == ["1"]  # before the fix: refused, models/model.json is missing
     assert client.get_model_version("flight-delay", "1").tags["model_md5"] == model_md5
     assert (remote / "files/md5" / model_md5[:2] / model_md5[2:]).is_file()  # pushed for later jobs
+    assert file_md5(clone / MODEL) == model_md5
+    metrics = "reports/metrics.json"  # git-tracked: rewritten by the repro, byte for byte
+    assert (clone / metrics).read_text() == (release_repo / metrics).read_text()
     assert git(clone, "status", "--porcelain", "--untracked-files=no") == ""
 
     # A lock naming a model this commit does not build: reproduced, compared, refused.

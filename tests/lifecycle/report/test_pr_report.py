@@ -21,13 +21,12 @@ pytestmark = pytest.mark.slow
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture
-def flightdelay(
-    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def in_repo(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> Callable[..., tuple[int, str, str]]:
-    """`flightdelay <args>` in-process inside the test repo: (exit code, stdout, stderr)."""
-    monkeypatch.chdir(pipeline_repo)
-    for key, value in repo_env(pipeline_repo).items():
+    """`flightdelay <args>` in-process inside `repo`: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(repo)
+    for key, value in repo_env(repo).items():
         monkeypatch.setenv(key, value)
 
     def call(*args: str) -> tuple[int, str, str]:
@@ -37,6 +36,13 @@ def flightdelay(
         return code, captured.out, captured.err
 
     return call
+
+
+@pytest.fixture
+def flightdelay(
+    pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    return in_repo(pipeline_repo, monkeypatch, capsys)
 
 
 def images_of(markdown: str) -> list[str]:
@@ -55,17 +61,16 @@ def assert_renders(out: Path) -> str:
 
 
 def test_report_for_a_pr_that_adds_a_month(
-    pipeline_repo: Path, flightdelay: Callable[..., tuple[int, str, str]]
+    retrained_pipeline_repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    env = repo_env(pipeline_repo)
+    """The pull request `retrain prepare` makes for 2013-03 (the session's `retrained_repo`): the
+    month's partition added, the window end moved, the pipeline reproduced, all committed."""
+    pipeline_repo, env = retrained_pipeline_repo, repo_env(retrained_pipeline_repo)
+    flightdelay = in_repo(pipeline_repo, monkeypatch, capsys)
     version = registry.register_bundle("models/bundle", tags={"git_sha": "base"})
     registry.set_alias("champion", version)  # the base model is the released champion
-    run(["git", "checkout", "-qb", "add-march"], pipeline_repo, env)
-    assert flightdelay("data", "add", "2013-03")[0] == 0
-    edit_params(pipeline_repo, {"data": {"window": {"start": "2013-01", "end": "2013-03"}}})
-    run(["dvc", "repro", "--quiet"], pipeline_repo, env)
-    run(["git", "add", "-A"], pipeline_repo, env)
-    run(["git", "commit", "-qm", "add 2013-03"], pipeline_repo, env)
+    run(["git", "switch", "-q", "retrain/2013-03"], pipeline_repo, env)
+    run(["dvc", "checkout", "--quiet"], pipeline_repo, env)
 
     code, _, err = flightdelay("report", "pr", "--base", "main")
 
