@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.helpers import edit_params, repo_env, run
+from tests.helpers import edit_params, flightdelay, repo_env, run
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def test_every_corruption_is_named_and_nothing_downstream_changes(pipeline_repo:
     repo, env = pipeline_repo, repo_env(pipeline_repo)
     before = _digest(repo)
     cache_before = sorted(p.name for p in (repo / ".dvc/cache").rglob("*") if p.is_file())
-    run(["flightdelay", "data", "add", "2013-03"], repo, env)
+    flightdelay(repo, "data", "add", "2013-03")
     edit_params(repo, {"data": {"window": {"start": "2013-01", "end": "2013-03"}}})
     jan, feb, mar = (repo / f"data/raw/2013-0{m}" for m in (1, 2, 3))
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO_ROOT, repo_env, run
+from tests.helpers import REPO_ROOT, flightdelay, repo_env, run
 
 pytestmark = pytest.mark.slow
 STEP = "backtest (re-run when the PR changes its report)"
@@ -55,7 +55,7 @@ def test_a_report_the_pipeline_does_not_reproduce_fails_the_lock_check(pipeline_
     )
     step(pipeline_repo, base)
     assert json.loads((pipeline_repo / REPORT).read_text())["summary"]["mean_roc_auc"] != 0.99
-    check = run(["flightdelay", "lock", "check"], pipeline_repo, env, check=False)
+    check = flightdelay(pipeline_repo, "lock", "check", check=False)
     assert check.returncode != 0, check.stdout + check.stderr
     assert "backtest" in check.stdout + check.stderr
 
