@@ -26,6 +26,8 @@ from prometheus_client import (
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
 SCORE_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+_SCORE_EDGES = np.asarray(SCORE_BUCKETS, dtype=np.float64)
+_SCORE_EDGES.flags.writeable = False
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 10000)
 ERROR_KINDS = (
     "validation",
@@ -123,9 +125,9 @@ class Metrics:
         if scores.size == 1:
             observe(self.score, float(scores[0]))
             return
-        edges = np.asarray(SCORE_BUCKETS, dtype=np.float64)
         counts = np.bincount(
-            np.searchsorted(edges, scores.astype(np.float64), side="left"), minlength=len(edges) + 1
+            np.searchsorted(_SCORE_EDGES, scores.astype(np.float64), side="left"),
+            minlength=len(_SCORE_EDGES) + 1,
         )
         # prometheus_client has no bulk observe; its bucket values are `inc`-able children.
         buckets = self.score._buckets

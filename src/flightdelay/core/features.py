@@ -267,31 +267,34 @@ def encode_columns(
     float64 values (NaN: missing; the date and schedule inputs complete), `categorical` each
     category column to its values. Same float32 result as `encode_record` row by row: minutes
     are computed on the arrays, weekdays looked up per date, categories by one dict lookup per
-    value."""
-    out = np.empty((n, len(spec.features)), dtype=np.float32)
-    for j, name in enumerate(spec.features):
+    value; the columns become the float32 matrix in one conversion."""
+    columns: list[np.ndarray] = []
+    for name in spec.features:
         if name in spec.categories:
-            out[:, j] = _categories(spec.categories[name], categorical[name])
+            columns.append(_categories(spec.categories[name], categorical[name]))
         elif name == "day_of_week":
             codes = (numeric["year"] * 10_000 + numeric["month"] * 100 + numeric["day"]).astype(np.int64)
-            out[:, j] = [_weekday(c) for c in codes.tolist()]
+            columns.append(np.fromiter(map(_weekday, codes.tolist()), np.float64, n))
         elif name in ("dep_minute", "arr_minute"):
             hhmm = np.trunc(numeric["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
-            out[:, j] = np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100)  # as `_minute_of_day`
+            columns.append(np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100))  # as `_minute_of_day`
+        elif name in PRECIP_HISTORY:
+            values = numeric[name]
+            columns.append(np.where(np.isnan(values), 0.0, values))
         else:
-            out[:, j] = np.nan_to_num(numeric[name], nan=0.0) if name in PRECIP_HISTORY else numeric[name]
-    return out
+            columns.append(numeric[name])
+    return np.ascontiguousarray(np.array(columns, dtype=np.float32).reshape(len(columns), n).T)
 
 
 _DERIVED = ("day_of_week", "dep_minute", "arr_minute")
 _DERIVED_FROM = ("year", "month", "day", "sched_dep_time", "sched_arr_time")
 
 
-def _categories(lookup: Mapping[str, float], values: Sequence[Any]) -> list[float]:
+def _categories(lookup: Mapping[str, float], values: Sequence[Any]) -> np.ndarray:
     """Codes of a column's values (unknown: NaN); one C-level pass when all are strings."""
-    if set(map(type, values)) == {str}:
-        return list(map(lookup.get, values, itertools.repeat(NAN, len(values))))
-    return [lookup.get(v if isinstance(v, str) else str(v), NAN) for v in values]
+    if set(map(type, values)) != {str}:
+        values = [v if isinstance(v, str) else str(v) for v in values]
+    return np.fromiter(map(lookup.get, values, itertools.repeat(NAN, len(values))), np.float64, len(values))
 
 
 @functools.lru_cache(maxsize=4096)
