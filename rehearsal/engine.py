@@ -12,9 +12,11 @@ secrets and no variables. Every job's result becomes a check run on the head com
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections import deque
@@ -83,9 +85,14 @@ class Engine:
     env: dict[str, str]
     say: Callable[[str], None] = print
     parallel: int = 2
+    # Workflow files whose runs nothing later in the story depends on: `pump` does not wait for them.
+    background: tuple[str, ...] = ()
     runs: list[Run] = field(default_factory=list)
     queue: deque[Run] = field(default_factory=deque)
     next_id: int = 1000
+    _pool: ThreadPoolExecutor | None = None
+    _running: dict[Future[None], Run] = field(default_factory=dict)
+    _procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     # --- which workflows an event starts ---------------------------------------------------
     def workflows_at(self, sha: str) -> list[triggers.Workflow]:
@@ -164,43 +171,75 @@ class Engine:
         self.queue.append(run)
 
     # --- running -----------------------------------------------------------------------------
-    def pump(self, *, expect_success: bool = True) -> list[Run]:
-        """Run until the queue and the forge's event queue are both empty (after a failure, only
-        until the runs already started have finished)."""
+    def pump(self, *, expect_success: bool = True, everything: bool = False) -> list[Run]:
+        """Run until no queued or running run is one the caller waits for, and the forge's event
+        queue is empty (after a failure, only until the runs already started have finished).
+        Runs of the `background` files are not waited for (unless `everything`): they keep their
+        place in the queue and their slot, and finish during a later pump."""
         done: list[Run] = []
-        running: dict[Future[None], Run] = {}
         failed: Run | None = None
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="run") as pool:
-            while True:
-                self._drain_forge()
-                while failed is None and len(running) < self.parallel:
-                    run = self._next_startable({r.group[0] for r in running.values() if r.group})
-                    if run is None:
-                        break
-                    running[pool.submit(self.execute, run)] = run
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="run")
+        running = self._running
+
+        def waited(run: Run) -> bool:
+            return everything or run.workflow.file not in self.background
+
+        while True:
+            self._drain_forge()
+            while failed is None and len(running) < self.parallel:
+                # Background runs hold at most all slots but one: a run waited for never queues
+                # behind them.
+                side = sum(not waited(r) for r in running.values())
+                run = self._next_startable(
+                    {r.group[0] for r in running.values() if r.group},
+                    background=everything or side < self.parallel - 1,
+                )
+                if run is None:
+                    break
+                running[self._pool.submit(self.execute, run)] = run
+            if failed is not None:
                 if not running:
                     break
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    run = running.pop(future)
-                    future.result()  # an error of the harness itself propagates
-                    done.append(run)
-                    self.runs.append(run)
-                    self.say(run.line())
-                    self._completed(run)
-                    if expect_success and run.conclusion == "failure" and failed is None:
-                        failed = run
+            elif not any(waited(r) for r in (*running.values(), *self.queue)):
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                run = running.pop(future)
+                future.result()  # an error of the harness itself propagates
+                done.append(run)
+                self.runs.append(run)
+                self.say(run.line())
+                self._completed(run)
+                if expect_success and run.conclusion == "failure" and failed is None:
+                    failed = run
         if failed is not None:
             raise RehearsalFailed(self.explain(failed))
         return done
 
-    def _next_startable(self, busy: set[str]) -> Run | None:
-        """The oldest queued run whose concurrency group has no running run."""
-        for run in self.queue:
-            if run.group is None or run.group[0] not in busy:
-                self.queue.remove(run)
-                return run
-        return None
+    def close(self) -> None:
+        """Stop the runs still going (a failure or Ctrl-C left them): their act processes, then the pool."""
+        for proc in list(self._procs.values()):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _next_startable(self, busy: set[str], *, background: bool = True) -> Run | None:
+        """The oldest queued run whose concurrency group has no running run, the runs of the
+        `background` files last (GitHub promises no order between queued runs), or never."""
+        ready = [
+            r
+            for r in self.queue
+            if (r.group is None or r.group[0] not in busy)
+            and (background or r.workflow.file not in self.background)
+        ]
+        ready.sort(key=lambda r: r.workflow.file in self.background)  # stable: oldest first
+        if not ready:
+            return None
+        self.queue.remove(ready[0])
+        return ready[0]
 
     def _drain_forge(self) -> None:
         while True:
@@ -287,9 +326,17 @@ class Engine:
             *_pairs("--env", {**self.env, "GITHUB_RUN_ID": str(run.id)}),
         ]  # fmt: skip
         env = runner_env(os.environ)
+        # Its own process group: `close` stops act and every step process it started.
         with log.open("w") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
-        run.jobs = self._results(run, log, proc.returncode)
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
+            self._procs[run.id] = proc
+            try:
+                code = proc.wait()
+            finally:
+                self._procs.pop(run.id, None)
+        run.jobs = self._results(run, log, code)
         run.status = "completed"
         run.seconds = time.monotonic() - started
         for job in run.jobs:

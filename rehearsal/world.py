@@ -185,6 +185,7 @@ class World:
             },
             say=self.say,
         )
+        self.stack.callback(self.engine.close)  # before the forge and the services stop
 
     # --- the maintainer's machine ---------------------------------------------------------------
     def maintainer_env(self) -> dict[str, str]:

@@ -14,6 +14,8 @@ The six files in .github/workflows run unchanged under act against the rehearsal
   7 retrain    the retraining PR merged → release.yml: model-v2
   8 reload     the service reloads v2 under load, no request failing
   9 rollback   promote.yml run by hand (workflow_dispatch): staging back on v1, v1's release latest
+ 10 ci.yml     the story does not wait for ci.yml's runs (they gate nothing it does next): they
+               finish here, and the summary lists every run's result
 
 Then a summary: timings, and what the forge holds (the comment, the issue, the PRs, the tags, the
 image in each overlay). No process is left running, also after a failure or Ctrl-C.
@@ -69,7 +71,25 @@ def _with_service(story: Story, service: Service, *, fast: bool) -> list[Step]:
         if title == RELEASE_V2:
             steps.append(("the service reloads v2 under load", reload))
     steps.append((ROLLBACK, story.rollback))
+    steps.append((CI_FINISHES, lambda: finish(story)))
     return steps
+
+
+# ci.yml runs (`make test` on pushes and PRs) gate nothing the story does next (the required check
+# is pr.yml's `gate`): the story goes on while they run, and waits for them at the end.
+BACKGROUND = ("ci.yml",)
+CI_FINISHES = "the ci.yml runs still going finish"
+
+
+def finish(story: Story) -> str:
+    runs = story.world.engine.pump(everything=True)
+    background = [r for r in story.world.engine.runs if r.workflow.file in BACKGROUND]
+    passed = sum(r.conclusion == "success" for r in background)
+    cancelled = sum(r.conclusion == "cancelled" for r in background)
+    return (
+        f"{len(runs)} run(s) waited for; ci.yml: {passed} passed, {cancelled} cancelled "
+        "(a newer run in the same group)"
+    )
 
 
 def _summary(story: Story, total: float, out: Path) -> None:
@@ -115,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with World(work, fast=args.fast) as world, Service(work / "service") as service:
             story = Story(world)
+            world.engine.background = BACKGROUND
             story.tell(_with_service(story, service, fast=args.fast))
             _summary(story, time.monotonic() - started, work / "summary.json")
     except (RehearsalFailed, StoryFailed, ServiceFailed, RuntimeError, OSError) as e:
