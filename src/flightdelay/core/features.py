@@ -29,17 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 CATEGORICAL = ("carrier", "origin", "dest")
-WEATHER = (
-    "temp",
-    "dewp",
-    "humid",
-    "wind_dir",
-    "wind_speed",
-    "wind_gust",
-    "precip",
-    "pressure",
-    "visib",
-)
+WEATHER = ("temp", "dewp", "humid", "wind_dir", "wind_speed", "wind_gust", "precip", "pressure", "visib")
 # From the day's schedule (scheduled times of every flight, never outcomes); computed by
 # `prepare` and sent by a client. Optional in a request:
 # absent or null is scored as missing (the trees' learned default), like an unseen category.
