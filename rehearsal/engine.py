@@ -325,7 +325,7 @@ class Engine:
             *_pairs("-s", secrets), *_pairs("--var", variables),
             *_pairs("--env", {**self.env, "GITHUB_RUN_ID": str(run.id)}),
         ]  # fmt: skip
-        env = runner_env(os.environ)
+        env = runner_env(os.environ, root)
         # Its own process group: `close` stops act and every step process it started.
         with log.open("w") as out:
             proc = subprocess.Popen(
@@ -399,9 +399,16 @@ class Engine:
 NOT_ON_A_RUNNER = ("AWS_", "MLFLOW_", "GH_", "GITHUB_", "PYTHONDONTWRITEBYTECODE")
 
 
-def runner_env(host: Mapping[str, str]) -> dict[str, str]:
-    """The environment act's host-mode jobs start from: this machine's, minus what a runner lacks."""
-    return {k: v for k, v in host.items() if not k.startswith(NOT_ON_A_RUNNER)}
+def runner_env(host: Mapping[str, str], workdir: Path) -> dict[str, str]:
+    """The environment act's host-mode jobs start from: this machine's, minus what a runner lacks,
+    and git kept from looking above `workdir` (the run's folder, which holds the job's workspace
+    and temp folder). A runner's folders lie in no git repository; the rehearsal's lie inside this
+    project's, which git would otherwise find from a step run outside the job's checkout (CML's
+    would read this project's remote instead of failing as on GitHub)."""
+    env = {k: v for k, v in host.items() if not k.startswith(NOT_ON_A_RUNNER)}
+    ceilings = (str(workdir.resolve()), host.get("GIT_CEILING_DIRECTORIES", ""))
+    env["GIT_CEILING_DIRECTORIES"] = os.pathsep.join(c for c in ceilings if c)
+    return env
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> Iterable[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -116,4 +118,25 @@ def test_jobs_start_from_a_runner_like_environment() -> None:
         "GH_TOKEN": "t",
         "GITHUB_TOKEN": "t",
     }
-    assert runner_env(host) == {"PATH": "/usr/bin", "HOME": "/root"}
+    assert runner_env(host, Path("/w/runs/7")) == {
+        "PATH": "/usr/bin",
+        "HOME": "/root",
+        "GIT_CEILING_DIRECTORIES": "/w/runs/7",
+    }
+
+
+def test_a_step_outside_the_checkout_finds_no_repository(tmp_path: Path) -> None:
+    """As on a runner: the rehearsal's run folders lie inside this project's repository, but a step
+    run in the job's temp folder (pr-comment.yml's CML) must not read that repository's remote."""
+    from rehearsal.engine import runner_env
+
+    subprocess.run(["git", "init", "--quiet", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", "/elsewhere"], check=True)
+    run_dir = tmp_path / ".rehearsal" / "runs" / "1003"
+    temp = run_dir / "act" / "tmp" / "safe"
+    temp.mkdir(parents=True)
+    probe = ["git", "config", "--get", "remote.origin.url"]
+    assert subprocess.run(probe, cwd=temp, capture_output=True, check=False).returncode == 0  # found above
+    env = runner_env({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, run_dir)
+    proc = subprocess.run(probe, cwd=temp, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0, proc.stdout
