@@ -26,7 +26,7 @@ SOURCE = Path(__file__).with_name("forest.c")
 NODE = [("column", "<i4"), ("threshold", "<f4")]
 # No -ffast-math (it would reorder the float32 sum); no -march=native (the image runs elsewhere).
 FLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-ffp-contract=off", "-Wall")
-ABI_VERSION = 2
+ABI_VERSION = 3
 
 
 class KernelBuildError(RuntimeError):
@@ -97,8 +97,11 @@ def load(directory: Path | None = None) -> ctypes.CDLL | None:
         return None
     if not fits:
         return None
-    lib.fd_predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
-    lib.fd_predict.restype = None
+    for predict in (lib.fd_predict, lib.fd_predict_portable):
+        predict.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p]
+        predict.restype = None
+    lib.fd_simd_width.argtypes = [ctypes.c_int32]
+    lib.fd_simd_width.restype = ctypes.c_int32
     return lib
 
 

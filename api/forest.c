@@ -8,6 +8,9 @@
  * LANES trees are walked in lockstep so their loads overlap (n_trees is padded to a multiple of LANES with trees whose leaves are 0), and a batch is scored
  * in blocks of BLOCK rows so that each group of trees is read once per block, not once per row.
  *
+ * fd_predict takes a vectorised walk (below) where the CPU and the forest's depth allow it, and the
+ * portable one otherwise; both give the same bits.
+ *
  * Missing values: the row is extended to [x with NaN -> -inf, x with NaN -> +inf, 0] and a split
  * reads the copy that sends a missing value its default way; XGBoost goes right when
  * !(value < split), which for these copies is value >= split. Leaves are added in tree order in
@@ -15,9 +18,14 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define FD_AVX512 1
+#endif
 
 #define LANES 8
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 
 typedef struct {
     int32_t column;  /* column of the extended row (2 * n_features: always left) */
@@ -92,7 +100,8 @@ static inline void walk2(const fd_forest *forest, int64_t t0, const float *e, co
 #undef STEP
 #undef ADD
 
-void fd_predict(const fd_forest *forest, const float *x, int64_t n_rows, float *out) {
+/* The portable kernel: any CPU, any depth. */
+void fd_predict_portable(const fd_forest *forest, const float *x, int64_t n_rows, float *out) {
     const int32_t nf = forest->n_features;
     const int32_t we = 2 * nf + 1;
     float ext[BLOCK * we];
@@ -117,4 +126,139 @@ void fd_predict(const fd_forest *forest, const float *x, int64_t n_rows, float *
         }
         for (int64_t b = 0; b < nb; b++) out[r0 + b] = 1.0f / (1.0f + expf(-margin[b]));
     }
+}
+
+#ifdef FD_AVX512
+/* Forests of depth 5 (the pipeline's default) on CPUs with AVX-512: 16 rows at once through a
+ * tree. Every split of the tree is compared for all 16 rows (31 independent vector compares
+ * instead of 5 dependent loads per row); which rows sit at which slot of each level is followed as
+ * 16-bit masks; a row's leaf is picked from the tree's 32 leaves by one permute. The block is held
+ * column by column (column c of row b at c * BLOCK + b), so a split reads its 16 values in one load.
+ * A row still adds its trees' leaves in tree order, one float32 add each: the same sums, bit for
+ * bit, as the portable kernel (tested). Measured on 500 trees: 100 rows 1.4-1.8x, 1,000 rows
+ * 1.6-1.9x faster; from 16 rows a block on (below, the portable walk is faster). */
+#define SIMD_DEPTH 5 /* 31 splits and 32 leaves a tree: its leaves in two registers */
+#define CHUNKS (BLOCK / 16)
+#define SIMD_MIN_ROWS 16
+
+__attribute__((target("avx512f"))) static void walk16(const fd_forest *forest, const float *soa, int64_t chunks,
+                                                      float *margin) {
+    enum { D = SIMD_DEPTH, SPLITS = (1 << D) - 1 };
+    const int64_t n_trees = forest->n_trees;
+    __m512 acc[CHUNKS];
+    for (int64_t k = 0; k < chunks; k++) acc[k] = _mm512_set1_ps(forest->base_margin);
+    const __m512i one = _mm512_set1_epi32(1);
+    for (int64_t t = 0; t < n_trees; t++) {
+        const float *column[SPLITS]; /* where each split's column starts in the block */
+        float value[SPLITS];
+        const fd_node *level_nodes = forest->node;
+        int64_t width = n_trees;
+#pragma GCC unroll 8
+        for (int level = 0; level < D; level++) {
+            const fd_node *nodes = level_nodes + (t << level);
+#pragma GCC unroll 16
+            for (int j = 0; j < (1 << level); j++) {
+                column[(1 << level) - 1 + j] = soa + (int64_t)nodes[j].column * BLOCK;
+                value[(1 << level) - 1 + j] = nodes[j].threshold;
+            }
+            level_nodes += width;
+            width *= 2;
+        }
+        const float *leaf = forest->leaf + (t << D);
+        const __m512 lo = _mm512_loadu_ps(leaf), hi = _mm512_loadu_ps(leaf + 16);
+        for (int64_t k = 0; k < chunks; k++) {
+            uint32_t ge[SPLITS]; /* lane i: row 16k + i goes right at the split */
+#pragma GCC unroll 32
+            for (int s = 0; s < SPLITS; s++)
+                ge[s] = _cvtmask16_u32(
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(column[s] + 16 * k), _mm512_set1_ps(value[s]), _CMP_GE_OQ));
+            /* at[j]: the lanes at slot j of the level; right: the lanes going right from it */
+            uint32_t at[1 << D];
+            at[0] = 0xFFFF;
+            __m512i j = _mm512_setzero_si512();
+#pragma GCC unroll 8
+            for (int level = 0; level < D; level++) {
+                uint32_t right = 0;
+                uint32_t next[1 << D];
+#pragma GCC unroll 16
+                for (int i = 0; i < (1 << level); i++) {
+                    const uint32_t g = ge[(1 << level) - 1 + i];
+                    right |= at[i] & g;
+                    if (level + 1 < D) { /* the last level's slots are leaves: only `right` is needed */
+                        next[2 * i] = at[i] & ~g;
+                        next[2 * i + 1] = at[i] & g;
+                    }
+                }
+                if (level + 1 < D) {
+#pragma GCC unroll 32
+                    for (int i = 0; i < (2 << level); i++) at[i] = next[i];
+                }
+                j = _mm512_slli_epi32(j, 1);
+                j = _mm512_mask_add_epi32(j, _cvtu32_mask16(right), j, one);
+            }
+            acc[k] = _mm512_add_ps(acc[k], _mm512_permutex2var_ps(lo, j, hi));
+        }
+    }
+    for (int64_t k = 0; k < chunks; k++) _mm512_storeu_ps(margin + 16 * k, acc[k]);
+}
+
+static void predict_avx512(const fd_forest *forest, const float *x, int64_t n_rows, float *out) {
+    const int32_t nf = forest->n_features;
+    const int32_t we = 2 * nf + 1;
+    float soa[we * BLOCK]; /* column c of the block's row b at c * BLOCK + b */
+    float margin[BLOCK];
+    for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
+        const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
+        const int64_t chunks = (nb + 15) / 16;
+        memset(soa, 0, sizeof(float) * (size_t)(we * BLOCK)); /* lanes past the last row: any number */
+        for (int64_t b = 0; b < nb; b++) {
+            const float *row = x + (r0 + b) * nf;
+            for (int32_t f = 0; f < nf; f++) {
+                const float v = row[f];
+                soa[f * BLOCK + b] = isnan(v) ? -INFINITY : v;
+                soa[(nf + f) * BLOCK + b] = isnan(v) ? INFINITY : v;
+            }
+        }
+        walk16(forest, soa, chunks, margin);
+        for (int64_t b = 0; b < nb; b++) out[r0 + b] = 1.0f / (1.0f + expf(-margin[b]));
+    }
+}
+
+static int has_avx512(void) {
+    static int known = -1; /* a benign race: every thread computes the same answer */
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    }
+    return known;
+}
+#endif
+
+/* 512 when fd_predict takes the AVX-512 walk for a forest of this depth on this CPU, else 0 (the
+ * portable kernel). */
+int32_t fd_simd_width(int32_t depth) {
+#ifdef FD_AVX512
+    if (depth == SIMD_DEPTH && has_avx512()) return 512;
+#endif
+    (void)depth;
+    return 0;
+}
+
+void fd_predict(const fd_forest *forest, const float *x, int64_t n_rows, float *out) {
+#ifdef FD_AVX512
+    if (fd_simd_width(forest->depth)) {
+        /* Below 16 rows a vector of 16 lanes walks mostly padding: the portable walk is faster
+         * (1 row: ~4 against ~20 us for 500 trees), so each block takes the faster of the two. */
+        for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
+            const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
+            const float *rows = x + r0 * forest->n_features;
+            if (nb >= SIMD_MIN_ROWS)
+                predict_avx512(forest, rows, nb, out + r0);
+            else
+                fd_predict_portable(forest, rows, nb, out + r0);
+        }
+        return;
+    }
+#endif
+    fd_predict_portable(forest, x, n_rows, out);
 }

@@ -130,9 +130,11 @@ def from_booster(booster: Any) -> Forest | None:
 
 
 class CompiledForest:
-    """A `Forest` scored by the C kernel; trees padded to the kernel's lane count with zero trees."""
+    """A `Forest` scored by the C kernel; trees padded to the kernel's lane count with zero trees.
+    The kernel takes its AVX-512 walk where the CPU and the forest allow it (`simd_width`, 512 or
+    0); `portable=True` always takes the portable one (the same bits, tested)."""
 
-    def __init__(self, forest: Forest, lib: ctypes.CDLL) -> None:
+    def __init__(self, forest: Forest, lib: ctypes.CDLL, *, portable: bool = False) -> None:
         depth, trees = forest.depth, forest.n_trees
         lanes = int(lib.fd_lanes())
         padded = -(-trees // lanes) * lanes
@@ -160,7 +162,8 @@ class CompiledForest:
             float(forest.base_margin),
         )
         self._address = ctypes.addressof(self._struct)
-        self._predict = lib.fd_predict
+        self.simd_width = 0 if portable else int(lib.fd_simd_width(depth))
+        self._predict = lib.fd_predict_portable if portable else lib.fd_predict
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Probabilities (float32) for a float32 matrix (rows, features)."""

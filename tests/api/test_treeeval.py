@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -78,6 +79,39 @@ def test_deep_and_stump_forests_are_walked_right(kernel: object) -> None:
         assert np.abs(forest.predict(x[:8]) - ref[:8]).max() <= 1e-6, params
         compiled = treeeval.CompiledForest(forest, kernel)  # type: ignore[arg-type]
         assert np.abs(compiled.predict(x) - ref).max() <= 1e-6, params
+
+
+def _cpu_has_avx512() -> bool:
+    cpuinfo = Path("/proc/cpuinfo")
+    return cpuinfo.is_file() and re.search(r"^flags\s*:.*\bavx512f\b", cpuinfo.read_text(), re.M) is not None
+
+
+def test_the_vectorised_walk_gives_the_portable_kernels_bits(kernel: object) -> None:
+    """Depth 5 (the pipeline's trees) on an AVX-512 CPU takes the vectorised walk: same bits as the
+    portable kernel at every block and chunk boundary, missing and infinite values included."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(4000, 23)).astype(np.float32) * rng.choice([1, 10, 1000], size=(4000, 23))
+    x = x.astype(np.float32)
+    y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 3]) * np.nan_to_num(x[:, 5]) > 0).astype(np.float32)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    booster = xgb.train(
+        {"objective": "binary:logistic", "tree_method": "hist", "max_depth": 5, "eta": 0.1, "seed": 1},
+        xgb.DMatrix(x, label=y),
+        61,  # not a multiple of the portable kernel's 8 lanes: padding trees too
+    )
+    forest = treeeval.from_booster(booster)
+    assert forest is not None and forest.depth == 5
+    fast = treeeval.CompiledForest(forest, kernel)  # type: ignore[arg-type]
+    portable = treeeval.CompiledForest(forest, kernel, portable=True)  # type: ignore[arg-type]
+    # On this machine's CPU the vectorised walk must run, not be passed over silently.
+    assert fast.simd_width == (512 if _cpu_has_avx512() else 0)
+    assert portable.simd_width == 0
+    assert np.abs(fast.predict(x) - booster.inplace_predict(x)).max() <= 1e-6
+    x[rng.random(x.shape) < 0.01] = np.inf  # a request's values are finite; the kernel's may not be
+    x[rng.random(x.shape) < 0.01] = -np.inf
+    for n in (1, 2, 15, 16, 17, 31, 100, 127, 128, 129, 1000, 4000):
+        a, b = fast.predict(x[:n]), portable.predict(x[:n])
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), n
 
 
 def test_served_model_uses_the_compiled_kernel(bundles: tuple[Path, Path]) -> None:
