@@ -305,7 +305,7 @@ class Engine:
             ],
             check=True,
         )
-        (root / "event.json").write_text(json.dumps(run.payload))
+        (root / "event.json").write_text(json.dumps(act_event(run.payload)))
         token = self.forge.mint_token("github_token", "github-actions[bot]", run_id=run.id)
         secrets = {"GITHUB_TOKEN": token, **(self.secrets if run.trusted else {})}
         variables = self.variables if run.trusted else {}
@@ -409,6 +409,13 @@ def runner_env(host: Mapping[str, str], workdir: Path) -> dict[str, str]:
     ceilings = (str(workdir.resolve()), host.get("GIT_CEILING_DIRECTORIES", ""))
     env["GIT_CEILING_DIRECTORIES"] = os.pathsep.join(c for c in ceilings if c)
     return env
+
+
+def act_event(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The event file act reads. act fills a `repository` object (its default branch from
+    `--defaultbranch`) into an event that has none; GitHub does not: a `schedule` event carries
+    none, so `github.event.repository.default_branch` is empty there. An explicit null keeps it so."""
+    return {"repository": None, **payload}
 
 
 def _pairs(flag: str, values: Mapping[str, str]) -> Iterable[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -140,3 +141,36 @@ def test_a_step_outside_the_checkout_finds_no_repository(tmp_path: Path) -> None
     env = runner_env({"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, run_dir)
     proc = subprocess.run(probe, cwd=temp, env=env, capture_output=True, text=True, check=False)
     assert proc.returncode != 0, proc.stdout
+
+
+def test_a_scheduled_run_reads_no_repository_from_its_event(tmp_path: Path) -> None:
+    """GitHub's `schedule` event carries no repository object; act invents one (default branch from
+    `--defaultbranch`) unless the event file says null, which `act_event` writes."""
+    from rehearsal.engine import act_event
+    from rehearsal.world import _bin
+
+    repo = tmp_path / "repo"
+    workflow = repo / ".github" / "workflows" / "tick.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on:\n  schedule: [{cron: '0 6 * * 1'}]\njobs:\n  j:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        '      - run: echo "default-branch=[${{ github.event.repository.default_branch }}]"\n'
+    )
+    subprocess.run(["git", "init", "--quiet", str(repo)], check=True)
+
+    def seen(payload: dict[str, Any]) -> str:
+        event = tmp_path / "event.json"
+        event.write_text(json.dumps(payload))
+        cmd = [
+            str(_bin("act")), "schedule", "-W", str(workflow), "-C", str(repo), "-e", str(event),
+            "-P", "ubuntu-24.04=-self-hosted", "--defaultbranch", "main",
+            "--action-cache-path", str(tmp_path / "act"),
+        ]  # fmt: skip
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        return next(
+            line.split("default-branch=")[1] for line in out.splitlines() if "| default-branch=" in line
+        )
+
+    payload = {"schedule": "0 6 * * 1"}
+    assert seen(payload) == "[main]"  # act's own filling-in: why act_event exists
+    assert seen(act_event(payload)) == "[]"
