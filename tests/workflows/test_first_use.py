@@ -114,6 +114,77 @@ def test_trusted_jobs_get_registry_credentials_from_secrets(file: str) -> None:
         assert env[name] == "${{ secrets." + name + " }}", name
 
 
+# The repository permission GitHub requires of a token for each REST endpoint the workflows call
+# (docs.github.com, "Permissions required for GitHub Apps"); a GET needs read, anything else write.
+# With a job's `permissions:` set, every scope it leaves out is `none`: GITHUB_TOKEN is then
+# refused with 403 "Resource not accessible by integration" (in a private repository, reads too).
+ENDPOINT_SCOPES = (
+    (re.compile(r"^repos/[^/]+/[^/]+/commits/[^/]+/pulls"), "pull-requests"),
+    (re.compile(r"^repos/[^/]+/[^/]+/pulls\b"), "pull-requests"),
+    (re.compile(r"^repos/[^/]+/[^/]+/(issues|labels)\b"), "issues"),
+    (re.compile(r"^repos/[^/]+/[^/]+/(releases|branches|git|contents)\b"), "contents"),
+    (re.compile(r"^https://uploads\.github\.com/repos/[^/]+/[^/]+/releases\b"), "contents"),
+    (re.compile(r"^repos/[^/]+/[^/]+/actions/"), "actions"),
+)
+LEVEL = {"none": 0, "read": 1, "write": 2}
+
+
+def _api_calls(script: str) -> list[tuple[str, str]]:
+    """(method, endpoint) of each `gh api` call in a step's script, `$VAR` owner/name kept as is."""
+    calls = []
+    for command in re.split(r"\n(?!\s*[-|]|\s*\$)", script.replace("\\\n", " ")):
+        for call in re.findall(r"\bgh api\b((?:(?!\|\||&&|;|\bgh api\b).)*)", command):  # to ||, &&, ;
+            words = re.findall(r'"[^"]*"|\S+', call)
+            endpoint = next(
+                (w.strip('"') for w in words if re.match(r'"?(repos/|https://uploads\.github\.com/)', w)), ""
+            )
+            method = re.search(r"(?:--method|-X)\s+(\w+)", call)
+            writes = re.search(r"\s-[fF]\s|--raw-field|--field|--input", " " + call)
+            calls.append(((method.group(1) if method else "POST" if writes else "GET").upper(), endpoint))
+    return calls
+
+
+def _needs(method: str, endpoint: str) -> tuple[str, str] | None:
+    path = re.sub(r"\$\{?\w+\}?", "x", endpoint).replace("repos/x/", "repos/o/r/")
+    for pattern, scope in ENDPOINT_SCOPES:
+        if pattern.search(path):
+            return scope, "read" if method == "GET" else "write"
+    return None
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_github_token_calls_hold_the_permission_github_requires(
+    file: str, job_id: str, job: dict[str, Any]
+) -> None:
+    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
+    granted = job.get("permissions", doc.get("permissions")) or {}
+    missing = []
+    for step in job.get("steps", []):
+        if "github.token" not in str(step.get("env", {}).get("GH_TOKEN", "")):
+            continue  # the App's token: its permissions are the token step's inputs
+        for method, endpoint in _api_calls(str(step.get("run", ""))):
+            need = _needs(method, endpoint)
+            if need and LEVEL[str(granted.get(need[0], "none"))] < LEVEL[need[1]]:
+                missing.append(f"{step.get('name')}: {method} {endpoint} needs {need[0]}: {need[1]}")
+    assert not missing, f"{file}:{job_id} (permissions {granted}):\n" + "\n".join(missing)
+
+
+def test_the_permission_check_sees_a_missing_scope() -> None:
+    script = (
+        'gh api --paginate "repos/$GH_REPO/pulls?state=all" --jq .\n'
+        'gh api "repos/$GH_REPO/labels/x" --silent || gh api "repos/$GH_REPO/issues" -f title=t'
+    )
+    calls = _api_calls(script)
+    assert calls == [
+        ("GET", "repos/$GH_REPO/pulls?state=all"),
+        ("GET", "repos/$GH_REPO/labels/x"),
+        ("POST", "repos/$GH_REPO/issues"),
+    ]
+    assert [_needs(*c) for c in calls] == [("pull-requests", "read"), ("issues", "read"), ("issues", "write")]
+    assert _needs("PATCH", "repos/$GH_REPO/releases/$id") == ("contents", "write")
+    assert _needs("GET", "users/${APP_SLUG}[bot]") is None
+
+
 def test_this_file_checks_every_workflow() -> None:
     assert len(WORKFLOWS) == 7, [p.name for p in WORKFLOWS]
     assert all(isinstance(p, Path) for p in WORKFLOWS)
