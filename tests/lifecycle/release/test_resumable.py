@@ -73,6 +73,29 @@ def deploy_champion(repo: Path, uri: str) -> None:
         cli(repo, uri, "release", "bump", "--env", env)
 
 
+def in_flight_is_not_a_mismatch(repo: Path, uri: str, client: MlflowClient, step: str) -> None:
+    """v1's release run checks the state while v2's release is under way (release.yml's staging
+    job, `verify --in-flight`): v2 is in flight, not half-released, until it is stale; once v2 has
+    taken `champion`, v1's run sees itself superseded (and leaves the check to v2's run)."""
+    if cli(repo, uri, "release", "champion").stdout.strip() != "1":
+        assert step in ("champion", "previous", "push", "released"), step
+        return
+    flying = cli(repo, uri, "release", "verify", "--in-flight", check=False)
+    assert flying.returncode == 0, (step, flying.stdout)
+    assert "v2 is being released by another run" in flying.stdout, (step, flying.stdout)
+    if step == "register":  # the same, with v2's progress older than the window: half-released
+        tags = client.get_model_version("flight-delay", "2").tags
+        client.set_model_version_tag("flight-delay", "2", "release_updated_at", "2020-01-01T00:00:00.000Z")
+        client.set_model_version_tag("flight-delay", "2", "released_at", "2020-01-01T00:00:00.000Z")
+        stale = cli(repo, uri, "release", "verify", "--in-flight", check=False)
+        assert stale.returncode == 8 and "half-released" in stale.stdout, stale.stdout
+        for key in ("release_updated_at", "released_at"):
+            if key in tags:
+                client.set_model_version_tag("flight-delay", "2", key, tags[key])
+            else:
+                client.delete_model_version_tag("flight-delay", "2", key)
+
+
 def test_every_step_of_a_release_is_stopped_somewhere() -> None:
     from flightdelay.lifecycle.release import transaction
 
@@ -116,6 +139,7 @@ def test_a_release_stopped_at_every_step_in_turn_is_reported_and_finished(
             assert bad.returncode == 8, (step, bad.stdout)
             assert "MISMATCH registry: v2" in bad.stdout, (step, bad.stdout)
             assert "half-released" in bad.stdout, (step, bad.stdout)
+            in_flight_is_not_a_mismatch(repo, registry, client, step)
 
     rerun = cli(repo, registry, "release", "--push", check=False)
     assert rerun.returncode == 0, rerun.stderr

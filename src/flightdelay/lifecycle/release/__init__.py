@@ -12,7 +12,7 @@ from typing import Any
 from flightdelay.adapters import registry
 from flightdelay.core.errors import ReleaseError
 from flightdelay.core.params import Params
-from flightdelay.lifecycle.release import deploy, overlay, publish, verify
+from flightdelay.lifecycle.release import deploy, overlay, publish, transaction, verify
 from flightdelay.lifecycle.release.publish import out
 
 
@@ -55,7 +55,7 @@ def _release(args: argparse.Namespace, p: Params) -> int:
             if not args.at:
                 out(f"{t}  {event:<11} v{v}")
     else:
-        report = verify.verify(p)
+        report = verify.verify(p, in_flight=args.in_flight)
         out(verify.summary(report))
         if report.problems:
             raise ReleaseError(
@@ -101,9 +101,16 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
     rb.add_argument("--to", help="model version to return to (default: the `previous` alias)")
     rb.add_argument("--push", action=argparse.BooleanOptionalAction, default=False, help=push_help)
 
-    rs.add_parser(
+    rv = rs.add_parser(
         "verify",
         help="git tag, alias, model card and overlays agree; no half-released version (exit 8 if not)",
+    )
+    rv.add_argument(
+        "--in-flight",
+        action="store_true",
+        help="another release may be running: a version still being released, with progress in the "
+        f"last {transaction.STALE_AFTER.seconds // 60} minutes, is reported as in flight instead of "
+        "half-released (release.yml's check)",
     )
 
     rec = rs.add_parser("record", help="tag the version an overlay runs as deployed (after a merge)")

@@ -82,6 +82,11 @@ def incomplete(version: str, tags: Mapping[str, str]) -> str | None:
     return None
 
 
+def in_flight(tags: Mapping[str, str]) -> bool:
+    """Being released, with progress recent enough that its run may still be going."""
+    return tags.get("status") == RELEASING and not is_stale(tags)
+
+
 def is_stale(tags: Mapping[str, str]) -> bool:
     stamp = tags.get(UPDATED_TAG) or tags.get("released_at") or ""
     try:
