@@ -169,6 +169,32 @@ def test_github_token_calls_hold_the_permission_github_requires(
     assert not missing, f"{file}:{job_id} (permissions {granted}):\n" + "\n".join(missing)
 
 
+def _action_needs(step: dict[str, Any]) -> tuple[str, str] | None:
+    """The scope a pinned action needs of GITHUB_TOKEN (or of the job's OIDC token) to work."""
+    action, given = str(step.get("uses", "")).split("@")[0], step.get("with") or {}
+    if action == "actions/checkout" and "token" not in given:
+        return "contents", "read"  # clones with GITHUB_TOKEN (a private repository refuses otherwise)
+    if action == "actions/download-artifact" and "run-id" in given:
+        return "actions", "read"  # another run's artifacts
+    if action == "aws-actions/configure-aws-credentials":
+        return "id-token", "write"  # the OIDC token it exchanges for the role
+    if action == "docker/login-action" and "GITHUB_TOKEN" in str(given.get("password", "")):
+        return "packages", "write"  # pushes to GHCR
+    return None
+
+
+@pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_actions_hold_the_permission_they_need(file: str, job_id: str, job: dict[str, Any]) -> None:
+    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
+    granted = job.get("permissions", doc.get("permissions")) or {}
+    missing = [
+        f"{step['uses']} needs {need[0]}: {need[1]}"
+        for step in job.get("steps", [])
+        if (need := _action_needs(step)) and LEVEL[str(granted.get(need[0], "none"))] < LEVEL[need[1]]
+    ]
+    assert not missing, f"{file}:{job_id} (permissions {granted}): {missing}"
+
+
 def test_the_permission_check_sees_a_missing_scope() -> None:
     script = (
         'gh api --paginate "repos/$GH_REPO/pulls?state=all" --jq .\n'
@@ -183,6 +209,12 @@ def test_the_permission_check_sees_a_missing_scope() -> None:
     assert [_needs(*c) for c in calls] == [("pull-requests", "read"), ("issues", "read"), ("issues", "write")]
     assert _needs("PATCH", "repos/$GH_REPO/releases/$id") == ("contents", "write")
     assert _needs("GET", "users/${APP_SLUG}[bot]") is None
+    assert _action_needs({"uses": "actions/checkout@x"}) == ("contents", "read")
+    assert _action_needs({"uses": "actions/checkout@x", "with": {"token": "t"}}) is None
+    assert _action_needs({"uses": "actions/download-artifact@x", "with": {"run-id": "1"}}) == (
+        "actions",
+        "read",
+    )
 
 
 def test_this_file_checks_every_workflow() -> None:
