@@ -202,26 +202,23 @@ __attribute__((target("avx512f"))) static void walk16(const fd_forest *forest, c
     for (int64_t k = 0; k < chunks; k++) _mm512_storeu_ps(margin + 16 * k, acc[k]);
 }
 
-static void predict_avx512(const fd_forest *forest, const float *x, int64_t n_rows, float *out) {
+/* One block of 16 to BLOCK rows (fd_predict cuts the batch into blocks). */
+static void predict_block_avx512(const fd_forest *forest, const float *x, int64_t nb, float *out) {
     const int32_t nf = forest->n_features;
     const int32_t we = 2 * nf + 1;
     float soa[we * BLOCK]; /* column c of the block's row b at c * BLOCK + b */
     float margin[BLOCK];
-    for (int64_t r0 = 0; r0 < n_rows; r0 += BLOCK) {
-        const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
-        const int64_t chunks = (nb + 15) / 16;
-        memset(soa, 0, sizeof(float) * (size_t)(we * BLOCK)); /* lanes past the last row: any number */
-        for (int64_t b = 0; b < nb; b++) {
-            const float *row = x + (r0 + b) * nf;
-            for (int32_t f = 0; f < nf; f++) {
-                const float v = row[f];
-                soa[f * BLOCK + b] = isnan(v) ? -INFINITY : v;
-                soa[(nf + f) * BLOCK + b] = isnan(v) ? INFINITY : v;
-            }
+    memset(soa, 0, sizeof(float) * (size_t)(we * BLOCK)); /* lanes past the last row: any number */
+    for (int64_t b = 0; b < nb; b++) {
+        const float *row = x + b * nf;
+        for (int32_t f = 0; f < nf; f++) {
+            const float v = row[f];
+            soa[f * BLOCK + b] = isnan(v) ? -INFINITY : v;
+            soa[(nf + f) * BLOCK + b] = isnan(v) ? INFINITY : v;
         }
-        walk16(forest, soa, chunks, margin);
-        for (int64_t b = 0; b < nb; b++) out[r0 + b] = 1.0f / (1.0f + expf(-margin[b]));
     }
+    walk16(forest, soa, (nb + 15) / 16, margin);
+    for (int64_t b = 0; b < nb; b++) out[b] = 1.0f / (1.0f + expf(-margin[b]));
 }
 
 static int has_avx512(void) {
@@ -253,7 +250,7 @@ void fd_predict(const fd_forest *forest, const float *x, int64_t n_rows, float *
             const int64_t nb = n_rows - r0 < BLOCK ? n_rows - r0 : BLOCK;
             const float *rows = x + r0 * forest->n_features;
             if (nb >= SIMD_MIN_ROWS)
-                predict_avx512(forest, rows, nb, out + r0);
+                predict_block_avx512(forest, rows, nb, out + r0);
             else
                 fd_predict_portable(forest, rows, nb, out + r0);
         }
