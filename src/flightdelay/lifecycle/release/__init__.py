@@ -109,8 +109,8 @@ def register(sub: Any, handlers: dict[str, Any]) -> None:
         "--in-flight",
         action="store_true",
         help="another release may be running: a version still being released, with progress in the "
-        f"last {transaction.STALE_AFTER.seconds // 60} minutes, is reported as in flight instead of "
-        "half-released (release.yml's check)",
+        f"last {int(transaction.STALE_AFTER.total_seconds() // 60)} minutes, is reported as in "
+        "flight instead of half-released (release.yml's check)",
     )
 
     rec = rs.add_parser("record", help="tag the version an overlay runs as deployed (after a merge)")
