@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline_repos import REPO_ROOT, SMALL_TRAIN, edit_params, make_pipeline_repo, repo_env, run, wait_for
 
@@ -23,6 +24,7 @@ __all__ = [
     "repo_env",
     "run",
     "wait_for",
+    "workflow_step",
 ]
 
 
@@ -55,3 +57,11 @@ def flightdelay(repo: Path, *args: str, env: Mapping[str, str] | None = None, ch
             f"flightdelay {' '.join(args)} failed ({code}):\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def workflow_step(file: str, job: str, step: str) -> dict[str, Any]:
+    """The step named (or with the id) `step` of `job` in .github/workflows/`file`, as GitHub reads it."""
+    import yaml  # not at import: the serving-only tests import this module
+
+    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
+    return dict(next(s for s in doc["jobs"][job]["steps"] if step in (s.get("name"), s.get("id"))))

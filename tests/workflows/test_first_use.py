@@ -152,12 +152,17 @@ def _needs(method: str, endpoint: str) -> tuple[str, str] | None:
     return None
 
 
+def _granted(file: str, job: dict[str, Any]) -> dict[str, str]:
+    """The job's token scopes: its own `permissions:`, else the workflow's (unlisted: none)."""
+    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
+    return dict(job.get("permissions", doc.get("permissions")) or {})
+
+
 @pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_github_token_calls_hold_the_permission_github_requires(
     file: str, job_id: str, job: dict[str, Any]
 ) -> None:
-    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
-    granted = job.get("permissions", doc.get("permissions")) or {}
+    granted = _granted(file, job)
     missing = []
     for step in job.get("steps", []):
         if "github.token" not in str(step.get("env", {}).get("GH_TOKEN", "")):
@@ -185,8 +190,7 @@ def _action_needs(step: dict[str, Any]) -> tuple[str, str] | None:
 
 @pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
 def test_actions_hold_the_permission_they_need(file: str, job_id: str, job: dict[str, Any]) -> None:
-    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
-    granted = job.get("permissions", doc.get("permissions")) or {}
+    granted = _granted(file, job)
     missing = [
         f"{step['uses']} needs {need[0]}: {need[1]}"
         for step in job.get("steps", [])

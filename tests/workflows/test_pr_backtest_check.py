@@ -10,9 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.helpers import REPO_ROOT, flightdelay, repo_env, run
+from tests.helpers import flightdelay, repo_env, run, workflow_step
 
 pytestmark = pytest.mark.slow
 STEP = "backtest (re-run when the PR changes its report)"
@@ -20,8 +19,7 @@ REPORT = "reports/backtest.json"
 
 
 def step_script() -> str:
-    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "pr.yml").read_text())
-    return str(next(s["run"] for s in doc["jobs"]["gate"]["steps"] if s.get("name") == STEP))
+    return str(workflow_step("pr.yml", "gate", STEP)["run"])
 
 
 def forge_report(repo: Path) -> None:

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.helpers import REPO_ROOT
+from tests.helpers import workflow_step
 
 STEP = "publish the champion bundle (asset of the model-vN release; PR gates read it)"
 
@@ -46,8 +45,7 @@ esac
 
 
 def step(job: str, name: str) -> dict[str, Any]:
-    doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "release.yml").read_text())
-    return dict(next(s for s in doc["jobs"][job]["steps"] if s.get("name") == name))
+    return workflow_step("release.yml", job, name)
 
 
 def step_script() -> str:

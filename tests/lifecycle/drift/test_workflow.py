@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from flightdelay.lifecycle.drift import schema
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, workflow_step
 from tests.lifecycle.drift.summaries import drift_summary
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
@@ -64,8 +64,7 @@ LIST = "api repos/o/r/issues?labels=drift&state=open&per_page=20"
 
 
 def issue_step() -> str:
-    steps = workflow()["jobs"]["check"]["steps"]
-    return str(next(s for s in steps if s.get("id") == "issue")["run"])
+    return str(workflow_step("drift.yml", "check", "issue")["run"])
 
 
 @pytest.mark.slow  # runs the CLI in a shell per case
