@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from flightdelay.core.errors import ConfigError
-from flightdelay.core.features import CATEGORICAL, FEATURES, INPUT_COLUMNS, WEATHER
+from flightdelay.core.features import CATEGORICAL, FEATURES, INPUT_COLUMNS, PRECIP_HISTORY, SCHEDULE, WEATHER
 
 MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -331,7 +331,14 @@ class LiveParams(Section):
 class DriftParams(Section):
     """`drift check`: distance-based per-column drift, weighted by feature importance."""
 
-    numerical: list[str] = ["sched_dep_time", "sched_arr_time", "distance", *WEATHER]
+    numerical: list[str] = [
+        "sched_dep_time",
+        "sched_arr_time",
+        "distance",
+        *WEATHER,
+        *SCHEDULE,
+        *PRECIP_HISTORY,
+    ]
     categorical: list[str] = ["carrier", "origin", "dest"]
     num_method: DistanceMethod = "wasserstein"
     num_threshold: float = Field(0.1, gt=0)

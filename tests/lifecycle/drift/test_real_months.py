@@ -109,6 +109,22 @@ def test_temperatures_in_celsius_are_flagged_on_temperature(
     assert s["data_drift"]["critical_columns"] == ["temp"]
 
 
+@pytest.mark.parametrize("field", ["aircraft_leg", "precip_6h"])
+def test_a_client_that_stops_sending_an_optional_field_is_flagged_on_it(
+    months: dict[str, pd.DataFrame], params: Params, tmp_path: Path, field: str
+) -> None:
+    # The schedule fields and precip_6h are optional in a request: a client that drops one is
+    # scored without it, which the check must name, not average away among the other columns.
+    a, b = random_halves(months["2013-07"])
+    s = run(params, a, b.assign(**{field: None}), tmp_path / "out")
+    assert s["status"] == "drift"
+    assert s["data_drift"]["critical_columns"] == [field]
+    column = next(c for c in s["data_drift"]["columns"] if c["column"] == field)
+    assert column["score"] is None  # nothing left to compare
+    assert column["missing_increase"] == pytest.approx(1.0, abs=0.01)
+    assert f"critical shift in {field}" in s["reasons"]
+
+
 def test_fewer_rows_than_the_guard_is_not_enough_data(
     months: dict[str, pd.DataFrame], params: Params, tmp_path: Path
 ) -> None:
