@@ -14,6 +14,7 @@ from flightdelay.core import features
 from flightdelay.core.metrics import (
     calibration_points,
     classification_metrics,
+    expected_calibration_error,
     pr_points,
     roc_points,
     slice_metrics,
@@ -68,6 +69,10 @@ def run(paths: Paths, cfg: EvaluateConfig) -> dict[str, Any]:
     holdout_months = sorted(holdout["partition"].unique().tolist())
     metrics: dict[str, Any] = {
         **{k: round(v, 6) for k, v in m.items()},
+        # What live quality is held against (`monitor outcomes`, the drift issue's "at release"):
+        # the share of right decisions at the threshold, and the calibration error (equal-width bins).
+        "accuracy": round(float(np.mean((score >= thr) == (y == 1))), 6),
+        "calibration_error": round(expected_calibration_error(y, score, cfg.evaluate.calibration_bins), 6),
         "threshold": thr,
         "holdout_months": holdout_months,
         "train_rows": len(train),

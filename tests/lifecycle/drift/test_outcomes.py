@@ -284,3 +284,32 @@ def test_a_quality_drop_needs_the_bound_below_the_floor_and_enough_rows() -> Non
     assert live.is_drop({**fig, "roc_auc": {"upper": 0.73}}, floors, "upper", 500) is False
     assert live.is_drop({**fig, "roc_auc": {"lower": 0.71}}, floors, "lower", 500) is True
     assert live.is_drop({**fig, "rows": 100}, floors, "upper", 500) is None
+
+
+def test_every_figure_with_a_floor_is_shown_at_release(params: Params, tmp_path: Path) -> None:
+    """The evaluate stage writes each figure live quality is held against (accuracy and
+    calibration error have floors); `monitor outcomes` carries them from the bundle, and the issue
+    table shows them "at release" beside the floor. A bundle made before them shows "–"."""
+    committed = json.loads((REPO_ROOT / "reports" / "metrics.json").read_text())
+    assert {"accuracy", "calibration_error"} <= set(feedback.RELEASE_KEYS) <= set(committed)
+    figures = {k: committed[k] for k in feedback.RELEASE_KEYS}
+    df = flights(600)
+    df.to_csv(tmp_path / "outcomes.csv", index=False)
+    tables = {}
+    for name, metrics in (("new", figures), ("old", {"roc_auc": 0.7})):
+        path = make_bundle(tmp_path / name / "bundle", seed=3, n_trees=5, metrics=metrics)
+        version = bundle.load(path).version
+        log = write_prediction_log(
+            tmp_path / name / "p.jsonl", df, df["score"].to_numpy(), model_version=version, start=T0
+        )
+        out = run(params, log, [str(tmp_path / "outcomes.csv")], tmp_path / name, path)
+        lines = feedback.render_markdown(schema.LiveQuality(**out))
+        tables[name] = {r.split(" | ")[0].strip("| "): r for r in lines if r.startswith("| ")}
+        if name == "new":
+            assert {k: out["release"][k] for k in feedback.RELEASE_KEYS} == figures
+    floor = params.drift.live
+    assert tables["new"]["accuracy"].endswith(f"| {committed['accuracy']:.3f} | {floor.accuracy_floor:.3f} |")
+    assert tables["new"]["calibration_error"].endswith(
+        f"| {committed['calibration_error']:.3f} | {floor.max_calibration_error:.3f} |"
+    )
+    assert tables["old"]["accuracy"].endswith(f"| – | {floor.accuracy_floor:.3f} |")

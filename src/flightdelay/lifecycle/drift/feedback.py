@@ -27,7 +27,7 @@ SCHEMA_VERSION = schema.SCHEMA_VERSION
 LIVE_FILE = "live_quality.json"
 PROM_FILE = "live.prom"
 PUSH_GROUP = {"feed": "outcomes"}
-RELEASE_KEYS = ("roc_auc", "pr_auc", "brier", "recall", "positive_rate", "rows")
+RELEASE_KEYS = tuple(f for f in schema.ReleaseFigures.model_fields if f not in ("version", "holdout_months"))
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,9 @@ class ReleaseFigures(_Model):
     roc_auc: float | None = None
     pr_auc: float | None = None
     brier: float | None = None
+    accuracy: float | None = None  # absent in bundles made before evaluate wrote it
     recall: float | None = None
+    calibration_error: float | None = None  # likewise
     positive_rate: float | None = None
     rows: int | None = None
     holdout_months: list[str]
