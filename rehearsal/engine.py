@@ -28,6 +28,7 @@ from typing import Any
 
 from rehearsal import standins, triggers
 from rehearsal.forge_model import repo_json
+from rehearsal.scopes import run_token
 
 TAIL_LINES = 25
 
@@ -306,7 +307,9 @@ class Engine:
             check=True,
         )
         (root / "event.json").write_text(json.dumps(act_event(run.payload)))
-        token = self.forge.mint_token("github_token", "github-actions[bot]", run_id=run.id)
+        # One token for all the run's jobs (as act gives it), with the scopes their `permissions:` grant.
+        scopes = run_token(run.workflow.permissions, run.workflow.jobs)
+        token = self.forge.mint_token("github_token", "github-actions[bot]", run_id=run.id, scopes=scopes)
         secrets = {"GITHUB_TOKEN": token, **(self.secrets if run.trusted else {})}
         variables = self.variables if run.trusted else {}
         log = root / "act.jsonl"

@@ -67,6 +67,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -80,6 +81,7 @@ from rehearsal.forge_core import (
     Response,
     Store,
     TokenKind,
+    check_scope,
     now_iso,
     user_json,
 )
@@ -208,14 +210,18 @@ class Forge:
         return config
 
     # tokens --------------------------------------------------------------------------------------
-    def mint_token(self, kind: TokenKind, actor: str, run_id: int | None = None) -> str:
+    def mint_token(
+        self, kind: TokenKind, actor: str, run_id: int | None = None, scopes: Mapping[str, str] | None = None
+    ) -> str:
+        """A token for `actor`; a run's `github_token` with `scopes` is refused what they do not grant."""
         if kind not in TOKEN_PREFIX:
             raise ValueError(f"token kind {kind!r} is not one of {sorted(TOKEN_PREFIX)}")
         if kind == "github_token" and run_id is None:
             raise ValueError("a github_token belongs to a workflow run: pass run_id")
         token = TOKEN_PREFIX[kind] + secrets.token_hex(18)
         with self.lock:
-            self._tokens[token] = Identity(kind, actor, run_id)
+            granted = tuple(sorted(scopes.items())) if scopes is not None else None
+            self._tokens[token] = Identity(kind, actor, run_id, granted)
             self.users.add(actor)
         return token
 
@@ -262,6 +268,7 @@ class Forge:
     # requests and events -----------------------------------------------------------------------
     def handle(self, router: Router, req: Request) -> Response:
         """Answer one API request under the lock; a successful write is logged with its author, then saved."""
+        check_scope(req.identity, req.method, req.path)
         with self.lock:
             response = router.dispatch(self, req)
             if req.method != "GET" and response.status < 400:

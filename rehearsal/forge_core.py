@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
+
+from rehearsal import scopes
 
 TokenKind = Literal["user", "github_token", "app"]
 Json = dict[str, Any]
@@ -17,6 +20,7 @@ API_ORIGIN = "https://api.github.com"
 HTML_ORIGIN = "https://github.com"
 UPLOADS_ORIGIN = "https://uploads.github.com"
 DOCS_URL = "https://docs.github.com/rest"
+log = logging.getLogger("rehearsal.forge")
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Identity:
     kind: TokenKind | Literal["admin"]
     actor: str
     run_id: int | None = None
+    # A run's GITHUB_TOKEN: the scopes its workflow grants (rehearsal/scopes.py); None: unrestricted.
+    scopes: tuple[tuple[str, str], ...] | None = None
 
     @property
     def triggers(self) -> bool:
@@ -47,6 +53,22 @@ class ApiError(Exception):
         if self.errors is not None:
             out["errors"] = self.errors
         return out
+
+
+def missing_scope(identity: Identity | None, need: tuple[str, str] | None) -> str | None:
+    """The `scope: level` a run's GITHUB_TOKEN lacks for a request that needs `need`; else None."""
+    if identity is None or identity.scopes is None or need is None:
+        return None
+    return None if scopes.allows(dict(identity.scopes), need) else f"{need[0]}: {need[1]}"
+
+
+def check_scope(identity: Identity | None, method: str, path: str) -> None:
+    """GitHub's answer to a run's GITHUB_TOKEN used beyond what its workflow's `permissions:` grant;
+    the forge's log names the scope it lacks."""
+    lacking = missing_scope(identity, scopes.required(method, path))
+    if lacking is not None:
+        log.warning("forge: 403 for %s %s: the run's GITHUB_TOKEN lacks %s", method, path, lacking)
+        raise ApiError(403, "Resource not accessible by integration")
 
 
 def not_found(message: str = "Not Found") -> ApiError:

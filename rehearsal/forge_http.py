@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from rehearsal.forge_core import ApiError, Identity, Request, Response, not_found
+from rehearsal.forge_core import ApiError, Identity, Request, Response, missing_scope, not_found
 from rehearsal.forge_git import run_http_backend
 
 if TYPE_CHECKING:
@@ -213,6 +213,13 @@ class ForgeHandler(BaseHTTPRequestHandler):
                     401, message, {"WWW-Authenticate": 'Basic realm="GitHub"', "Content-Type": "text/plain"}
                 )
             )
+            return
+        push = rest.endswith("/git-receive-pack") or "service=git-receive-pack" in query_string
+        lacking = missing_scope(identity, ("contents", "write" if push else "read"))
+        if identity is not None and lacking is not None:
+            denied = f"remote: Permission to {forge.owner}/{forge.repo}.git denied to {identity.actor}.\n"
+            log.warning("forge: 403 for git %s: the run's GITHUB_TOKEN lacks %s", rest, lacking)
+            self.send(Response(403, denied.encode(), {"Content-Type": "text/plain"}))
             return
         env = {
             "PATH_INFO": f"/{forge.owner}/{forge.repo}.git{rest}",

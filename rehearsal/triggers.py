@@ -27,6 +27,7 @@ class Workflow:
     on: dict[str, Any]
     concurrency: dict[str, Any] | None
     jobs: dict[str, Any]
+    permissions: Any = None  # the workflow's `permissions:` (None: absent, the default applies)
 
     @classmethod
     def parse(cls, file: str, text: str) -> Workflow:
@@ -39,7 +40,8 @@ class Workflow:
         conc = doc.get("concurrency")
         if isinstance(conc, str):
             conc = {"group": conc, "cancel-in-progress": False}
-        return cls(file, str(doc.get("name") or file), dict(on or {}), conc, dict(doc.get("jobs") or {}))
+        jobs = dict(doc.get("jobs") or {})
+        return cls(file, str(doc.get("name") or file), dict(on or {}), conc, jobs, doc.get("permissions"))
 
 
 def glob_match(pattern: str, value: str) -> bool:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from rehearsal.forge import Forge
+from rehearsal.forge_core import DOCS_URL
 
 REPO = "repos/acme/flightdelay"
 BOT = "flightdelay-bot[bot]"
@@ -250,6 +251,46 @@ def test_github_token_writes_start_no_workflow(forge: Forge, clone: Path) -> Non
         ("pull_request", "opened", 7),
     ]
     assert all(e["reason"] == "made with a workflow's GITHUB_TOKEN" for e in suppressed)
+
+
+def test_a_run_token_is_refused_what_its_workflow_does_not_grant(forge: Forge, clone: Path) -> None:
+    """GitHub's 403 for GITHUB_TOKEN beyond its `permissions:` (reads too: a fork may be private);
+    a token with the scopes does the same calls, and a person's token is not scoped."""
+    reader = forge.mint_token("github_token", "github-actions[bot]", run_id=8, scopes={"contents": "read"})
+    refused = call(forge, "GET", f"/{REPO}/pulls", reader)
+    assert refused[:2] == (
+        403,
+        {"message": "Resource not accessible by integration", "documentation_url": DOCS_URL},
+    )
+    assert call(forge, "POST", f"/{REPO}/issues", reader, {"title": "drift"})[0] == 403
+    assert call(forge, "GET", f"/{REPO}/branches/main", reader)[0] == 200  # contents: read
+    assert call(forge, "GET", f"/{REPO}", reader)[0] == 200  # metadata: always
+    git(clone, "checkout", "-q", "-b", "retrain/2013-07")
+    commit(clone, "params.yaml", "window: 2013-02..2013-07\n", "retrain")
+    pushed = git(clone, "push", "origin", "retrain/2013-07", token=reader, check=False)
+    assert pushed.returncode != 0
+    assert "Permission to acme/flightdelay.git denied to github-actions[bot]" in pushed.stderr
+    assert "refs/heads/retrain/2013-07" not in forge.state()["refs"]
+
+    writer = forge.mint_token(
+        "github_token",
+        "github-actions[bot]",
+        run_id=9,
+        scopes={"contents": "write", "pull-requests": "write", "issues": "none"},
+    )
+    git(clone, "push", "-q", "origin", "retrain/2013-07", token=writer)
+    opened = call(
+        forge,
+        "POST",
+        f"/{REPO}/pulls",
+        writer,
+        {"title": "Retrain", "head": "retrain/2013-07", "base": "main"},
+    )
+    assert opened[0] == 201
+    assert call(forge, "GET", f"/{REPO}/pulls", writer)[0] == 200
+    assert call(forge, "POST", f"/{REPO}/issues", writer, {"title": "drift"})[0] == 403
+    person = forge.mint_token("user", "octocat")
+    assert call(forge, "POST", f"/{REPO}/issues", person, {"title": "drift"})[0] == 201
 
 
 @pytest.mark.parametrize(("kind", "actor"), [("user", "octocat"), ("github_token", "github-actions[bot]")])

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from rehearsal import scopes
 from tests.helpers import REPO_ROOT
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
@@ -114,19 +115,10 @@ def test_trusted_jobs_get_registry_credentials_from_secrets(file: str) -> None:
         assert env[name] == "${{ secrets." + name + " }}", name
 
 
-# The repository permission GitHub requires of a token for each REST endpoint the workflows call
-# (docs.github.com, "Permissions required for GitHub Apps"); a GET needs read, anything else write.
-# With a job's `permissions:` set, every scope it leaves out is `none`: GITHUB_TOKEN is then
-# refused with 403 "Resource not accessible by integration" (in a private repository, reads too).
-ENDPOINT_SCOPES = (
-    (re.compile(r"^repos/[^/]+/[^/]+/commits/[^/]+/pulls"), "pull-requests"),
-    (re.compile(r"^repos/[^/]+/[^/]+/pulls\b"), "pull-requests"),
-    (re.compile(r"^repos/[^/]+/[^/]+/(issues|labels)\b"), "issues"),
-    (re.compile(r"^repos/[^/]+/[^/]+/(releases|branches|git|contents)\b"), "contents"),
-    (re.compile(r"^https://uploads\.github\.com/repos/[^/]+/[^/]+/releases\b"), "contents"),
-    (re.compile(r"^repos/[^/]+/[^/]+/actions/"), "actions"),
-)
-LEVEL = {"none": 0, "read": 1, "write": 2}
+# The scope GitHub requires of a token for each REST endpoint (rehearsal/scopes.py, which the
+# forge enforces on a run's token too): with a job's `permissions:` set, every scope it leaves out
+# is `none`, and GITHUB_TOKEN is refused with 403 "Resource not accessible by integration".
+LEVEL = scopes.LEVEL
 
 
 def _api_calls(script: str) -> list[tuple[str, str]]:
@@ -146,16 +138,13 @@ def _api_calls(script: str) -> list[tuple[str, str]]:
 
 def _needs(method: str, endpoint: str) -> tuple[str, str] | None:
     path = re.sub(r"\$\{?\w+\}?", "x", endpoint).replace("repos/x/", "repos/o/r/")
-    for pattern, scope in ENDPOINT_SCOPES:
-        if pattern.search(path):
-            return scope, "read" if method == "GET" else "write"
-    return None
+    return scopes.required(method, path)
 
 
 def _granted(file: str, job: dict[str, Any]) -> dict[str, str]:
-    """The job's token scopes: its own `permissions:`, else the workflow's (unlisted: none)."""
+    """The job's token scopes: its own `permissions:`, else the workflow's, else the default."""
     doc = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / file).read_text())
-    return dict(job.get("permissions", doc.get("permissions")) or {})
+    return scopes.granted(job.get("permissions", doc.get("permissions")))
 
 
 @pytest.mark.parametrize(("file", "job_id", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
