@@ -90,6 +90,7 @@ from rehearsal.forge_http import Router, TcpServer, UnixServer, handler_for
 from rehearsal.forge_internal import state_json
 from rehearsal.forge_model import pull_json, repo_json
 from rehearsal.forge_releases import check_json, new_check
+from rehearsal.scopes import granted
 
 TOKEN_PREFIX: dict[str, str] = {"user": "ghp_", "github_token": "ghs_", "app": "ghs_"}
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes on Linux
@@ -242,8 +243,10 @@ class Forge:
             self._apps[str(app_id)] = (private_key.strip(), slug)
             self.users.add(f"{slug}[bot]")
 
-    def app_token(self, app_id: str, private_key: str) -> Json:
-        """An installation token for the registered App (what actions/create-github-app-token returns)."""
+    def app_token(self, app_id: str, private_key: str, permissions: Mapping[str, str] | None = None) -> Json:
+        """An installation token for the registered App (what actions/create-github-app-token returns):
+        with `permissions` (the action's `permission-*` inputs, e.g. pull_requests: write) it holds
+        those scopes only, as GitHub's token does; without, the App's own (not restricted here)."""
         with self.lock:
             app = self._apps.get(app_id)
             if app is None:
@@ -257,7 +260,13 @@ class Forge:
                     401,
                     f"The private key is not the one of GitHub App {app_id} ({app[1]}): check the secret.",
                 )
-            token = self.mint_token("app", f"{app[1]}[bot]")
+            asked = None
+            if permissions:
+                try:
+                    asked = granted({str(k).replace("_", "-"): v for k, v in permissions.items()})
+                except ValueError as exc:
+                    raise ApiError(422, f"Invalid permissions requested: {exc}") from None
+            token = self.mint_token("app", f"{app[1]}[bot]", scopes=asked)
         return {
             "token": token,
             "app_slug": app[1],

@@ -30,7 +30,8 @@ class Identity:
     kind: TokenKind | Literal["admin"]
     actor: str
     run_id: int | None = None
-    # A run's GITHUB_TOKEN: the scopes its workflow grants (rehearsal/scopes.py); None: unrestricted.
+    # The scopes of a run's GITHUB_TOKEN (its workflow's `permissions:`) or of an App token minted
+    # for some permissions (rehearsal/scopes.py); None: not restricted by the forge.
     scopes: tuple[tuple[str, str], ...] | None = None
 
     @property
@@ -55,19 +56,19 @@ class ApiError(Exception):
         return out
 
 
-def missing_scope(identity: Identity | None, need: tuple[str, str] | None) -> str | None:
-    """The `scope: level` a run's GITHUB_TOKEN lacks for a request that needs `need`; else None."""
+def missing_scope(identity: Identity | None, need: scopes.Need | None) -> str | None:
+    """The `scope: level` a scoped token lacks for a request that needs `need`; else None."""
     if identity is None or identity.scopes is None or need is None:
         return None
-    return None if scopes.allows(dict(identity.scopes), need) else f"{need[0]}: {need[1]}"
+    return None if scopes.allows(dict(identity.scopes), need) else scopes.describe(need)
 
 
 def check_scope(identity: Identity | None, method: str, path: str) -> None:
-    """GitHub's answer to a run's GITHUB_TOKEN used beyond what its workflow's `permissions:` grant;
-    the forge's log names the scope it lacks."""
+    """GitHub's answer to a scoped token (a run's GITHUB_TOKEN, an App token asked for some
+    permissions) used beyond its scopes; the forge's log names the scope it lacks."""
     lacking = missing_scope(identity, scopes.required(method, path))
     if lacking is not None:
-        log.warning("forge: 403 for %s %s: the run's GITHUB_TOKEN lacks %s", method, path, lacking)
+        log.warning("forge: 403 for %s %s: the token lacks %s", method, path, lacking)
         raise ApiError(403, "Resource not accessible by integration")
 
 

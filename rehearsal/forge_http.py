@@ -215,10 +215,10 @@ class ForgeHandler(BaseHTTPRequestHandler):
             )
             return
         push = rest.endswith("/git-receive-pack") or "service=git-receive-pack" in query_string
-        lacking = missing_scope(identity, ("contents", "write" if push else "read"))
+        lacking = missing_scope(identity, (("contents",), "write" if push else "read"))
         if identity is not None and lacking is not None:
             denied = f"remote: Permission to {forge.owner}/{forge.repo}.git denied to {identity.actor}.\n"
-            log.warning("forge: 403 for git %s: the run's GITHUB_TOKEN lacks %s", rest, lacking)
+            log.warning("forge: 403 for git %s: the token lacks %s", rest, lacking)
             self.send(Response(403, denied.encode(), {"Content-Type": "text/plain"}))
             return
         env = {

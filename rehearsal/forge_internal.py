@@ -87,7 +87,7 @@ def post_receive(forge: Forge, req: Request) -> Response:
 def app_token(forge: Forge, req: Request) -> Response:
     data = req.json()
     app_id, key = str(data.get("app_id") or ""), str(data.get("private_key") or "")
-    return Response.json(forge.app_token(app_id, key), 201)
+    return Response.json(forge.app_token(app_id, key, data.get("permissions")), 201)
 
 
 def add_image(forge: Forge, req: Request) -> Response:

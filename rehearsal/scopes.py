@@ -40,23 +40,29 @@ SCOPES = (
 DEFAULT = {"contents": "read", "packages": "read"}
 
 _REPO = r"^(?:https://(?:api|uploads)\.github\.com/)?/?repos/[^/]+/[^/]+"
-ENDPOINT_SCOPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(_REPO + r"/commits/[^/]+/pulls\b"), "pull-requests"),
-    (re.compile(_REPO + r"/pulls\b"), "pull-requests"),
-    (re.compile(_REPO + r"/(issues|labels)\b"), "issues"),
-    (re.compile(_REPO + r"/check-runs\b"), "checks"),
-    (re.compile(_REPO + r"/(releases|branches|git|contents|commits)\b"), "contents"),
-    (re.compile(_REPO + r"/actions/"), "actions"),
+# An issue endpoint also serves pull requests (their comments, labels, state), so GitHub accepts
+# either scope there; listing and creating issues needs `issues` itself.
+_EITHER = ("issues", "pull-requests")
+ENDPOINT_SCOPES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    (re.compile(_REPO + r"/commits/[^/]+/pulls\b"), ("pull-requests",)),
+    (re.compile(_REPO + r"/pulls\b"), ("pull-requests",)),
+    (re.compile(_REPO + r"/issues/?(\?.*)?$"), ("issues",)),
+    (re.compile(_REPO + r"/(issues|labels)\b"), _EITHER),
+    (re.compile(_REPO + r"/check-runs\b"), ("checks",)),
+    (re.compile(_REPO + r"/(releases|branches|git|contents|commits)\b"), ("contents",)),
+    (re.compile(_REPO + r"/actions/"), ("actions",)),
     # a release asset by its download URL (github.com/OWNER/REPO/releases/download/TAG/NAME)
-    (re.compile(r"^(?:https://github\.com)?/?[^/]+/[^/]+/releases/download/"), "contents"),
+    (re.compile(r"^(?:https://github\.com)?/?[^/]+/[^/]+/releases/download/"), ("contents",)),
 )
+Need = tuple[tuple[str, ...], str]  # any of these scopes, at this level
 
 
-def required(method: str, path: str) -> tuple[str, str] | None:
-    """(scope, level) GitHub requires of a token for this request; None: metadata, or no scope."""
-    for pattern, scope in ENDPOINT_SCOPES:
+def required(method: str, path: str) -> Need | None:
+    """(scopes, level) GitHub requires of a token for this request (any one of the scopes at the
+    level); None: metadata, or no scope at all."""
+    for pattern, names in ENDPOINT_SCOPES:
         if pattern.search(path):
-            return scope, "read" if method.upper() in ("GET", "HEAD") else "write"
+            return names, "read" if method.upper() in ("GET", "HEAD") else "write"
     return None
 
 
@@ -98,5 +104,11 @@ def union(grants: Iterable[Mapping[str, str]]) -> dict[str, str]:
     return out
 
 
-def allows(scopes: Mapping[str, str], need: tuple[str, str]) -> bool:
-    return LEVEL[scopes.get(need[0], "none")] >= LEVEL[need[1]]
+def allows(granted_scopes: Mapping[str, str], need: Need) -> bool:
+    names, level = need
+    return any(LEVEL[granted_scopes.get(n, "none")] >= LEVEL[level] for n in names)
+
+
+def describe(need: Need) -> str:
+    """`issues or pull-requests: write`"""
+    return f"{' or '.join(need[0])}: {need[1]}"

@@ -289,6 +289,9 @@ def test_a_run_token_is_refused_what_its_workflow_does_not_grant(forge: Forge, c
     assert opened[0] == 201
     assert call(forge, "GET", f"/{REPO}/pulls", writer)[0] == 200
     assert call(forge, "POST", f"/{REPO}/issues", writer, {"title": "drift"})[0] == 403
+    # An issue endpoint serves pull requests too: pull-requests: write may comment on one.
+    number = opened[1]["number"]
+    assert call(forge, "POST", f"/{REPO}/issues/{number}/comments", writer, {"body": "report"})[0] == 201
     person = forge.mint_token("user", "octocat")
     assert call(forge, "POST", f"/{REPO}/issues", person, {"title": "drift"})[0] == 201
 
@@ -313,6 +316,24 @@ def test_push_to_main_is_refused_whole_with_gh006(forge: Forge, clone: Path, kin
     assert "GH006" in refused[0]["reason"]
     assert state["pushes"] == [p for p in state["pushes"] if p["via"] == "seed"]
     assert drain(forge) == []
+
+
+def test_an_app_token_asked_for_some_permissions_holds_those_only(forge: Forge, clone: Path) -> None:
+    key = "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----"
+    forge.register_app("77", key)
+    asked = {"app_id": "77", "private_key": key, "permissions": {"contents": "write"}}
+    status, minted, _ = call(forge, "POST", "/_forge/app-token", body=asked)
+    assert status == 201
+    git(clone, "checkout", "-q", "-b", "promote")
+    commit(clone, "deploy/overlays/production/kustomization.yaml", "images: []\n", "promote")
+    git(clone, "push", "-q", "origin", "promote", token=minted["token"])  # contents: write
+    pr = {"title": "Promote", "head": "promote", "base": "main"}
+    assert call(forge, "POST", f"/{REPO}/pulls", minted["token"], pr)[0] == 403  # no pull-requests
+    bad = {**asked, "permissions": {"pull_requests": "admin"}}
+    refused = call(forge, "POST", "/_forge/app-token", body=bad)
+    assert refused[0] == 422 and "admin" in refused[1]["message"]
+    everything = call(forge, "POST", "/_forge/app-token", body={"app_id": "77", "private_key": key})[1]
+    assert call(forge, "POST", f"/{REPO}/pulls", everything["token"], pr)[0] == 201  # the App's own set
 
 
 def test_app_push_to_main_is_accepted(forge: Forge, clone: Path) -> None:

@@ -41,23 +41,25 @@ def test_a_run_token_holds_the_highest_level_any_job_holds() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "need"),
     [
-        ("GET", "/repos/o/r/pulls", ("pull-requests", "read")),
-        ("PATCH", "/repos/o/r/pulls/3", ("pull-requests", "write")),
-        ("GET", "/repos/o/r/commits/abc/pulls", ("pull-requests", "read")),
-        ("POST", "/repos/o/r/issues/4/comments", ("issues", "write")),
-        ("DELETE", "/repos/o/r/labels/drift", ("issues", "write")),
-        ("POST", "/repos/o/r/check-runs", ("checks", "write")),
-        ("GET", "/repos/o/r/releases/tags/model-v1", ("contents", "read")),
-        ("POST", "https://uploads.github.com/repos/o/r/releases/1/assets", ("contents", "write")),
-        ("GET", "/o/r/releases/download/model-v1/champion.tar.gz", ("contents", "read")),
-        ("GET", "/repos/o/r/actions/runs/5/artifacts", ("actions", "read")),
+        ("GET", "/repos/o/r/pulls", (("pull-requests",), "read")),
+        ("PATCH", "/repos/o/r/pulls/3", (("pull-requests",), "write")),
+        ("GET", "/repos/o/r/commits/abc/pulls", (("pull-requests",), "read")),
+        ("POST", "/repos/o/r/issues/4/comments", (("issues", "pull-requests"), "write")),
+        ("DELETE", "/repos/o/r/labels/drift", (("issues", "pull-requests"), "write")),
+        ("POST", "/repos/o/r/issues", (("issues",), "write")),
+        ("GET", "/repos/o/r/issues?state=open&labels=drift", (("issues",), "read")),
+        ("POST", "/repos/o/r/check-runs", (("checks",), "write")),
+        ("GET", "/repos/o/r/releases/tags/model-v1", (("contents",), "read")),
+        ("POST", "https://uploads.github.com/repos/o/r/releases/1/assets", (("contents",), "write")),
+        ("GET", "/o/r/releases/download/model-v1/champion.tar.gz", (("contents",), "read")),
+        ("GET", "/repos/o/r/actions/runs/5/artifacts", (("actions",), "read")),
         ("GET", "/repos/o/r", None),
         ("GET", "/users/flightdelay-bot[bot]", None),
         ("POST", "/_forge/artifacts", None),
     ],
 )
 def test_each_request_needs_the_scope_github_requires(
-    method: str, path: str, need: tuple[str, str] | None
+    method: str, path: str, need: scopes.Need | None
 ) -> None:
     assert scopes.required(method, path) == need
 
