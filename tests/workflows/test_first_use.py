@@ -214,3 +214,19 @@ def test_the_permission_check_sees_a_missing_scope() -> None:
 def test_this_file_checks_every_workflow() -> None:
     assert len(WORKFLOWS) == 7, [p.name for p in WORKFLOWS]
     assert all(isinstance(p, Path) for p in WORKFLOWS)
+
+
+def test_every_run_step_fails_on_a_failing_pipe() -> None:
+    """GitHub runs a `run:` with `bash -e` unless told `shell: bash` (then `bash -eo pipefail`):
+    without it `gh api … | jq` carries on after a 403 and the step reads an empty answer as
+    "nothing there" (intake would propose a month again whose pull request it could not list)."""
+    loose = []
+    for path in sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")):
+        doc = yaml.safe_load(path.read_text())
+        default = ((doc.get("defaults") or {}).get("run") or {}).get("shell")
+        for job_id, job in doc["jobs"].items():
+            job_default = ((job.get("defaults") or {}).get("run") or {}).get("shell", default)
+            for step in job.get("steps", []):
+                if "run" in step and step.get("shell", job_default) != "bash":
+                    loose.append(f"{path.name}:{job_id}:{step.get('name', step.get('id'))}")
+    assert not loose, f"steps run with `bash -e` (no pipefail): {loose}"
