@@ -131,8 +131,9 @@ void fd_predict_portable(const fd_forest *forest, const float *x, int64_t n_rows
 #ifdef FD_AVX512
 /* Forests of depth 5 (the pipeline's default) on CPUs with AVX-512: 16 rows at once through a
  * tree. Every split of the tree is compared for all 16 rows (31 independent vector compares
- * instead of 5 dependent loads per row); which rows sit at which slot of each level is followed as
- * 16-bit masks; a row's leaf is picked from the tree's 32 leaves by one permute. The block is held
+ * instead of 5 dependent loads per row), and each outcome is set as one bit of the row's 32-bit
+ * lane; the row's path is then read from its own bits (five shifts in the vector, no per-slot mask
+ * bookkeeping), and its leaf is picked from the tree's 32 leaves by one permute. The block is held
  * column by column (column c of row b at c * BLOCK + b), so a split reads its 16 values in one load.
  * A row still adds its trees' leaves in tree order, one float32 add each: the same sums, bit for
  * bit, as the portable kernel (tested). Measured on 500 trees: 100 rows 1.4-1.8x, 1,000 rows
@@ -167,35 +168,23 @@ __attribute__((target("avx512f"))) static void walk16(const fd_forest *forest, c
         const float *leaf = forest->leaf + (t << D);
         const __m512 lo = _mm512_loadu_ps(leaf), hi = _mm512_loadu_ps(leaf + 16);
         for (int64_t k = 0; k < chunks; k++) {
-            uint32_t ge[SPLITS]; /* lane i: row 16k + i goes right at the split */
+            /* bits: lane i's 31 split outcomes, bit s set when row 16k + i goes right at split s
+             * (splits in level order: a level-L slot j is split 2^L - 1 + j) */
+            __m512i bits = _mm512_setzero_si512();
 #pragma GCC unroll 32
-            for (int s = 0; s < SPLITS; s++)
-                ge[s] = _cvtmask16_u32(
-                    _mm512_cmp_ps_mask(_mm512_loadu_ps(column[s] + 16 * k), _mm512_set1_ps(value[s]), _CMP_GE_OQ));
-            /* at[j]: the lanes at slot j of the level; right: the lanes going right from it */
-            uint32_t at[1 << D];
-            at[0] = 0xFFFF;
-            __m512i j = _mm512_setzero_si512();
+            for (int s = 0; s < SPLITS; s++) {
+                const __mmask16 g =
+                    _mm512_cmp_ps_mask(_mm512_loadu_ps(column[s] + 16 * k), _mm512_set1_ps(value[s]), _CMP_GE_OQ);
+                bits = _mm512_mask_or_epi32(bits, g, bits, _mm512_set1_epi32((int)(1u << s)));
+            }
+            /* the path: at level L the row sits at split n (n = 2^L - 1 + j); it goes to 2n + 1 + bit */
+            __m512i n = _mm512_setzero_si512();
 #pragma GCC unroll 8
             for (int level = 0; level < D; level++) {
-                uint32_t right = 0;
-                uint32_t next[1 << D];
-#pragma GCC unroll 16
-                for (int i = 0; i < (1 << level); i++) {
-                    const uint32_t g = ge[(1 << level) - 1 + i];
-                    right |= at[i] & g;
-                    if (level + 1 < D) { /* the last level's slots are leaves: only `right` is needed */
-                        next[2 * i] = at[i] & ~g;
-                        next[2 * i + 1] = at[i] & g;
-                    }
-                }
-                if (level + 1 < D) {
-#pragma GCC unroll 32
-                    for (int i = 0; i < (2 << level); i++) at[i] = next[i];
-                }
-                j = _mm512_slli_epi32(j, 1);
-                j = _mm512_mask_add_epi32(j, _cvtu32_mask16(right), j, one);
+                const __m512i bit = _mm512_and_si512(_mm512_srlv_epi32(bits, n), one);
+                n = _mm512_add_epi32(_mm512_add_epi32(n, n), _mm512_add_epi32(bit, one));
             }
+            const __m512i j = _mm512_sub_epi32(n, _mm512_set1_epi32(SPLITS)); /* leaf slot 0..31 */
             acc[k] = _mm512_add_ps(acc[k], _mm512_permutex2var_ps(lo, j, hi));
         }
     }
