@@ -32,6 +32,24 @@ def _ci(fig: Figure | None) -> str:
     return f"{fig.estimate:.3f} [{fig.lower:.3f}, {fig.upper:.3f}]"
 
 
+def headline(summary: Any, firing: list[str]) -> str:
+    """The step's line: each live figure with its interval against the release's (`LiveQuality`)."""
+    overall, release = summary.overall, summary.release
+
+    def live_vs_release(name: str, label: str) -> str:
+        at_release = release.figure(name)
+        was = "n/a" if at_release is None else f"{at_release:.3f}"
+        return f"{label} {_ci(overall.figure(name))} vs {was} at release"
+
+    return (
+        f"{MONTH}'s outcomes joined with {overall.rows:,} logged predictions "
+        f"(model {release.version}): live {live_vs_release('roc_auc', 'ROC AUC')}, "
+        f"{live_vs_release('accuracy', 'accuracy')}, "
+        f"{live_vs_release('calibration_error', 'calibration error')}; "
+        f"Prometheus (deployed rules) fired: {', '.join(firing) or 'nothing'}"
+    )
+
+
 def outcomes_step(world: Any, bundle: Path, service: Any) -> str:
     """The demo's step: the live figures now, and drift.yml connected to the same feedback."""
     log = service.prediction_log
@@ -78,12 +96,4 @@ def outcomes_arrive(
             time.sleep(0.25)
         time.sleep(3)  # a few evaluations: pending, then firing after the one-second hold
         firing = sorted(name for name, state in prom.alerts().items() if state == "firing")
-    overall, release = summary.overall, summary.release
-    rel_auc = release.roc_auc
-    return (
-        f"{MONTH}'s outcomes joined with {overall.rows:,} logged predictions "
-        f"(model {release.version}): live ROC AUC {_ci(overall.roc_auc)} vs "
-        f"{'n/a' if rel_auc is None else f'{rel_auc:.3f}'} at release, accuracy "
-        f"{_ci(overall.accuracy)}, calibration error {_ci(overall.calibration_error)}; "
-        f"Prometheus (deployed rules) fired: {', '.join(firing) or 'nothing'}"
-    )
+    return headline(summary, firing)
