@@ -280,6 +280,11 @@ class Engine:
 
     def execute(self, run: Run) -> None:
         started = time.monotonic()
+        try:  # what GitHub reads of the file before it starts a job
+            scopes = run_token(run.workflow.permissions, run.workflow.jobs)
+        except ValueError as exc:
+            self._invalid(run, f"Invalid workflow file: .github/workflows/{run.workflow.file}: {exc}")
+            return
         root = self.work / "runs" / str(run.id)
         if root.exists():
             shutil.rmtree(root)
@@ -308,7 +313,6 @@ class Engine:
         )
         (root / "event.json").write_text(json.dumps(act_event(run.payload)))
         # One token for all the run's jobs (as act gives it), with the scopes their `permissions:` grant.
-        scopes = run_token(run.workflow.permissions, run.workflow.jobs)
         token = self.forge.mint_token("github_token", "github-actions[bot]", run_id=run.id, scopes=scopes)
         secrets = {"GITHUB_TOKEN": token, **(self.secrets if run.trusted else {})}
         variables = self.variables if run.trusted else {}
@@ -345,6 +349,15 @@ class Engine:
         for job in run.jobs:
             if job.result in ("success", "failure"):
                 self.forge.record_check(run.sha, job.name, job.result, run.workflow.file, run.id)
+        self._record(run)
+
+    def _invalid(self, run: Run, message: str) -> None:
+        """A file GitHub refuses to run: the run fails at once, no job starts."""
+        run.jobs = [JobResult("workflow", "workflow file", "failure", failed_step=message, tail=[message])]
+        run.status = "completed"
+        self._record(run)
+
+    def _record(self, run: Run) -> None:
         self.forge.record_run(
             {
                 "id": run.id,

@@ -214,15 +214,16 @@ class Forge:
     def mint_token(
         self, kind: TokenKind, actor: str, run_id: int | None = None, scopes: Mapping[str, str] | None = None
     ) -> str:
-        """A token for `actor`; a run's `github_token` with `scopes` is refused what they do not grant."""
+        """A token for `actor`; with `scopes` (a run's GITHUB_TOKEN, an App token asked for some
+        permissions) the forge refuses it what they do not grant."""
         if kind not in TOKEN_PREFIX:
             raise ValueError(f"token kind {kind!r} is not one of {sorted(TOKEN_PREFIX)}")
         if kind == "github_token" and run_id is None:
             raise ValueError("a github_token belongs to a workflow run: pass run_id")
         token = TOKEN_PREFIX[kind] + secrets.token_hex(18)
         with self.lock:
-            granted = tuple(sorted(scopes.items())) if scopes is not None else None
-            self._tokens[token] = Identity(kind, actor, run_id, granted)
+            held = tuple(sorted(scopes.items())) if scopes is not None else None
+            self._tokens[token] = Identity(kind, actor, run_id, held)
             self.users.add(actor)
         return token
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 from rehearsal import scopes, triggers
+from rehearsal.engine import Engine, Run
 from tests.helpers import REPO_ROOT
 
 
@@ -70,3 +73,27 @@ def test_every_workflow_of_the_repository_parses_to_a_run_token() -> None:
         token = scopes.run_token(wf.permissions, wf.jobs)
         assert yaml.safe_load(path.read_text()).get("permissions") == wf.permissions
         assert all(level in scopes.LEVEL for level in token.values()), path.name
+
+
+class _RecordingForge:
+    def __init__(self) -> None:
+        self.runs: list[dict[str, object]] = []
+
+    def record_run(self, run: dict[str, object]) -> None:
+        self.runs.append(run)
+
+
+def test_a_workflow_with_an_unknown_scope_fails_before_any_job(tmp_path: Path) -> None:
+    """GitHub refuses such a file ("Invalid workflow file"); act would run it with any token."""
+    forge = _RecordingForge()
+    engine = Engine(forge, tmp_path, Path("act"), {}, {}, {}, say=lambda _: None)
+    text = "on: push\npermissions:\n  pull_requests: read\njobs:\n  j:\n    runs-on: ubuntu-24.04\n"
+    run = Run(
+        1, triggers.Workflow.parse("bad.yml", text), "push", {}, "b" * 40, "refs/heads/main", "acme", True
+    )
+    engine.execute(run)
+    assert run.conclusion == "failure"
+    assert "Invalid workflow file: .github/workflows/bad.yml" in engine.explain(run)
+    assert "unknown scope(s) ['pull_requests']" in engine.explain(run)
+    assert forge.runs[0]["conclusion"] == "failure"
+    assert not (tmp_path / "runs").exists()  # no clone, no act
