@@ -5,9 +5,11 @@ GitHub's rules (docs.github.com, "Controlling permissions for GITHUB_TOKEN" and 
 required for GitHub Apps"): a job's `permissions:` replace the workflow's; once either is set,
 every scope it leaves out is `none`; `read-all` / `write-all` set every scope; with neither, the
 repository's default applies (the restricted default of repositories created since February 2023:
-contents and packages read). A GET needs read, any other method write. A token without the scope
+contents and packages read). A GET needs read, any other method write; an issue endpoint (comments,
+labels, state) also serves pull requests, so there either scope will do. A token without the scope
 gets 403 "Resource not accessible by integration" — for reads too in a private repository, which a
 fork may be, so the forge refuses reads as well. Metadata (the repository itself, users) needs none.
+An App token minted for some `permission-*` inputs holds exactly those scopes.
 
 act gives every job of a run one token, so the forge grants a run the union of its jobs' scopes;
 a job that lacks a scope another job of its file holds is caught by the static test
