@@ -59,6 +59,19 @@ def flightdelay(repo: Path, *args: str, env: Mapping[str, str] | None = None, ch
     return result
 
 
+# GitHub's command for a `run:` step with `shell: bash`, which every workflow sets
+# (`defaults.run.shell`, tests/workflows/test_first_use.py): the step scripts run as a runner runs them.
+STEP_SHELL = ("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c")
+
+
+def executable(path: Path, text: str) -> Path:
+    """A script (a recorder standing in for `gh` or the job's tools) at `path`, ready to run."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
 def workflow_step(file: str, job: str, step: str) -> dict[str, Any]:
     """The step named (or with the id) `step` of `job` in .github/workflows/`file`, as GitHub reads it."""
     import yaml  # not at import: the serving-only tests import this module

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import flightdelay, repo_env, run, workflow_step
+from tests.helpers import STEP_SHELL, flightdelay, repo_env, run, workflow_step
 
 pytestmark = pytest.mark.slow
 STEP = "backtest (re-run when the PR changes its report)"
@@ -40,7 +40,7 @@ def forge_report(repo: Path) -> None:
 
 def step(repo: Path, base: str) -> str:
     env = {**repo_env(repo), "BASE_SHA": base}  # `run` puts this environment's dvc on PATH
-    return run(["bash", "-eo", "pipefail", "-c", step_script()], repo, env).stdout
+    return run([*STEP_SHELL, step_script()], repo, env).stdout
 
 
 def test_a_report_the_pipeline_does_not_reproduce_fails_the_lock_check(pipeline_repo: Path) -> None:

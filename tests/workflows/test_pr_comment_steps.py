@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import REPO_ROOT, workflow_step
+from tests.helpers import REPO_ROOT, STEP_SHELL, executable, workflow_step
 
 REPORT_SHA = "a" * 40
 NEWER_SHA = "b" * 40
@@ -38,9 +38,7 @@ def validate(
         d.mkdir()
     (artifact / "pr_number").write_text(pr_number)
     (artifact / "report.md").write_text("## report\n![drift](drift.png)\n")
-    gh = bin_dir / "gh"
-    gh.write_text(GH)
-    gh.chmod(0o755)
+    executable(bin_dir / "gh", GH)
     output, summary = tmp_path / "output", tmp_path / "summary"
     env = {
         **os.environ,
@@ -57,7 +55,7 @@ def validate(
     output.touch()
     summary.touch()
     proc = subprocess.run(
-        ["bash", "-c", step["run"]], check=False, env=env, capture_output=True, text=True, timeout=60
+        [*STEP_SHELL, step["run"]], check=False, env=env, capture_output=True, text=True, timeout=60
     )
     return proc, tmp_path
 

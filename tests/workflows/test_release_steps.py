@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import workflow_step
+from tests.helpers import STEP_SHELL, executable, workflow_step
 
 STEP = "publish the champion bundle (asset of the model-vN release; PR gates read it)"
 
@@ -52,20 +51,14 @@ def step_script() -> str:
     return str(step("release", STEP)["run"])
 
 
-def _executable(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-
-
 def run_step(tmp_path: Path, script: str, env: dict[str, str]) -> tuple[str, list[str]]:
     """Run a step's script in a job workspace (a git checkout) with the recorders on PATH; its
     output and the calls it made."""
     if shutil.which("jq") is None:
         pytest.fail("jq is not installed (.ci/system-packages installs it; runners have it)")
     work = tmp_path / "job"
-    _executable(work / ".venv" / "bin" / "flightdelay", FLIGHTDELAY)
-    _executable(tmp_path / "bin" / "gh", GH)
+    executable(work / ".venv" / "bin" / "flightdelay", FLIGHTDELAY)
+    executable(tmp_path / "bin" / "gh", GH)
     subprocess.run(["git", "init", "--quiet", str(work)], check=True)
     calls = tmp_path / "calls.txt"
     calls.touch()
@@ -76,7 +69,7 @@ def run_step(tmp_path: Path, script: str, env: dict[str, str]) -> tuple[str, lis
         "GH_REPO": "acme/flightdelay",
     }
     proc = subprocess.run(
-        ["bash", "-eo", "pipefail", "-c", script],
+        [*STEP_SHELL, script],
         cwd=work, env={**base, **env}, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from flightdelay.lifecycle.drift import schema
-from tests.helpers import REPO_ROOT, workflow_step
+from tests.helpers import REPO_ROOT, STEP_SHELL, executable, workflow_step
 from tests.lifecycle.drift.summaries import drift_summary
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
@@ -103,9 +103,7 @@ def test_issue_step_runs_the_decision(
     tmp_path: Path, status: str, existing: list[Any], expected: list[str]
 ) -> None:
     bin_dir = tmp_path / "stub-bin"
-    bin_dir.mkdir()
-    (bin_dir / "gh").write_text(GH_STUB)
-    (bin_dir / "gh").chmod(0o755)
+    executable(bin_dir / "gh", GH_STUB)
     work = tmp_path / "work"
     (work / "reports" / "drift").mkdir(parents=True)
     (work / ".venv" / "bin").mkdir(parents=True)
@@ -125,7 +123,7 @@ def test_issue_step_runs_the_decision(
         "GITHUB_OUTPUT": str(tmp_path / "out"),
     }
     proc = subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", issue_step()],
+        [*STEP_SHELL, issue_step()],
         cwd=work,
         env=env,
         capture_output=True,
