@@ -171,14 +171,18 @@ __attribute__((target("avx512f"))) static void walk16(const fd_forest *forest, c
         const __m512 lo = _mm512_loadu_ps(leaf), hi = _mm512_loadu_ps(leaf + 16);
         for (int64_t k = 0; k < chunks; k++) {
             /* bits: lane i's 31 split outcomes, bit s set when row 16k + i goes right at split s
-             * (splits in level order: a level-L slot j is split 2^L - 1 + j) */
-            __m512i bits = _mm512_setzero_si512();
+             * (splits in level order: a level-L slot j is split 2^L - 1 + j). Four partial words
+             * (split s into part s % 4), so the 31 masked ORs form four short chains, not one
+             * long one: 1.05-1.07x on 100 and 1,000 rows. */
+            __m512i part[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
+                               _mm512_setzero_si512()};
 #pragma GCC unroll 32
             for (int s = 0; s < SPLITS; s++) {
                 const __mmask16 g =
                     _mm512_cmp_ps_mask(_mm512_loadu_ps(column[s] + 16 * k), _mm512_set1_ps(value[s]), _CMP_GE_OQ);
-                bits = _mm512_mask_or_epi32(bits, g, bits, _mm512_set1_epi32((int)(1u << s)));
+                part[s & 3] = _mm512_mask_or_epi32(part[s & 3], g, part[s & 3], _mm512_set1_epi32((int)(1u << s)));
             }
+            const __m512i bits = _mm512_or_si512(_mm512_or_si512(part[0], part[1]), _mm512_or_si512(part[2], part[3]));
             /* the path: at level L the row sits at split n (n = 2^L - 1 + j); it goes to 2n + 1 + bit */
             __m512i n = _mm512_setzero_si512();
 #pragma GCC unroll 8

@@ -45,7 +45,7 @@ class LoadedModel:
         numpy forest or XGBoost), then the model's calibration (identity without one). Columns,
         when validation left them, are encoded without reading the rows again."""
         if isinstance(flights, Flights) and flights.numeric is not None and flights.text is not None:
-            x = encode_columns(self.bundle.spec, len(flights), flights.numeric, flights.text)
+            x = encode_columns(self.bundle.spec, len(flights), flights.numeric, flights.text, strings=True)
         else:
             x = encode_records(self.bundle.spec, flights.rows if isinstance(flights, Flights) else flights)
         if self.scorer is not None and x.shape[0] <= self.scorer_rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -129,3 +130,17 @@ def test_schedule_inputs_left_out_are_missing_and_precipitation_history_none() -
     assert all(math.isnan(row[n]) for n in features.SCHEDULE)
     assert all(row[n] == 0.0 for n in features.PRECIP_HISTORY)  # none recorded, as `prepare` counts
     assert row["dep_minute"] == 5 * 60 + 15
+
+
+def test_weekdays_stay_right_when_the_cache_is_full_and_cleared() -> None:
+    """The weekday cache is bounded: past its size it is cleared, and a batch of dates partly
+    cached before the clearing still gets every weekday (a forgotten date would be None)."""
+    start = dt.date(2000, 1, 1)
+    dates = [start + dt.timedelta(days=i) for i in range(features._WEEKDAYS_KEPT + 500)]
+    codes = [d.year * 10_000 + d.month * 100 + d.day for d in dates]
+    expected = [float(d.weekday()) for d in dates]
+    features._WEEKDAYS.clear()
+    for lo in range(0, len(codes), 700):  # overlapping batches: cached and new dates together
+        batch = slice(max(0, lo - 100), lo + 700)
+        np.testing.assert_array_equal(features._weekdays(codes[batch]), expected[batch])
+    assert len(features._WEEKDAYS) <= features._WEEKDAYS_KEPT + 800

@@ -13,7 +13,6 @@ XGBoost routes down its learned default branch: unseen airports and carriers are
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import itertools
 import json
 import math
@@ -251,20 +250,26 @@ def numeric_inputs(spec: FeatureSpec) -> list[str]:
 
 
 def encode_columns(
-    spec: FeatureSpec, n: int, numeric: Mapping[str, np.ndarray], categorical: Mapping[str, Sequence[Any]]
+    spec: FeatureSpec,
+    n: int,
+    numeric: Mapping[str, np.ndarray],
+    categorical: Mapping[str, Sequence[Any]],
+    *,
+    strings: bool = False,
 ) -> np.ndarray:
     """Encoding of `n` records given column by column: `numeric` maps each of `numeric_inputs` to
     float64 values (NaN: missing; the date and schedule inputs complete), `categorical` each
-    category column to its values. Same float32 result as `encode_record` row by row: minutes
-    are computed on the arrays, weekdays looked up per date, categories by one dict lookup per
-    value; the columns become the float32 matrix in one conversion."""
+    category column to its values (`strings`: all known to be `str`, as validation leaves them,
+    so no type pass). Same float32 result as `encode_record` row by row: minutes are computed on
+    the arrays, weekdays looked up per date, categories by one dict lookup per value; the columns
+    become the float32 matrix in one conversion."""
     columns: list[np.ndarray] = []
     for name in spec.features:
         if name in spec.categories:
-            columns.append(_categories(spec.categories[name], categorical[name]))
+            columns.append(_categories(spec.categories[name], categorical[name], strings=strings))
         elif name == "day_of_week":
             codes = (numeric["year"] * 10_000 + numeric["month"] * 100 + numeric["day"]).astype(np.int64)
-            columns.append(np.fromiter(map(_weekday, codes.tolist()), np.float64, n))
+            columns.append(_weekdays(codes.tolist()))
         elif name in ("dep_minute", "arr_minute"):
             hhmm = np.trunc(numeric["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
             columns.append(np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100))  # as `_minute_of_day`
@@ -280,14 +285,25 @@ _DERIVED = ("day_of_week", "dep_minute", "arr_minute")
 _DERIVED_FROM = ("year", "month", "day", "sched_dep_time", "sched_arr_time")
 
 
-def _categories(lookup: Mapping[str, float], values: Sequence[Any]) -> np.ndarray:
+def _categories(lookup: Mapping[str, float], values: Sequence[Any], *, strings: bool = False) -> np.ndarray:
     """Codes of a column's values (unknown: NaN); one C-level pass when all are strings."""
-    if set(map(type, values)) != {str}:
+    if not strings and set(map(type, values)) != {str}:
         values = [v if isinstance(v, str) else str(v) for v in values]
     return np.fromiter(map(lookup.get, values, itertools.repeat(NAN, len(values))), np.float64, len(values))
 
 
-@functools.lru_cache(maxsize=4096)
-def _weekday(yyyymmdd: int) -> float:
-    year, rest = divmod(yyyymmdd, 10_000)
-    return float(dt.date(year, rest // 100, rest % 100).weekday())
+_WEEKDAYS: dict[int, float] = {}  # yyyymmdd → weekday; a batch's few dates are looked up, not computed
+_WEEKDAYS_KEPT = 4096
+
+
+def _weekdays(codes: list[int]) -> np.ndarray:
+    """Weekdays (Monday 0) of valid yyyymmdd dates, one dict lookup each (a bounded cache)."""
+    try:
+        return np.fromiter(map(_WEEKDAYS.__getitem__, codes), np.float64, len(codes))
+    except KeyError:
+        if len(_WEEKDAYS) >= _WEEKDAYS_KEPT:
+            _WEEKDAYS.clear()
+        for code in set(codes).difference(_WEEKDAYS):
+            year, rest = divmod(code, 10_000)
+            _WEEKDAYS[code] = float(dt.date(year, rest // 100, rest % 100).weekday())
+        return np.fromiter(map(_WEEKDAYS.__getitem__, codes), np.float64, len(codes))
