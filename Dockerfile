@@ -17,11 +17,12 @@ COPY src ./src
 RUN pip install --no-cache-dir --no-deps . \
     && find /opt/venv -name '__pycache__' -type d -prune -exec rm -rf {} +
 
-# The C scoring kernel (api/forest.c, loaded with ctypes): built with the full image's compiler for
-# the same Debian release as the runtime, which then needs no compiler.
+# The C libraries of the serving path (api/forest.c, the scoring kernel, and api/rows.c, the batch
+# check, built against this Python's headers; loaded with ctypes): built with the full image's
+# compiler for the same Debian release and Python as the runtime, which then needs no compiler.
 FROM python:3.11.13-bookworm AS kernel
 WORKDIR /src
-COPY api/__init__.py api/ckernel.py api/forest.c ./api/
+COPY api/__init__.py api/ckernel.py api/forest.c api/rows.c ./api/
 RUN python -m api.ckernel
 
 FROM python:3.11.13-slim-bookworm AS runtime
@@ -38,7 +39,7 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 # Code and model stay root-owned: the service user can read them, not change them.
 COPY api/ ./api/
-COPY --from=kernel /src/api/_forest-*.so ./api/
+COPY --from=kernel /src/api/_forest-*.so /src/api/_rows-*.so ./api/
 COPY build/model/ ./model/
 USER 10001:10001
 EXPOSE 8000

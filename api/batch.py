@@ -32,6 +32,8 @@ _SEEN = 10_000  # strings remembered as matching a field's pattern
 _LAYOUTS = 32  # distinct sets of fields whose getters are kept
 _CALENDAR = ("year", "month", "day", "sched_dep_time", "sched_arr_time")
 CalendarCheck = Callable[[list[int], list[int], list[int], list[int], list[int]], bool]
+# api/rows.c fr_numbers(rows, names, integer fields, &lo, &hi, &nullable, &out) -> 1 when all valid
+NumbersCheck = Callable[[list[Any], tuple[str, ...], int, int, int, int, int], int]
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class _Layout:
     nullable: np.ndarray
     absent: tuple[str, ...]  # numeric fields they leave out (NaN columns for the encoder)
     texts: tuple[str, ...]
+    calendar: tuple[int, ...]  # positions in `numbers` of the _CALENDAR fields, in that order
+    bounds: tuple[int, int, int]  # addresses of lo, hi and nullable (bool is one byte), for the C check
 
 
 def _rules(core: Mapping[str, Any], after: Callable[..., Any]) -> tuple[list[_Number], list[_Text]] | None:
@@ -140,13 +144,21 @@ class LeanBatch:
     """Validates batch bodies column-wise; `parse` returns None for any body it does not accept.
 
     `core_schema` is the flight's (pydantic's `TypeAdapter(...).core_schema`), `check_calendar` the
-    validator it runs after the fields, and `calendar_ok` the same check over whole columns."""
+    validator it runs after the fields, and `calendar_ok` the same check over whole columns.
+    `check_numbers`, when given, is api/rows.c's `fr_numbers` (api/ckernel.py `load_rows`): the numeric
+    fields' types and ranges checked in one C pass instead of four Python ones (the same answers,
+    tested); without it they are checked here."""
 
     def __init__(
-        self, core_schema: Mapping[str, Any], check_calendar: Callable[..., Any], calendar_ok: CalendarCheck
+        self,
+        core_schema: Mapping[str, Any],
+        check_calendar: Callable[..., Any],
+        calendar_ok: CalendarCheck,
+        check_numbers: NumbersCheck | None = None,
     ) -> None:
         rules = _rules(core_schema, check_calendar)
         self._calendar_ok = calendar_ok
+        self._numbers_c = check_numbers
         self.enabled = rules is not None
         numbers, texts = rules or ([], [])
         self._numbers = {n.name: n for n in numbers}
@@ -187,15 +199,20 @@ class LeanBatch:
             present.sort(key=lambda r: not r.integer)  # integers first
             names = tuple(r.name for r in present)
             texts = tuple(t for t in self._texts if t in fields)
+            lo = np.array([r.lo for r in present], dtype=np.float64)
+            hi = np.array([r.hi for r in present], dtype=np.float64)
+            nullable = np.array([r.nullable for r in present], dtype=bool)
             layout = _Layout(
                 numbers=names,
                 get=_getter(names),
                 ints=tuple(i for i, r in enumerate(present) if r.integer),
-                lo=np.array([r.lo for r in present], dtype=np.float64),
-                hi=np.array([r.hi for r in present], dtype=np.float64),
-                nullable=np.array([r.nullable for r in present], dtype=bool),
+                lo=lo,
+                hi=hi,
+                nullable=nullable,
                 absent=tuple(c for c in self._numbers if c not in fields),
                 texts=texts,
+                calendar=tuple(names.index(c) for c in _CALENDAR),
+                bounds=(_address(lo), _address(hi), _address(nullable)),
             )
         if len(self._layouts) < _LAYOUTS:
             self._layouts[fields] = layout
@@ -213,6 +230,8 @@ class LeanBatch:
             if not self._texts[name].accepts(set(values)):
                 return None
             text[name] = values
+        if self._numbers_c is not None:
+            return self._check_c(self._numbers_c, rows, layout, text)
         k = len(layout.numbers)
         flat = list(itertools.chain.from_iterable(map(layout.get, rows)))
         if not _NUMBER_TYPES.issuperset(map(type, flat)):
@@ -231,10 +250,32 @@ class LeanBatch:
             return None
         if not self._calendar_ok(*(ints[c] for c in _CALENDAR)):  # fields in range: as pydantic
             return None
+        return self._flights(rows, layout, matrix, text)
+
+    def _check_c(
+        self, numbers: NumbersCheck, rows: list[Any], layout: _Layout, text: dict[str, Sequence[str]]
+    ) -> Flights | None:
+        """`_check`'s numeric part in api/rows.c: the same rules in one pass, integers first."""
+        matrix = np.empty((len(rows), len(layout.numbers)), dtype=np.float64)
+        if not numbers(rows, layout.numbers, len(layout.ints), *layout.bounds, _address(matrix)):
+            return None
+        calendar = [matrix[:, j].astype(np.int64).tolist() for j in layout.calendar]
+        if not self._calendar_ok(*calendar):
+            return None
+        return self._flights(rows, layout, matrix, text)
+
+    @staticmethod
+    def _flights(
+        rows: list[dict[str, Any]], layout: _Layout, matrix: np.ndarray, text: dict[str, Sequence[str]]
+    ) -> Flights:
         numeric = {c: matrix[:, j] for j, c in enumerate(layout.numbers)}
         if layout.absent:
-            numeric.update(dict.fromkeys(layout.absent, np.full(n, np.nan)))
+            numeric.update(dict.fromkeys(layout.absent, np.full(len(rows), np.nan)))
         return Flights(rows, numeric, text)
+
+
+def _address(a: np.ndarray) -> int:
+    return int(a.__array_interface__["data"][0])
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

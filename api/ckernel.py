@@ -1,10 +1,16 @@
-"""Build and load the C scoring kernel (api/forest.c). Standard library only.
+"""Build and load the C libraries of the serving path. Standard library only.
 
-The library is named after a hash of its source and compiler flags (`_forest-<hash>.so` beside
-this file, or in FOREST_KERNEL_DIR), so a stale build is never loaded. Without a built library
-serving falls back to the numpy forest; the serving image compiles it in its own build stage.
+- api/forest.c, the scoring kernel: plain C, loaded with ctypes.CDLL (`build`, `load`).
+- api/rows.c, the numeric check of the lean batch path: built against this interpreter's headers
+  and loaded with ctypes.PyDLL (`build_rows`, `load_rows`).
 
-    python -m api.ckernel            build it unless this source is built (CC: compiler, default cc)
+A library is named after a hash of its source and compiler flags (and, for rows.c, the
+interpreter's ABI tag): `_forest-<hash>.so` and `_rows-<hash>.so` beside this file, or in
+FOREST_KERNEL_DIR, so a stale build is never loaded. Without a built library serving falls back
+(the numpy forest; the Python check of api/batch.py); the serving image compiles both in its own
+build stage.
+
+    python -m api.ckernel            build them unless these sources are built (CC: compiler, default cc)
 """
 
 from __future__ import annotations
@@ -17,16 +23,19 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("forest.c")
+ROWS_SOURCE = Path(__file__).with_name("rows.c")
 # A slot of `fd_node` in forest.c: its split's column and value, one 8-byte load.
 NODE = [("column", "<i4"), ("threshold", "<f4")]
 # No -ffast-math (it would reorder the float32 sum); no -march=native (the image runs elsewhere).
 FLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-ffp-contract=off", "-Wall")
 ABI_VERSION = 3
+ROWS_ABI_VERSION = 1
 
 
 class KernelBuildError(RuntimeError):
@@ -46,32 +55,61 @@ class Forest(ctypes.Structure):
     ]
 
 
+def _named(stem: str, source: Path, key: str, directory: Path | None) -> Path:
+    digest = hashlib.sha256(source.read_bytes() + key.encode()).hexdigest()[:16]
+    where = directory or Path(os.environ.get("FOREST_KERNEL_DIR") or source.parent)
+    return where / f"{stem}-{digest}.so"
+
+
 def library_path(directory: Path | None = None) -> Path:
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    where = directory or Path(os.environ.get("FOREST_KERNEL_DIR") or SOURCE.parent)
-    return where / f"_forest-{digest}.so"
+    return _named("_forest", SOURCE, " ".join(FLAGS), directory)
+
+
+def rows_library_path(directory: Path | None = None) -> Path:
+    # the headers' location is left out of the name: the image builds where it does not run
+    return _named("_rows", ROWS_SOURCE, " ".join(FLAGS) + f" {sysconfig.get_config_var('SOABI')}", directory)
 
 
 def build(directory: Path | None = None, cc: str | None = None, *, force: bool = False) -> Path:
     """Compile forest.c into `library_path(directory)` (atomically); a no-op when it is there."""
     target = library_path(directory)
+    return _compile(SOURCE, target, FLAGS, cc, force=force, without="the slower numpy forest")
+
+
+def build_rows(directory: Path | None = None, cc: str | None = None, *, force: bool = False) -> Path:
+    """Compile rows.c into `rows_library_path(directory)`; it needs this interpreter's headers."""
+    include = Path(sysconfig.get_paths()["include"])
+    if not (include / "Python.h").is_file():
+        raise KernelBuildError(
+            f"no Python.h in {include} to build {ROWS_SOURCE.name}; install the interpreter's headers "
+            "(e.g. python3.11-dev). Serving still works without it, on the Python check of batches."
+        )
+    flags = (*FLAGS, f"-I{include}")
+    target = rows_library_path(directory)
+    return _compile(ROWS_SOURCE, target, flags, cc, force=force, without="the Python check of batches")
+
+
+def _compile(
+    source: Path, target: Path, flags: Sequence[str], cc: str | None, *, force: bool, without: str
+) -> Path:
+    """Compile `source` into `target` atomically; a no-op when it is there."""
     if target.is_file() and not force:
         return target
     compiler = cc or os.environ.get("CC") or "cc"
     if shutil.which(compiler) is None:
         raise KernelBuildError(
-            f"no C compiler {compiler!r} on PATH to build {SOURCE.name}; install gcc (or set CC). "
-            "Serving still works without it, on the slower numpy forest."
+            f"no C compiler {compiler!r} on PATH to build {source.name}; install gcc (or set CC). "
+            f"Serving still works without it, on {without}."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:
         done = subprocess.run(
-            [compiler, *FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True, check=False
+            [compiler, *flags, "-o", tmp, str(source), "-lm"], capture_output=True, text=True, check=False
         )
         if done.returncode != 0:
-            raise KernelBuildError(f"{compiler} could not build {SOURCE.name}:\n{done.stderr.strip()}")
+            raise KernelBuildError(f"{compiler} could not build {source.name}:\n{done.stderr.strip()}")
         Path(tmp).chmod(0o755)  # mkstemp makes it 0600; the service user must be able to load it
         Path(tmp).replace(target)
     finally:
@@ -105,6 +143,26 @@ def load(directory: Path | None = None) -> ctypes.CDLL | None:
     return lib
 
 
+def load_rows(directory: Path | None = None) -> ctypes.PyDLL | None:
+    """The built row check with its signature set (called with the GIL held); None (batches are
+    checked in Python) when this source has not been built for this interpreter or cannot load."""
+    path = rows_library_path(directory)
+    if not path.is_file():
+        return None
+    try:
+        lib = ctypes.PyDLL(str(path))
+        fits = lib.fr_abi_version() == ROWS_ABI_VERSION
+    except (OSError, AttributeError) as e:
+        logging.getLogger("flightdelay.api").warning("ignoring the C row check %s: %s", path, e)
+        return None
+    if not fits:
+        return None
+    p = ctypes.c_void_p
+    lib.fr_numbers.argtypes = [ctypes.py_object, ctypes.py_object, ctypes.c_int64, p, p, p, p]
+    lib.fr_numbers.restype = ctypes.c_int32
+    return lib
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m api.ckernel", description=__doc__.split("\n\n")[0])
     ap.add_argument("--dir", type=Path, default=None, help="where to write it (default: beside forest.c)")
@@ -112,10 +170,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         path = build(args.dir, force=args.force)
+        rows = build_rows(args.dir, force=args.force)
     except KernelBuildError as e:
         sys.stderr.write(f"ckernel: {e}\n")
         return 1
-    sys.stdout.write(f"ckernel: {path} is built\n")
+    sys.stdout.write(f"ckernel: {path} and {rows} are built\n")
     return 0
 
 

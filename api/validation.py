@@ -13,6 +13,7 @@ from typing import Annotated, Any, NotRequired
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from api import ckernel
 from api.batch import Flights, LeanBatch
 from api.schemas import (
     FIELDS,
@@ -140,7 +141,9 @@ class Adapters:
         self.reload: TypeAdapter[ReloadRequest] = TypeAdapter(ReloadRequest)
         self.invocations: TypeAdapter[Any] = TypeAdapter(InvocationsRequest)
         self._limited: dict[int | None, dict[str, TypeAdapter[Any]]] = {}
-        self.lean = LeanBatch(self._single.core_schema, check_calendar, calendar_ok)
+        rows_c = ckernel.load_rows()
+        numbers = None if rows_c is None else rows_c.fr_numbers
+        self.lean = LeanBatch(self._single.core_schema, check_calendar, calendar_ok, numbers)
 
     def _for(self, max_rows: int | None) -> dict[str, TypeAdapter[Any]]:
         adapters = self._limited.get(max_rows)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from api import ckernel
 from api.batch import LeanBatch
 from api.schemas import EXAMPLE_FLIGHT, FlightBatch, ValidFlight, calendar_ok, check_calendar
 from api.validation import Adapters, BodyShapeError, RowLimitError
@@ -18,7 +19,10 @@ from flightdelay.core.features import FeatureSpec, encode_columns, encode_record
 
 pytestmark = pytest.mark.serve_only
 MAX_ROWS = 5
+ckernel.build_rows()  # as `make kernel` and the image do: the service checks numbers in C
 ADAPTERS = Adapters()
+_CORE = TypeAdapter(ValidFlight).core_schema
+LEAN = {"c": ADAPTERS.lean, "python": LeanBatch(_CORE, check_calendar, calendar_ok)}
 SPEC = FeatureSpec(
     categories={
         "carrier": {"B6": 0.0, "AA": 1.0, "UA": 2.0},
@@ -68,9 +72,11 @@ def _bodies() -> list[bytes]:
         times = {"sched_dep_time": dep, "sched_arr_time": arr}
         out.append(json.dumps({"flights": [{**ROWS[0], **times}]}).encode())
     flight = {**ROWS[0], "flight": 1234}
+    without_temp = {k: v for k, v in ROWS[0].items() if k != "temp"}
     out += [
         json.dumps({"flights": [flight, flight]}).encode(),
         json.dumps({"flights": [flight, ROWS[0]]}).encode(),
+        json.dumps({"flights": [ROWS[0], {**without_temp, "flight": 1}]}).encode(),  # same size, other keys
         json.dumps({"flights": [{**ROWS[0], "extra": 1}]}).encode(),
         json.dumps({"flights": [ROWS[0]] * (MAX_ROWS + 1)}).encode(),
         json.dumps({"flights": [ROWS[0], [1, 2]]}).encode(),
@@ -91,9 +97,19 @@ def _bodies() -> list[bytes]:
 BODIES = _bodies()
 
 
+def test_the_service_checks_numbers_in_c() -> None:
+    assert ADAPTERS.lean._numbers_c is not None
+
+
+@pytest.mark.parametrize("check", sorted(LEAN))
 @pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
-def test_the_lean_path_never_accepts_what_pydantic_refuses_and_agrees_on_what_it_accepts(body: bytes) -> None:
-    lean = ADAPTERS.lean.parse(body, MAX_ROWS)
+def test_the_lean_path_never_accepts_what_pydantic_refuses_and_agrees_on_what_it_accepts(
+    body: bytes, check: str
+) -> None:
+    """Both numeric checks (api/rows.c and the Python one) against pydantic, and each other."""
+    lean = LEAN[check].parse(body, MAX_ROWS)
+    other = LEAN["python" if check == "c" else "c"].parse(body, MAX_ROWS)
+    assert (lean is None) == (other is None), "the C and Python checks answer differently"
     reference = _outcome(body)
     if lean is None:
         return  # pydantic decides, as for any body

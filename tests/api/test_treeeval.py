@@ -161,6 +161,26 @@ def test_kernel_build_is_keyed_by_its_source_and_explains_a_missing_compiler(tmp
     assert ckernel.load(tmp_path / "other") is None
 
 
+def test_the_row_check_is_keyed_by_its_source_and_interpreter_and_explains_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = ckernel.build_rows(tmp_path)
+    assert built.name.startswith("_rows-") and built == ckernel.rows_library_path(tmp_path)
+    assert ckernel.load_rows(tmp_path) is not None
+    assert ckernel.build_rows(tmp_path) == built  # already built: a no-op
+    with pytest.raises(ckernel.KernelBuildError, match=r"no C compiler 'no-such-cc'.*install gcc"):
+        ckernel.build_rows(tmp_path / "other", cc="no-such-cc")
+    assert ckernel.load_rows(tmp_path / "other") is None  # batches are then checked in Python
+    monkeypatch.setattr(ckernel.sysconfig, "get_paths", lambda: {"include": str(tmp_path / "none")})
+    with pytest.raises(ckernel.KernelBuildError, match=r"no Python\.h in .*python3\.11-dev"):
+        ckernel.build_rows(tmp_path / "headless")
+    ckernel.rows_library_path(tmp_path / "bad").parent.mkdir()
+    ckernel.rows_library_path(tmp_path / "bad").write_bytes(b"not an ELF file")
+    with caplog.at_level(logging.WARNING, logger="flightdelay.api"):
+        assert ckernel.load_rows(tmp_path / "bad") is None
+    assert "ignoring the C row check" in caplog.text
+
+
 def test_an_unloadable_kernel_file_is_ignored(
     bundles: tuple[Path, Path],
     tmp_path: Path,
