@@ -109,7 +109,7 @@ def test_the_vectorised_walk_gives_the_portable_kernels_bits(kernel: object) -> 
     assert np.abs(fast.predict(x) - booster.inplace_predict(x)).max() <= 1e-6
     x[rng.random(x.shape) < 0.01] = np.inf  # a request's values are finite; the kernel's may not be
     x[rng.random(x.shape) < 0.01] = -np.inf
-    for n in (1, 2, 15, 16, 17, 31, 100, 127, 128, 129, 1000, 4000):
+    for n in (1, 2, 15, 16, 17, 31, 33, 48, 64, 80, 100, 127, 128, 129, 1000, 4000):  # 1 to 8 chunks
         a, b = fast.predict(x[:n]), portable.predict(x[:n])
         assert np.array_equal(a.view(np.uint32), b.view(np.uint32)), n
 
