@@ -39,12 +39,15 @@ NumbersCheck = Callable[[list[Any], tuple[str, ...], int, int, int, int, int], i
 @dataclass(frozen=True)
 class Flights:
     """Validated flights: the parsed rows (what the prediction log records) and, when the lean
-    path validated them, their columns: `numeric` (float64 arrays, NaN for null or absent) and
-    `text` (the string fields' values)."""
+    path validated them, their columns: `numeric` (float64 arrays, NaN for null or absent), `text`
+    (the string fields' values, lists of str), and the float64 `matrix` (rows x `columns`, C order)
+    whose columns `numeric` holds for the fields the rows carry."""
 
     rows: Sequence[Mapping[str, Any]]
     numeric: Mapping[str, np.ndarray] | None = None
     text: Mapping[str, Sequence[str]] | None = None
+    matrix: np.ndarray | None = None
+    columns: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -271,7 +274,7 @@ class LeanBatch:
         numeric = {c: matrix[:, j] for j, c in enumerate(layout.numbers)}
         if layout.absent:
             numeric.update(dict.fromkeys(layout.absent, np.full(len(rows), np.nan)))
-        return Flights(rows, numeric, text)
+        return Flights(rows, numeric, text, matrix, layout.numbers)
 
 
 def _address(a: np.ndarray) -> int:

@@ -1,8 +1,8 @@
 """Build and load the C libraries of the serving path. Standard library only.
 
 - api/forest.c, the scoring kernel: plain C, loaded with ctypes.CDLL (`build`, `load`).
-- api/rows.c, the numeric check of the lean batch path: built against this interpreter's headers
-  and loaded with ctypes.PyDLL (`build_rows`, `load_rows`).
+- api/rows.c, the lean batch path's numeric check and column encoder: built against this
+  interpreter's headers and loaded with ctypes.PyDLL (`build_rows`, `load_rows`).
 
 A library is named after a hash of its source and compiler flags (and, for rows.c, the
 interpreter's ABI tag): `_forest-<hash>.so` and `_rows-<hash>.so` beside this file, or in
@@ -35,7 +35,7 @@ NODE = [("column", "<i4"), ("threshold", "<f4")]
 # No -ffast-math (it would reorder the float32 sum); no -march=native (the image runs elsewhere).
 FLAGS = ("-O2", "-std=c11", "-shared", "-fPIC", "-ffp-contract=off", "-Wall")
 ABI_VERSION = 3
-ROWS_ABI_VERSION = 1
+ROWS_ABI_VERSION = 2
 
 
 class KernelBuildError(RuntimeError):
@@ -160,6 +160,8 @@ def load_rows(directory: Path | None = None) -> ctypes.PyDLL | None:
     p = ctypes.c_void_p
     lib.fr_numbers.argtypes = [ctypes.py_object, ctypes.py_object, ctypes.c_int64, p, p, p, p]
     lib.fr_numbers.restype = ctypes.c_int32
+    lib.fr_encode.argtypes = [p, ctypes.c_int64, ctypes.c_int64, ctypes.c_int64, p, p, ctypes.py_object, p]
+    lib.fr_encode.restype = ctypes.c_int32
     return lib
 
 

@@ -18,7 +18,7 @@ from api.batch import Flights
 from api.schemas import EXAMPLE_FLIGHT
 from flightdelay.core import bundle as bundle_io
 from flightdelay.core.errors import ModelError
-from flightdelay.core.features import encode_columns, encode_records
+from flightdelay.core.features import FeatureSpec, encode_columns, encode_plan, encode_records
 
 log = logging.getLogger("flightdelay.api")
 SMALL_BATCH = 8  # up to this many rows the numpy forest beats XGBoost's per-call overhead
@@ -35,6 +35,7 @@ class LoadedModel:
     scorer: treeeval.Scorer | None = None
     scorer_name: str = "xgboost"  # "compiled", "numpy" or "xgboost": shown by GET /v1/model
     scorer_rows: int = 0  # the scorer takes batches up to this size; larger ones go to XGBoost
+    encoder: ColumnEncoder | None = None  # the lean path's columns encoded in C (api/rows.c)
 
     @property
     def version(self) -> str:
@@ -45,7 +46,10 @@ class LoadedModel:
         numpy forest or XGBoost), then the model's calibration (identity without one). Columns,
         when validation left them, are encoded without reading the rows again."""
         if isinstance(flights, Flights) and flights.numeric is not None and flights.text is not None:
-            x = encode_columns(self.bundle.spec, len(flights), flights.numeric, flights.text, strings=True)
+            x = self.encoder(flights) if self.encoder is not None else None
+            if x is None:
+                spec, n = self.bundle.spec, len(flights)
+                x = encode_columns(spec, n, flights.numeric, flights.text, strings=True)
         else:
             x = encode_records(self.bundle.spec, flights.rows if isinstance(flights, Flights) else flights)
         if self.scorer is not None and x.shape[0] <= self.scorer_rows:
@@ -61,6 +65,81 @@ class LoadedModel:
             "model_md5": self.bundle.meta.model_md5,
             "training_window": f"{w.start}..{w.end}" if w else "?..?",
         }
+
+
+# api/rows.c fr_encode's ops, by `encode_plan`'s names; and its two for an input the rows leave out
+_OPS = {"copy": 0, "zero_missing": 1, "minute": 2, "weekday": 3, "category": 4}
+_MISSING, _NONE = 5, 6
+_PLANS_KEPT = 32  # as api/batch.py's layouts
+
+
+class ColumnEncoder:
+    """`encode_columns` for the lean path's float64 matrix in one C call (api/rows.c `fr_encode`,
+    driven by the same `encode_plan`): the same float32 matrix (tested), ≈ 5 instead of ≈ 30 µs
+    for 100 rows. Returns None where it does not apply (no matrix); the caller then encodes in
+    Python."""
+
+    def __init__(self, spec: FeatureSpec, encode: Any) -> None:
+        self.spec = spec
+        self._encode = encode
+        plan = encode_plan(spec)
+        self._categories = [(f, inputs[0]) for f, (op, inputs) in enumerate(plan) if op == "category"]
+        self._plans: dict[tuple[str, ...], _EncodePlan | None] = {}
+
+    def _plan(self, columns: tuple[str, ...]) -> _EncodePlan | None:
+        index = {c: j for j, c in enumerate(columns)}
+        ops: list[int] = []
+        args: list[tuple[int, ...]] = []
+        for op, inputs in encode_plan(self.spec):
+            at: tuple[int, ...]
+            if op == "category":
+                code, at = _OPS[op], ()
+            elif all(c in index for c in inputs):
+                code, at = _OPS[op], tuple(index[c] for c in inputs)
+            elif op in ("copy", "zero_missing"):
+                code, at = (_MISSING if op == "copy" else _NONE), ()
+            else:
+                return None  # a date or schedule input left out: validation never lets it through
+            ops.append(code)
+            args.append((*at, 0, 0, 0)[:3])
+        op_array, arg_array = np.array(ops, dtype=np.int32), np.array(args, dtype=np.int32).reshape(-1)
+        return _EncodePlan(op_array, arg_array, _address(op_array), _address(arg_array))
+
+    def __call__(self, flights: Flights) -> np.ndarray | None:
+        matrix, text = flights.matrix, flights.text
+        if matrix is None or text is None:
+            return None
+        columns = flights.columns
+        if columns in self._plans:
+            plan = self._plans[columns]
+        else:
+            plan = self._plan(columns)
+            if len(self._plans) < _PLANS_KEPT:
+                self._plans[columns] = plan
+        if plan is None:
+            return None
+        n, k, width = matrix.shape[0], matrix.shape[1], plan.ops.size
+        values: list[Any] = [None] * width
+        for f, name in self._categories:
+            values[f] = (text[name], self.spec.categories[name])
+        out = np.empty((n, width), dtype=np.float32)
+        cats = tuple(values)
+        done = self._encode(_address(matrix), n, k, width, plan.op_at, plan.arg_at, cats, _address(out))
+        return out if done else None
+
+
+@dataclass(frozen=True)
+class _EncodePlan:
+    """fr_encode's op and argument arrays for one set of matrix columns, and their addresses."""
+
+    ops: np.ndarray
+    args: np.ndarray
+    op_at: int
+    arg_at: int
+
+
+def _address(a: np.ndarray) -> int:
+    return int(a.__array_interface__["data"][0])
 
 
 def load_model(model_dir: Path, generation: int) -> LoadedModel:
@@ -80,6 +159,7 @@ def load_model(model_dir: Path, generation: int) -> LoadedModel:
 def _load_model(model_dir: Path, generation: int) -> LoadedModel:
     b = bundle_io.load(model_dir, require_manifest=True)
     scorer, name, rows = _scorer(b.booster, len(b.spec.features))
+    row_lib = ckernel.load_rows()
     m = LoadedModel(
         bundle=b,
         generation=generation,
@@ -87,6 +167,7 @@ def _load_model(model_dir: Path, generation: int) -> LoadedModel:
         scorer=scorer,
         scorer_name=name,
         scorer_rows=rows,
+        encoder=None if row_lib is None else ColumnEncoder(b.spec, row_lib.fr_encode),
     )
     p = m.predict([EXAMPLE_FLIGHT])
     if p.shape != (1,) or not 0.0 <= float(p[0]) <= 1.0:

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from api import ckernel
 from api.batch import LeanBatch
 from api.schemas import EXAMPLE_FLIGHT, FlightBatch, ValidFlight, calendar_ok, check_calendar
+from api.scoring import ColumnEncoder
 from api.validation import Adapters, BodyShapeError, RowLimitError
 from flightdelay.core.features import FeatureSpec, encode_columns, encode_records
 
@@ -30,6 +31,9 @@ SPEC = FeatureSpec(
         "dest": {"BOS": 0.0, "ATL": 1.0},
     }
 )
+_ROWS_C = ckernel.load_rows()
+assert _ROWS_C is not None
+ENCODER = ColumnEncoder(SPEC, _ROWS_C.fr_encode)
 ROWS = [
     EXAMPLE_FLIGHT,
     {**EXAMPLE_FLIGHT, "carrier": "AA", "dest": "ZZZ", "temp": None, "month": 2, "day": 29, "year": 2012},
@@ -125,6 +129,9 @@ def test_the_lean_path_never_accepts_what_pydantic_refuses_and_agrees_on_what_it
     for strings in (False, True):  # the service skips the type pass: the lean path's text is str
         by_columns = encode_columns(SPEC, len(lean), lean.numeric, lean.text, strings=strings)
         np.testing.assert_array_equal(by_columns, by_records)
+    in_c = ENCODER(lean)  # api/rows.c, as the service encodes
+    assert in_c is not None
+    assert np.array_equal(in_c, by_records, equal_nan=True) and in_c.dtype == np.float32
 
 
 def test_the_lean_path_takes_the_usual_batches() -> None:

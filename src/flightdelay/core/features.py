@@ -264,21 +264,49 @@ def encode_columns(
     the arrays, weekdays looked up per date, categories by one dict lookup per value; the columns
     become the float32 matrix in one conversion."""
     columns: list[np.ndarray] = []
-    for name in spec.features:
-        if name in spec.categories:
-            columns.append(_categories(spec.categories[name], categorical[name], strings=strings))
-        elif name == "day_of_week":
-            codes = (numeric["year"] * 10_000 + numeric["month"] * 100 + numeric["day"]).astype(np.int64)
-            columns.append(_weekdays(codes.tolist()))
-        elif name in ("dep_minute", "arr_minute"):
-            hhmm = np.trunc(numeric["sched_dep_time" if name == "dep_minute" else "sched_arr_time"])
+    for op, inputs in encode_plan(spec):
+        if op == "category":
+            columns.append(_categories(spec.categories[inputs[0]], categorical[inputs[0]], strings=strings))
+        elif op == "weekday":
+            year, month, day = (numeric[c] for c in inputs)
+            columns.append(_weekdays((year * 10_000 + month * 100 + day).astype(np.int64).tolist()))
+        elif op == "minute":
+            hhmm = np.trunc(numeric[inputs[0]])
             columns.append(np.floor_divide(hhmm, 100) * 60 + np.mod(hhmm, 100))  # as `_minute_of_day`
-        elif name in PRECIP_HISTORY:
-            values = numeric[name]
+        elif op == "zero_missing":
+            values = numeric[inputs[0]]
             columns.append(np.where(np.isnan(values), 0.0, values))
         else:
-            columns.append(numeric[name])
+            columns.append(numeric[inputs[0]])
     return np.ascontiguousarray(np.array(columns, dtype=np.float32).reshape(len(columns), n).T)
+
+
+Plan = tuple[tuple[str, tuple[str, ...]], ...]
+_PLANS: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}
+
+
+def encode_plan(spec: FeatureSpec) -> Plan:
+    """How `encode_columns` makes each feature, in order: (op, input columns), op one of
+    `category` (the code of the value), `weekday` (of year, month, day), `minute` (of the day, of
+    an hhmm), `zero_missing` (missing as 0) or `copy`. The one dispatch, so that another encoder
+    of the same columns (the serving path's C one, api/rows.c) cannot drift from it."""
+    key = (spec.features, tuple(spec.categories))
+    plan = _PLANS.get(key)
+    if plan is None:
+        steps: list[tuple[str, tuple[str, ...]]] = []
+        for name in spec.features:
+            if name in spec.categories:
+                steps.append(("category", (name,)))
+            elif name == "day_of_week":
+                steps.append(("weekday", ("year", "month", "day")))
+            elif name in ("dep_minute", "arr_minute"):
+                steps.append(("minute", ("sched_dep_time" if name == "dep_minute" else "sched_arr_time",)))
+            elif name in PRECIP_HISTORY:
+                steps.append(("zero_missing", (name,)))
+            else:
+                steps.append(("copy", (name,)))
+        plan = _PLANS[key] = tuple(steps)
+    return plan
 
 
 _DERIVED = ("day_of_week", "dep_minute", "arr_minute")
