@@ -85,3 +85,22 @@ def test_checkov_catches_root_and_latest(checkov_failures: dict[str, set[str]]) 
     # CKV_DOCKER_7: base image tag `latest`; CKV_DOCKER_8: last USER root; CKV_DOCKER_2: no HEALTHCHECK.
     assert {"CKV_DOCKER_7", "CKV_DOCKER_8", "CKV_DOCKER_2"} <= checkov_failures["bad"]
     assert checkov_failures["good"] == set()
+
+
+def test_the_image_builds_and_ships_every_c_library_the_service_loads() -> None:
+    """Each C source under api/ is copied into the kernel stage, each library it builds is copied
+    into the runtime, and a library built on the host never reaches the build context: a library
+    left out would make the image serve on the slower fallback without a word."""
+    from api import ckernel
+
+    text = DOCKERFILE.read_text()
+    kernel_copy = re.search(r"^COPY (api/\S+ )+\./api/$", text, re.MULTILINE)
+    assert kernel_copy is not None, "the kernel stage copies no api/ sources"
+    sources = {Path(p).name for p in kernel_copy.group(0).split()[1:-1]}
+    assert {p.name for p in (REPO_ROOT / "api").glob("*.c")} <= sources
+    runtime_copy = next(line for line in text.splitlines() if line.startswith("COPY --from=kernel"))
+    ignored = (REPO_ROOT / ".dockerignore").read_text().splitlines()
+    for library in (ckernel.library_path(), ckernel.rows_library_path()):
+        stem = library.name.split("-")[0]
+        assert f"/src/api/{stem}-*.so" in runtime_copy, stem
+        assert f"api/{stem}-*.so" in ignored, stem
