@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import orjson
 
+from api import ckernel
+
 _NUMBER_KEYS = frozenset({"type", "ge", "le", "strict", "allow_inf_nan", "metadata"})
 _NUMBER_TYPES = frozenset({int, float, type(None)})  # bool is not int here: type() is exact
 _SEEN = 10_000  # strings remembered as matching a field's pattern
@@ -215,7 +217,7 @@ class LeanBatch:
                 absent=tuple(c for c in self._numbers if c not in fields),
                 texts=texts,
                 calendar=tuple(names.index(c) for c in _CALENDAR),
-                bounds=(_address(lo), _address(hi), _address(nullable)),
+                bounds=(ckernel.address(lo), ckernel.address(hi), ckernel.address(nullable)),
             )
         if len(self._layouts) < _LAYOUTS:
             self._layouts[fields] = layout
@@ -260,7 +262,7 @@ class LeanBatch:
     ) -> Flights | None:
         """`_check`'s numeric part in api/rows.c: the same rules in one pass, integers first."""
         matrix = np.empty((len(rows), len(layout.numbers)), dtype=np.float64)
-        if not numbers(rows, layout.numbers, len(layout.ints), *layout.bounds, _address(matrix)):
+        if not numbers(rows, layout.numbers, len(layout.ints), *layout.bounds, ckernel.address(matrix)):
             return None
         calendar = [matrix[:, j].astype(np.int64).tolist() for j in layout.calendar]
         if not self._calendar_ok(*calendar):
@@ -275,10 +277,6 @@ class LeanBatch:
         if layout.absent:
             numeric.update(dict.fromkeys(layout.absent, np.full(len(rows), np.nan)))
         return Flights(rows, numeric, text, matrix, layout.numbers)
-
-
-def _address(a: np.ndarray) -> int:
-    return int(a.__array_interface__["data"][0])
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:

@@ -27,6 +27,7 @@ import sysconfig
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 SOURCE = Path(__file__).with_name("forest.c")
 ROWS_SOURCE = Path(__file__).with_name("rows.c")
@@ -141,6 +142,11 @@ def load(directory: Path | None = None) -> ctypes.CDLL | None:
     lib.fd_simd_width.argtypes = [ctypes.c_int32]
     lib.fd_simd_width.restype = ctypes.c_int32
     return lib
+
+
+def address(array: Any) -> int:
+    """Where a numpy array's data starts: what the libraries take for a pointer."""
+    return int(array.__array_interface__["data"][0])
 
 
 def load_rows(directory: Path | None = None) -> ctypes.PyDLL | None:

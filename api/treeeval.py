@@ -171,9 +171,7 @@ class CompiledForest:
             raise ValueError(f"the forest takes (rows, {self.n_features}) features, got {x.shape}")
         x = np.ascontiguousarray(x, dtype=np.float32)
         out = np.empty(x.shape[0], dtype=np.float32)
-        self._predict(
-            self._address, x.__array_interface__["data"][0], x.shape[0], out.__array_interface__["data"][0]
-        )
+        self._predict(self._address, ckernel.address(x), x.shape[0], ckernel.address(out))
         return out
 
 
