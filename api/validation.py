@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import re
 from collections.abc import Iterator
 from typing import Annotated, Any, NotRequired
@@ -142,6 +143,12 @@ class Adapters:
         self.invocations: TypeAdapter[Any] = TypeAdapter(InvocationsRequest)
         self._limited: dict[int | None, dict[str, TypeAdapter[Any]]] = {}
         rows_c = ckernel.load_rows()
+        if rows_c is None:
+            logging.getLogger("flightdelay.api").info(
+                "the C batch check is not built (%s); checking batches in Python. "
+                "Build it with `make kernel` (the serving image has it).",
+                ckernel.rows_library_path().name,
+            )
         numbers = None if rows_c is None else rows_c.fr_numbers
         self.lean = LeanBatch(self._single.core_schema, check_calendar, calendar_ok, numbers)
 

@@ -4,6 +4,7 @@ its columns encode to the same features as the validated records."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -182,3 +183,16 @@ def test_a_batch_answers_like_its_rows_one_by_one(api: Any) -> None:
     singles = [api.post("/v1/predict", json=r).json()["predictions"][0] for r in ROWS]
     assert [p["probability"] for p in batch] == [p["probability"] for p in singles]
     assert not any(math.isnan(p["probability"]) for p in batch)
+
+
+def test_without_the_c_library_batches_are_checked_in_python_and_it_says_so(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("FOREST_KERNEL_DIR", str(tmp_path))  # nothing built there
+    with caplog.at_level(logging.INFO, logger="flightdelay.api"):
+        adapters = Adapters()
+    assert adapters.lean._numbers_c is None
+    assert "the C batch check is not built" in caplog.text and "make kernel" in caplog.text
+    body = json.dumps({"flights": ROWS}).encode()
+    flights = adapters.predict_batch(body, MAX_ROWS)
+    assert flights.numeric is not None and flights.rows == ADAPTERS.predict_batch(body, MAX_ROWS).rows
