@@ -107,7 +107,7 @@ class ColumnEncoder:
 
     def __call__(self, flights: Flights) -> np.ndarray | None:
         matrix, text = flights.matrix, flights.text
-        if matrix is None or text is None:
+        if matrix is None or text is None or not _c_layout(matrix, len(flights.columns)):
             return None
         columns = flights.columns
         if columns in self._plans:
@@ -127,6 +127,12 @@ class ColumnEncoder:
         at = ckernel.address
         done = self._encode(at(matrix), n, k, width, plan.op_at, plan.arg_at, cats, at(out))
         return out if done else None
+
+
+def _c_layout(matrix: np.ndarray, columns: int) -> bool:
+    """C reads the matrix through a raw pointer: only the layout it expects (rows x columns)."""
+    shaped = matrix.ndim == 2 and matrix.shape[1] == columns
+    return shaped and matrix.dtype == np.float64 and bool(matrix.flags.c_contiguous)
 
 
 @dataclass(frozen=True)

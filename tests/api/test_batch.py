@@ -3,6 +3,7 @@ its columns encode to the same features as the validated records."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -196,3 +197,15 @@ def test_without_the_c_library_batches_are_checked_in_python_and_it_says_so(
     body = json.dumps({"flights": ROWS}).encode()
     flights = adapters.predict_batch(body, MAX_ROWS)
     assert flights.numeric is not None and flights.rows == ADAPTERS.predict_batch(body, MAX_ROWS).rows
+
+
+def test_the_c_encoder_takes_only_the_matrix_layout_it_reads() -> None:
+    """A matrix of another dtype, order or width than its columns is left to `encode_columns`."""
+    flights = ADAPTERS.predict_batch(json.dumps({"flights": ROWS}).encode(), MAX_ROWS)
+    assert flights.matrix is not None and ENCODER(flights) is not None
+    for matrix in (
+        flights.matrix.astype(np.float32),
+        np.asfortranarray(flights.matrix),
+        flights.matrix[:, :-1].copy(),
+    ):
+        assert ENCODER(dataclasses.replace(flights, matrix=matrix)) is None
