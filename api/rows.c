@@ -116,9 +116,10 @@ int32_t fr_encode(const double *matrix, int64_t n, int64_t k, int64_t n_features
         case FR_WEEKDAY:
             for (int64_t i = 0; i < n; i++) {
                 const double *row = matrix + i * k;
-                const int64_t y = (int64_t)row[a], m = (int64_t)row[arg[3 * f + 1]], d = (int64_t)row[arg[3 * f + 2]];
-                if (m < 1 || m > 12) return 0; /* validated rows never get here */
-                out[i * n_features + f] = (float)weekday(y, m, d);
+                const double y = row[a], m = row[arg[3 * f + 1]], d = row[arg[3 * f + 2]];
+                /* validated rows never fail this; it keeps NaN and wild values out of the casts */
+                if (!(y >= 1 && y <= 9999 && m >= 1 && m <= 12 && d >= 1 && d <= 31)) return 0;
+                out[i * n_features + f] = (float)weekday((int64_t)y, (int64_t)m, (int64_t)d);
             }
             break;
         case FR_CATEGORY: {

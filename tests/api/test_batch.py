@@ -200,7 +200,8 @@ def test_without_the_c_library_batches_are_checked_in_python_and_it_says_so(
 
 
 def test_the_c_encoder_takes_only_the_matrix_layout_it_reads() -> None:
-    """A matrix of another dtype, order or width than its columns is left to `encode_columns`."""
+    """A matrix of another dtype, order or width than its columns, or with a date no validation
+    lets through, is left to `encode_columns`."""
     flights = ADAPTERS.predict_batch(json.dumps({"flights": ROWS}).encode(), MAX_ROWS)
     assert flights.matrix is not None and ENCODER(flights) is not None
     for matrix in (
@@ -209,3 +210,6 @@ def test_the_c_encoder_takes_only_the_matrix_layout_it_reads() -> None:
         flights.matrix[:, :-1].copy(),
     ):
         assert ENCODER(dataclasses.replace(flights, matrix=matrix)) is None
+    dateless = flights.matrix.copy()
+    dateless[1, flights.columns.index("month")] = np.nan  # never validated so: C declines, no cast
+    assert ENCODER(dataclasses.replace(flights, matrix=dateless)) is None
