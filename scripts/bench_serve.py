@@ -2,7 +2,9 @@
 
 Each server runs alone on loopback with 2 workers and the same model; wrk drives it with 8
 connections. Printed: requests/s, p50 and p99 for 1-row and 100-row bodies, 1,000-row latency,
-time from start to ready (median of 3 starts), RSS per worker, and each target met or missed.
+time from start to ready (median of 3 starts), RSS per worker, each target met or missed, and
+where a 100-row request's time goes inside one process (parse, validation, encoding, trees,
+response, score histogram).
 
     python scripts/bench_serve.py --model-dir models/bundle      (make bench-serve)
 
@@ -409,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             print("  mlflow done", flush=True)
     report(results)
+    print_request_costs(model_dir, ours["100 rows"])
     out = ROOT / ".bench" / "serve.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
@@ -459,6 +462,63 @@ def report(results: list[Result]) -> None:
     print("\ntargets:")
     for text, target, ok in checks:
         print(f"  {'met ' if ok else 'MISSED'} {text:<46} target {target}")
+
+
+def request_costs(model_dir: Path, body: bytes) -> dict[str, float]:
+    """Where a request's time goes inside one process (µs, best of 7 × 2,000): the server's steps
+    called one by one, without HTTP. The no-op handler stops after `validate`."""
+    import timeit
+
+    import numpy as np
+    import orjson
+
+    if str(ROOT) not in sys.path:  # run as a script, only scripts/ is on the path
+        sys.path.insert(0, str(ROOT))
+    from api.metrics import Metrics
+    from api.scoring import load_model
+    from api.validation import Adapters
+    from flightdelay.core.features import encode_columns
+
+    adapters, model, metrics = Adapters(), load_model(model_dir, 0), Metrics()
+    flights = adapters.predict_batch(body, None)
+    spec, n, numeric, text = model.bundle.spec, len(flights), flights.numeric or {}, flights.text or {}
+    x = encode_columns(spec, n, numeric, text, strings=True)
+    scores = model.predict(flights)
+    t = model.bundle.threshold
+
+    def encode() -> Any:
+        out = model.encoder(flights) if model.encoder is not None else None  # as LoadedModel.predict
+        return out if out is not None else encode_columns(spec, n, numeric, text, strings=True)
+
+    def respond() -> bytes:  # as Service.predict_body
+        predictions = [{"probability": p, "decision": p >= t} for p in scores.tolist()]
+        return orjson.dumps(
+            {"request_id": "0", "model_version": "0", "threshold": t, "predictions": predictions}
+        )
+
+    def trees() -> Any:
+        return (
+            model.scorer.predict(x) if model.scorer is not None else model.bundle.booster.inplace_predict(x)
+        )
+
+    steps = {
+        "parse (orjson)": lambda: orjson.loads(body),
+        "validate (parse included)": lambda: adapters.predict_batch(body, None),
+        "encode": encode,
+        "trees": trees,
+        "response": respond,
+        "score histogram": lambda: metrics.observe_scores(np.asarray(scores)),
+    }
+    return {k: min(timeit.repeat(f, number=2_000, repeat=7)) / 2_000 * 1e6 for k, f in steps.items()}
+
+
+def print_request_costs(model_dir: Path, body: bytes) -> None:
+    costs = request_costs(model_dir, body)
+    after = sum(v for k, v in costs.items() if not k.startswith(("parse", "validate")))
+    print("\nwhere a 100-row request's time goes, one process, µs (the no-op handler stops after validate):")
+    for name, us in costs.items():
+        print(f"  {name:<28}{us:>8.1f}")
+    print(f"  {'after validation':<28}{after:>8.1f}")
 
 
 if __name__ == "__main__":
