@@ -5,6 +5,7 @@ forge's own handling of `make_latest` is tested in tests/rehearsal/test_forge.py
 - publishing marks a model-vN release "latest" only when that version is the champion: PR gates
   re-score the latest release's `champion.tar.gz`, so a release run that finishes after a newer
   merge's release must not take "latest" from it;
+- only GitHub's 404 on the tag's lookup means "no release yet"; any other error stops the step;
 - the staging job verifies with `--in-flight` while its version is the champion, and neither
   verifies nor opens a promotion PR for a version superseded during the run.
 """
@@ -28,7 +29,11 @@ GH = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$CALLS"
 case "$*" in
   "api repos/acme/flightdelay/releases/tags/"*)
-    if [ -n "$EXISTING" ]; then echo '{"id": 41, "assets": []}'; else echo 'Not Found' >&2; exit 1; fi ;;
+    case "$EXISTING" in
+      1) echo '{"id": 41, "assets": []}' ;;
+      down) echo 'gh: Server Error (HTTP 502)' >&2; exit 1 ;;
+      *) echo 'gh: Not Found (HTTP 404)' >&2; exit 1 ;;
+    esac ;;
   "api repos/acme/flightdelay/releases -f"*) echo '{"id": 42, "assets": []}' ;;
 esac
 """
@@ -51,9 +56,11 @@ def step_script() -> str:
     return str(step("release", STEP)["run"])
 
 
-def run_step(tmp_path: Path, script: str, env: dict[str, str]) -> tuple[str, list[str]]:
+def run_step(
+    tmp_path: Path, script: str, env: dict[str, str], *, fails: bool = False
+) -> tuple[str, list[str]]:
     """Run a step's script in a job workspace (a git checkout) with the recorders on PATH; its
-    output and the calls it made."""
+    output and the calls it made (`fails`: the step must exit non-zero)."""
     if shutil.which("jq") is None:
         pytest.fail("jq is not installed (.ci/system-packages installs it; runners have it)")
     work = tmp_path / "job"
@@ -72,19 +79,22 @@ def run_step(tmp_path: Path, script: str, env: dict[str, str]) -> tuple[str, lis
         [*STEP_SHELL, script],
         cwd=work, env={**base, **env}, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (proc.returncode != 0) == fails, proc.stdout + proc.stderr
     return proc.stdout, calls.read_text().splitlines()
 
 
-def publish(tmp_path: Path, *, version: str, champion: str, existing: bool) -> list[str]:
-    """The publishing step; the `gh` calls it made."""
+def publish(tmp_path: Path, *, version: str, champion: str, existing: bool | str) -> list[str]:
+    """The publishing step; the `gh` calls it made (`existing="down"`: the lookup gets a 502)."""
     work = tmp_path / "job"
     (work / "models" / "cards").mkdir(parents=True)
     (work / "models" / "cards" / f"model-v{version}.md").write_text("card\n")
     (work / "build").mkdir()
     (work / "build" / "champion.tar.gz").write_bytes(b"bundle")
-    env = {"VERSION": version, "CHAMPION": champion, "EXISTING": "1" if existing else ""}
-    _, calls = run_step(tmp_path, step_script(), env)
+    lookup = existing if isinstance(existing, str) else ("1" if existing else "")
+    env = {"VERSION": version, "CHAMPION": champion, "EXISTING": lookup}
+    out, calls = run_step(tmp_path, step_script(), env, fails=lookup == "down")
+    if lookup == "down":
+        assert "::error::cannot tell whether release model-v2 exists: gh: Server Error (HTTP 502)" in out
     return [c for c in calls if not c.startswith("flightdelay ")]
 
 
@@ -115,6 +125,13 @@ def test_a_rerun_makes_the_existing_release_latest_when_it_is_the_champions(tmp_
 
 def test_a_rerun_of_an_older_release_leaves_latest_alone(tmp_path: Path) -> None:
     assert _latest_fields(publish(tmp_path, version="1", champion="2", existing=True)) == []
+
+
+def test_a_failed_lookup_other_than_404_stops_before_creating_a_release(tmp_path: Path) -> None:
+    """A 502 (or a 403) on the tag's lookup is not "no release": creating one would fail on
+    GitHub's tag check at best; the step says what went wrong and publishes nothing."""
+    calls = publish(tmp_path, version="2", champion="2", existing="down")
+    assert calls == ["api repos/acme/flightdelay/releases/tags/model-v2"], calls
 
 
 BUMP = "bump staging (rebase-and-retry push)"
