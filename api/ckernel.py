@@ -6,9 +6,9 @@
 
 A library is named after a hash of its source and compiler flags (and, for rows.c, the
 interpreter's ABI tag): `_forest-<hash>.so` and `_rows-<hash>.so` beside this file, or in
-FOREST_KERNEL_DIR, so a stale build is never loaded. Without a built library serving falls back
-(the numpy forest; the Python check of api/batch.py); the serving image compiles both in its own
-build stage.
+FOREST_KERNEL_DIR, so a stale build is never loaded (and building one removes the library's
+earlier builds there). Without a built library serving falls back (the numpy forest; the Python
+check of api/batch.py); the serving image compiles both in its own build stage.
 
     python -m api.ckernel            build them unless these sources are built (CC: compiler, default cc)
 """
@@ -115,6 +115,10 @@ def _compile(
         Path(tmp).replace(target)
     finally:
         Path(tmp).unlink(missing_ok=True)
+    stem = target.name.split("-", 1)[0]
+    for stale in target.parent.glob(f"{stem}-*.so"):  # builds of earlier sources: never loaded again
+        if stale != target:
+            stale.unlink(missing_ok=True)
     return target
 
 

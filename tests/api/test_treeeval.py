@@ -164,8 +164,12 @@ def test_kernel_build_is_keyed_by_its_source_and_explains_a_missing_compiler(tmp
 def test_the_row_check_is_keyed_by_its_source_and_interpreter_and_explains_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    stale = [tmp_path / "_rows-0123456789abcdef.so", tmp_path / "_forest-0123456789abcdef.so"]
+    for path in stale:
+        path.write_bytes(b"an earlier build")
     built = ckernel.build_rows(tmp_path)
     assert built.name.startswith("_rows-") and built == ckernel.rows_library_path(tmp_path)
+    assert not stale[0].exists() and stale[1].exists()  # its own stale builds go, the kernel's stay
     assert ckernel.load_rows(tmp_path) is not None
     assert ckernel.build_rows(tmp_path) == built  # already built: a no-op
     with pytest.raises(ckernel.KernelBuildError, match=r"no C compiler 'no-such-cc'.*install gcc"):
