@@ -156,7 +156,7 @@ $(SERVE_STAMP): requirements-serve.txt requirements.txt pyproject.toml $(shell f
 	@VIRTUAL_ENV=$(CURDIR)/$(SERVE_VENV) $(UV) pip install --quiet -c requirements.txt pytest pytest-timeout httpx
 	@touch $(SERVE_STAMP)
 
-kernel: setup ## build the C scoring kernel api/forest.c and the batch check api/rows.c (a no-op when built; needs cc, or CC, and Python.h)
+kernel: setup ## build the C scoring kernel api/forest.c and the batch check api/rows.c (a no-op when built; needs cc, or CC; without Python.h the batch check is skipped with a warning)
 	python -m api.ckernel
 
 serve-env: $(SERVE_STAMP) ## build .venv-serve: the serving image's dependency set, nothing else
