@@ -42,21 +42,26 @@ class LoadedModel:
         return self.bundle.version
 
     def predict(self, flights: Flights | Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Disruption probabilities (float32) for validated flights: the trees' answer (C kernel,
-        numpy forest or XGBoost), then the model's calibration (identity without one). Columns,
-        when validation left them, are encoded without reading the rows again."""
+        """Disruption probabilities (float32) for validated flights: the trees' answer to their
+        features, then the model's calibration (identity without one)."""
+        return self.bundle.calibration.apply(self.trees(self.encode(flights)))
+
+    def encode(self, flights: Flights | Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The float32 feature matrix. Columns, when validation left them, are encoded without
+        reading the rows again (in C where api/rows.c is built)."""
         if isinstance(flights, Flights) and flights.numeric is not None and flights.text is not None:
             x = self.encoder(flights) if self.encoder is not None else None
             if x is None:
                 spec, n = self.bundle.spec, len(flights)
                 x = encode_columns(spec, n, flights.numeric, flights.text, strings=True)
-        else:
-            x = encode_records(self.bundle.spec, flights.rows if isinstance(flights, Flights) else flights)
+            return x
+        return encode_records(self.bundle.spec, flights.rows if isinstance(flights, Flights) else flights)
+
+    def trees(self, x: np.ndarray) -> np.ndarray:
+        """The trees' probabilities (float32) for a feature matrix: C kernel, numpy forest or XGBoost."""
         if self.scorer is not None and x.shape[0] <= self.scorer_rows:
-            raw = self.scorer.predict(x)
-        else:
-            raw = np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
-        return self.bundle.calibration.apply(raw)
+            return self.scorer.predict(x)
+        return np.asarray(self.bundle.booster.inplace_predict(x), dtype=np.float32).reshape(-1)
 
     def info_labels(self) -> dict[str, str]:
         w = self.bundle.meta.training_window

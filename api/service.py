@@ -69,15 +69,7 @@ class Service:
 
     def predict_body(self, request_id: str, flights: Flights) -> bytes:
         model, scores = self.score("/v1/predict", request_id, flights)
-        t = model.bundle.threshold
-        return orjson.dumps(
-            {
-                "request_id": request_id,
-                "model_version": model.version,
-                "threshold": t,
-                "predictions": [{"probability": p, "decision": p >= t} for p in scores.tolist()],
-            }
-        )
+        return prediction_body(request_id, model.version, model.bundle.threshold, scores)
 
     async def reload(self, model_dir: Path) -> tuple[LoadedModel, LoadedModel | None]:
         try:
@@ -119,6 +111,18 @@ class Service:
                 continue
             if swapped is not None:
                 self._swapped(*swapped)
+
+
+def prediction_body(request_id: str, model_version: str, threshold: float, scores: np.ndarray) -> bytes:
+    """The JSON bytes of a /v1/predict answer (`PredictResponse`)."""
+    return orjson.dumps(
+        {
+            "request_id": request_id,
+            "model_version": model_version,
+            "threshold": threshold,
+            "predictions": [{"probability": p, "decision": p >= threshold} for p in scores.tolist()],
+        }
+    )
 
 
 def service_of(request: Request) -> Service:

@@ -469,45 +469,27 @@ def request_costs(model_dir: Path, body: bytes) -> dict[str, float]:
     called one by one, without HTTP. The no-op handler stops after `validate`."""
     import timeit
 
-    import numpy as np
     import orjson
 
     if str(ROOT) not in sys.path:  # run as a script, only scripts/ is on the path
         sys.path.insert(0, str(ROOT))
     from api.metrics import Metrics
     from api.scoring import load_model
+    from api.service import prediction_body
     from api.validation import Adapters
-    from flightdelay.core.features import encode_columns
 
     adapters, model, metrics = Adapters(), load_model(model_dir, 0), Metrics()
     flights = adapters.predict_batch(body, None)
-    spec, n, numeric, text = model.bundle.spec, len(flights), flights.numeric or {}, flights.text or {}
-    x = encode_columns(spec, n, numeric, text, strings=True)
+    x = model.encode(flights)
     scores = model.predict(flights)
-    t = model.bundle.threshold
-
-    def encode() -> Any:
-        out = model.encoder(flights) if model.encoder is not None else None  # as LoadedModel.predict
-        return out if out is not None else encode_columns(spec, n, numeric, text, strings=True)
-
-    def respond() -> bytes:  # as Service.predict_body
-        predictions = [{"probability": p, "decision": p >= t} for p in scores.tolist()]
-        return orjson.dumps(
-            {"request_id": "0", "model_version": "0", "threshold": t, "predictions": predictions}
-        )
-
-    def trees() -> Any:
-        return (
-            model.scorer.predict(x) if model.scorer is not None else model.bundle.booster.inplace_predict(x)
-        )
 
     steps = {
         "parse (orjson)": lambda: orjson.loads(body),
         "validate (parse included)": lambda: adapters.predict_batch(body, None),
-        "encode": encode,
-        "trees": trees,
-        "response": respond,
-        "score histogram": lambda: metrics.observe_scores(np.asarray(scores)),
+        "encode": lambda: model.encode(flights),
+        "trees": lambda: model.trees(x),
+        "response": lambda: prediction_body("0", model.version, model.bundle.threshold, scores),
+        "score histogram": lambda: metrics.observe_scores(scores),
     }
     return {k: min(timeit.repeat(f, number=2_000, repeat=7)) / 2_000 * 1e6 for k, f in steps.items()}
 
