@@ -173,20 +173,18 @@ def encode_frame(spec: FeatureSpec, df: pd.DataFrame) -> np.ndarray:
     dates = pd.to_datetime(
         pd.DataFrame({"year": df["year"], "month": df["month"], "day": df["day"]}), errors="coerce"
     )
-    derived = {
-        "day_of_week": dates.dt.weekday.astype("float64").to_numpy(),
-        "dep_minute": _hhmm_to_minutes(df["sched_dep_time"]),
-        "arr_minute": _hhmm_to_minutes(df["sched_arr_time"]),
-    }
-    for j, name in enumerate(spec.features):
-        if name in spec.categories:
-            col = df[name].astype("object").map(spec.categories[name])
+    weekdays = dates.dt.weekday.astype("float64").to_numpy()
+    for j, (op, inputs) in enumerate(encode_plan(spec)):
+        if op == "category":
+            col = df[inputs[0]].astype("object").map(spec.categories[inputs[0]])
             out[:, j] = pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=NAN)
-        elif name in derived:
-            out[:, j] = derived[name]
+        elif op == "weekday":
+            out[:, j] = weekdays
+        elif op == "minute":
+            out[:, j] = _hhmm_to_minutes(df[inputs[0]])
         else:
-            v = pd.to_numeric(df[name], errors="coerce").to_numpy(dtype="float64", na_value=NAN)
-            out[:, j] = np.nan_to_num(v, nan=0.0) if name in PRECIP_HISTORY else v
+            v = pd.to_numeric(df[inputs[0]], errors="coerce").to_numpy(dtype="float64", na_value=NAN)
+            out[:, j] = np.nan_to_num(v, nan=0.0) if op == "zero_missing" else v
     return out
 
 
@@ -201,19 +199,17 @@ def _hhmm_to_minutes(s: pd.Series) -> np.ndarray:
 def encode_record(spec: FeatureSpec, rec: Mapping[str, Any]) -> list[float]:
     """Per-record encoding (serving). Missing optional values are None or absent → NaN."""
     row: list[float] = []
-    for name in spec.features:
-        if name in spec.categories:
-            row.append(spec.categories[name].get(str(rec[name]), NAN))
-        elif name == "day_of_week":
-            row.append(float(dt.date(int(rec["year"]), int(rec["month"]), int(rec["day"])).weekday()))
-        elif name == "dep_minute":
-            row.append(_minute_of_day(float(rec["sched_dep_time"])))
-        elif name == "arr_minute":
-            row.append(_minute_of_day(float(rec["sched_arr_time"])))
+    for op, inputs in encode_plan(spec):
+        if op == "category":
+            row.append(spec.categories[inputs[0]].get(str(rec[inputs[0]]), NAN))
+        elif op == "weekday":
+            row.append(float(dt.date(*(int(rec[c]) for c in inputs)).weekday()))
+        elif op == "minute":
+            row.append(_minute_of_day(float(rec[inputs[0]])))
         else:
-            v = rec.get(name)
+            v = rec.get(inputs[0])
             x = NAN if v is None else float(v)
-            row.append(0.0 if math.isnan(x) and name in PRECIP_HISTORY else x)
+            row.append(0.0 if math.isnan(x) and op == "zero_missing" else x)
     return row
 
 
@@ -288,8 +284,9 @@ _PLANS: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}
 def encode_plan(spec: FeatureSpec) -> Plan:
     """How `encode_columns` makes each feature, in order: (op, input columns), op one of
     `category` (the code of the value), `weekday` (of year, month, day), `minute` (of the day, of
-    an hhmm), `zero_missing` (missing as 0) or `copy`. The one dispatch, so that another encoder
-    of the same columns (the serving path's C one, api/rows.c) cannot drift from it."""
+    an hhmm), `zero_missing` (missing as 0) or `copy`. The one dispatch of every encoder
+    (`encode_frame` for training, `encode_record` and `encode_columns` for serving, and the serving
+    path's C one, api/rows.c), so that none can drift from the others."""
     key = (spec.features, tuple(spec.categories))
     plan = _PLANS.get(key)
     if plan is None:
