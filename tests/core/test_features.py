@@ -67,7 +67,7 @@ def test_derived_schedule_features() -> None:
     assert f["dep_minute"] == 5 * 60 + 15
     assert f["arr_minute"] == 8 * 60 + 19
     assert f["day_of_week"] == 1.0  # 2013-01-01 was a Tuesday
-    assert f["month"] == 1.0
+    assert "month" not in f  # an input since version 4, not a feature (see FEATURES)
     assert f["precip_6h"] == np.float32(0.12)  # sent as it is
 
 
@@ -94,26 +94,29 @@ def test_spec_round_trips_and_refuses_other_versions() -> None:
     again = FeatureSpec.from_json(SPEC.to_json())
     assert again.categories == SPEC.categories
     with pytest.raises(ValueError, match=r"version 99 is not one this code reads.*dvc repro"):
-        FeatureSpec.from_json(SPEC.to_json().replace('"version": 3', '"version": 99'))
-    with pytest.raises(ValueError, match="lists other features than version 3 defines"):
+        FeatureSpec.from_json(SPEC.to_json().replace('"version": 4', '"version": 99'))
+    with pytest.raises(ValueError, match="lists other features than version 4 defines"):
         FeatureSpec.from_json(SPEC.to_json().replace('"aircraft_leg",', ""))
-    without_precip = json.loads(SPEC.to_json()) | {"features": list(features.FEATURES_V2)}
-    with pytest.raises(ValueError, match="lists other features than version 3 defines"):
-        FeatureSpec.from_json(json.dumps(without_precip))
+    with_month = json.loads(SPEC.to_json()) | {"features": list(features.FEATURES_V3)}
+    with pytest.raises(ValueError, match="lists other features than version 4 defines"):
+        FeatureSpec.from_json(json.dumps(with_month))
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_spec_is_scored_with_its_own_features_and_ignores_the_new_inputs(version: int) -> None:
-    """A bundle made before the schedule features (version 1) or before the precipitation
-    history (version 2): its spec lists its version's features, which this code encodes exactly
-    as before, whatever else a request carries."""
+    """A bundle made before the schedule features (version 1), before the precipitation history
+    (version 2) or with `month` as a feature (versions 1–3): its spec lists its version's
+    features, which this code encodes exactly as before, whatever else a request carries."""
     names = features.FEATURES_BY_VERSION[version]
     doc = json.loads(SPEC.to_json())
     old = FeatureSpec.from_json(json.dumps(doc | {"version": version, "features": list(names)}))
     assert old.version == version and old.features == names
     df = _rows()
     by_frame = encode_frame(old, df)
-    np.testing.assert_array_equal(by_frame, encode_frame(SPEC, df)[:, : len(names)])
+    full, at = encode_frame(SPEC, df), {name: j for j, name in enumerate(SPEC.features)}
+    for j, name in enumerate(names):
+        expected = df["month"].to_numpy(np.float32) if name == "month" else full[:, at[name]]
+        np.testing.assert_array_equal(by_frame[:, j], expected)
     newer = [c for c in features.FEATURES if c not in names and c in df]
     bare = df.drop(columns=newer).replace({np.nan: None})
     np.testing.assert_array_equal(by_frame, encode_records(old, bare.to_dict("records")))

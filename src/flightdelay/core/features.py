@@ -68,9 +68,14 @@ FLIGHT_KEY = ("carrier", "flight", "origin", "year", "month", "day", "sched_dep_
 CALENDAR_V1 = ("month", "day_of_week", "dep_minute", "arr_minute")
 FEATURES_V1 = (*CATEGORICAL, *CALENDAR_V1, "distance", *WEATHER)
 FEATURES_V2 = (*FEATURES_V1, *SCHEDULE)
-FEATURES = (*FEATURES_V2, *PRECIP_HISTORY)
-SPEC_VERSION = 3
-FEATURES_BY_VERSION = {1: FEATURES_V1, 2: FEATURES_V2, 3: FEATURES}
+FEATURES_V3 = (*FEATURES_V2, *PRECIP_HISTORY)
+# Version 4 leaves `month` out: in a time split the newest months always lie beyond the months
+# trained on, so the trees score them as the last month they saw (December as November), and the
+# season is carried by the weather. Full-year backtest: ROC AUC 0.7263 → 0.7266, mean ECE 0.0539 → 0.0514
+# (docs/model-quality.md). The month is still an input: the day of the week is computed from it.
+FEATURES = tuple(f for f in FEATURES_V3 if f != "month")
+SPEC_VERSION = 4
+FEATURES_BY_VERSION = {1: FEATURES_V1, 2: FEATURES_V2, 3: FEATURES_V3, 4: FEATURES}
 NAN = float("nan")
 
 

@@ -88,7 +88,7 @@ def run(paths: Paths, cfg: EvaluateConfig) -> dict[str, Any]:
     _write_json(plots / "precision_recall.json", pr_points(y, score))
     _write_json(plots / "calibration.json", calibration_points(y, score, cfg.evaluate.calibration_bins))
     gain = model.classifier.get_booster().get_score(importance_type="gain")
-    names = list(features.FEATURES)
+    names = list(model.spec.features)
     importance = sorted(
         (
             {
