@@ -21,7 +21,8 @@ WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
 GH_STUB = """#!/usr/bin/env bash
 echo "$*" >> "$GH_CALLS"
 case "$*" in
-  "api repos/o/r/labels/drift --silent") exit 1 ;;  # the label does not exist yet
+  # the label does not exist yet: GitHub's 404, as gh prints it
+  "api repos/o/r/labels/drift --silent") echo "gh: Not Found (HTTP 404)" >&2; exit 1 ;;
   "api repos/o/r/issues?labels="*) cat "$GH_EXISTING" ;;
   "api repos/o/r/issues -f title="*) echo 31 ;;
 esac
