@@ -1,8 +1,9 @@
 """Bundles of other feature-spec versions and calibrated bundles, as serving scores them.
 
-A bundle made before the schedule features (spec version 1) or before the precipitation history
-(version 2) is still scored, with its own features, whatever new fields a request carries; an
-unknown version is refused at start-up with what to do. A calibrated bundle's map is applied after
+A bundle made before the schedule features (spec version 1), before the precipitation history
+(version 2) or with `month` as a feature (version 3) is still scored, with its own features,
+whatever new fields a request carries; an unknown version is refused at start-up with what to do.
+A calibrated bundle's map is applied after
 every scorer (C kernel, numpy forest, XGBoost), so each path answers the same."""
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def _requests(n: int) -> list[dict[str, object]]:
     ]
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_an_older_bundle_is_scored_with_its_own_features(tmp_path: Path, version: int) -> None:
     old = make_bundle(tmp_path / f"v{version}", seed=4, version=version)
     m = load_model(old, generation=0)
