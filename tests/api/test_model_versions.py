@@ -3,8 +3,8 @@
 A bundle made before the schedule features (spec version 1), before the precipitation history
 (version 2) or with `month` as a feature (version 3) is still scored, with its own features,
 whatever new fields a request carries; an unknown version is refused at start-up with what to do.
-A calibrated bundle's map is applied after
-every scorer (C kernel, numpy forest, XGBoost), so each path answers the same."""
+A calibrated bundle's map is applied after every scorer (C kernel, numpy forest, XGBoost), so each
+path answers the same."""
 
 from __future__ import annotations
 
