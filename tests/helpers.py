@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import subprocess
 from collections.abc import Mapping
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ __all__ = [
     "make_pipeline_repo",
     "repo_env",
     "run",
+    "run_step",
     "wait_for",
     "workflow_step",
 ]
@@ -70,6 +72,19 @@ def executable(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     return path
+
+
+def run_step(
+    script: str, *, cwd: Path, bin_dir: Path, env: Mapping[str, str], inherit: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A step's `run:` script as a runner runs it (`STEP_SHELL`), in `cwd`, with the recorders of
+    `bin_dir` first on PATH and `env` set (over this process's environment, unless not `inherit`);
+    its exit code is the caller's to check."""
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    full = {**(os.environ if inherit else {}), "PATH": path, **env}
+    return subprocess.run(
+        [*STEP_SHELL, script], check=False, env=full, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def workflow_step(file: str, job: str, step: str) -> dict[str, Any]:

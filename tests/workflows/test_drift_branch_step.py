@@ -8,13 +8,12 @@ retraining runs, not be read as "no branch" and end at a push that cannot land.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import STEP_SHELL, executable, workflow_step
+from tests.helpers import executable, run_step, workflow_step
 
 GH = """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
@@ -41,7 +40,7 @@ echo '{"title": "Retrain on 2013-07 2013-08"}'
 """
 
 
-def run_step(tmp_path: Path, branch: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def branch_step(tmp_path: Path, branch: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     step = workflow_step("drift.yml", "retrain", "Prepare the retraining branch and open the pull request")
     work, bin_dir, runner_temp = tmp_path / "work", tmp_path / "bin", tmp_path / "runner"
     for d in (work, bin_dir, runner_temp):
@@ -52,8 +51,6 @@ def run_step(tmp_path: Path, branch: str) -> tuple[subprocess.CompletedProcess[s
     calls = tmp_path / "calls"
     calls.touch()
     env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "CALLS": str(calls),
         "BRANCH": branch,
         "GH_REPO": "acme/flightdelay",
@@ -62,23 +59,21 @@ def run_step(tmp_path: Path, branch: str) -> tuple[subprocess.CompletedProcess[s
         "ISSUE": "",
         "RUN_URL": "https://github.com/acme/flightdelay/actions/runs/1",
         "RUNNER_TEMP": str(runner_temp),
+        "DVC_REMOTE_URL": "",  # none configured: the step does not push to a DVC remote
     }
-    env.pop("DVC_REMOTE_URL", None)
-    proc = subprocess.run(
-        [*STEP_SHELL, step["run"]], check=False, env=env, cwd=work, capture_output=True, text=True, timeout=60
-    )
+    proc = run_step(step["run"], cwd=work, bin_dir=bin_dir, env=env)
     return proc, calls.read_text().splitlines()
 
 
 def test_an_existing_branch_ends_the_job_quietly(tmp_path: Path) -> None:
-    proc, calls = run_step(tmp_path, "exists")
+    proc, calls = branch_step(tmp_path, "exists")
     assert proc.returncode == 0, proc.stderr
     assert "already exists" in proc.stdout
     assert not any(c.startswith(("flightdelay", "git")) for c in calls)
 
 
 def test_a_missing_branch_is_prepared_pushed_and_proposed(tmp_path: Path) -> None:
-    proc, calls = run_step(tmp_path, "missing")
+    proc, calls = branch_step(tmp_path, "missing")
     assert proc.returncode == 0, proc.stderr
     assert any(c.startswith("flightdelay retrain prepare --months 2013-07 2013-08") for c in calls)
     assert "git push origin HEAD:refs/heads/retrain/2013-08" in calls
@@ -89,7 +84,7 @@ def test_a_missing_branch_is_prepared_pushed_and_proposed(tmp_path: Path) -> Non
 def test_an_error_other_than_404_stops_the_job_before_the_retraining(
     tmp_path: Path, branch: str, status: str
 ) -> None:
-    proc, calls = run_step(tmp_path, branch)
+    proc, calls = branch_step(tmp_path, branch)
     assert proc.returncode == 1
     assert "::error::cannot tell whether branch retrain/2013-08 exists: gh: " in proc.stdout
     assert status in proc.stdout

@@ -10,13 +10,12 @@ fails with a misleading "already exists" or, worse, to issues opened on a guess.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import STEP_SHELL, executable, workflow_step
+from tests.helpers import executable, run_step, workflow_step
 
 GH = """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
@@ -45,7 +44,7 @@ CASES = {
 }
 
 
-def run_step(tmp_path: Path, which: str, label: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+def label_step(tmp_path: Path, which: str, label: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     file, job, name, _ = CASES[which]
     step = workflow_step(file, job, name)
     work, bin_dir, runner_temp = tmp_path / "work", tmp_path / "bin", tmp_path / "runner"
@@ -59,8 +58,6 @@ def run_step(tmp_path: Path, which: str, label: str) -> tuple[subprocess.Complet
     calls = tmp_path / "calls"
     calls.touch()
     env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "CALLS": str(calls),
         "LABEL": label,
         "GH_REPO": "acme/flightdelay",
@@ -70,9 +67,7 @@ def run_step(tmp_path: Path, which: str, label: str) -> tuple[subprocess.Complet
         "RUNNER_TEMP": str(runner_temp),
         "GITHUB_OUTPUT": str(runner_temp / "output"),
     }
-    proc = subprocess.run(
-        [*STEP_SHELL, step["run"]], check=False, env=env, cwd=work, capture_output=True, text=True, timeout=60
-    )
+    proc = run_step(step["run"], cwd=work, bin_dir=bin_dir, env=env)
     return proc, calls.read_text().splitlines()
 
 
@@ -86,7 +81,7 @@ def created_label(calls: list[str]) -> bool:
 
 @pytest.mark.parametrize("which", sorted(CASES))
 def test_an_existing_label_is_used_as_it_is(tmp_path: Path, which: str) -> None:
-    proc, calls = run_step(tmp_path, which, "exists")
+    proc, calls = label_step(tmp_path, which, "exists")
     assert proc.returncode == 0, proc.stderr
     assert calls[0].endswith(CASES[which][3])
     assert not created_label(calls)
@@ -95,7 +90,7 @@ def test_an_existing_label_is_used_as_it_is(tmp_path: Path, which: str) -> None:
 
 @pytest.mark.parametrize("which", sorted(CASES))
 def test_a_missing_label_is_created_then_used(tmp_path: Path, which: str) -> None:
-    proc, calls = run_step(tmp_path, which, "missing")
+    proc, calls = label_step(tmp_path, which, "missing")
     assert proc.returncode == 0, proc.stderr
     assert created_label(calls)
     assert opened(calls)
@@ -106,7 +101,7 @@ def test_a_missing_label_is_created_then_used(tmp_path: Path, which: str) -> Non
 def test_an_error_other_than_404_stops_the_step_with_it(
     tmp_path: Path, which: str, label: str, status: str
 ) -> None:
-    proc, calls = run_step(tmp_path, which, label)
+    proc, calls = label_step(tmp_path, which, label)
     assert proc.returncode == 1
     assert "::error::cannot tell whether label " in proc.stdout
     assert status in proc.stdout

@@ -9,14 +9,13 @@ model worse than the one serving.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import STEP_SHELL, executable, workflow_step
+from tests.helpers import executable, run_step, workflow_step
 
 GH = """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
@@ -34,7 +33,7 @@ esac
 """
 
 
-def run_step(
+def champion_step(
     tmp_path: Path, latest: str, assets: list[dict[str, object]] | None = None
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str], str]:
     step = workflow_step(
@@ -54,8 +53,6 @@ def run_step(
     release.write_text(json.dumps({"tag_name": "model-v3", "assets": assets or []}))
     env_file, summary = runner_temp / "env", runner_temp / "summary"
     env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "CALLS": str(tmp_path / "calls"),
         "LATEST": latest,
         "RELEASE_JSON": str(release),
@@ -65,15 +62,7 @@ def run_step(
         "GITHUB_ENV": str(env_file),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
-    proc = subprocess.run(
-        [*STEP_SHELL, step["run"]],
-        check=False,
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_step(step["run"], cwd=tmp_path, bin_dir=bin_dir, env=env)
     exported = dict(
         line.split("=", 1) for line in (env_file.read_text().splitlines() if env_file.exists() else [])
     )
@@ -81,14 +70,14 @@ def run_step(
 
 
 def test_no_release_yet_gates_without_a_champion(tmp_path: Path) -> None:
-    proc, exported, summary = run_step(tmp_path, "none")
+    proc, exported, summary = champion_step(tmp_path, "none")
     assert proc.returncode == 0, proc.stderr
     assert exported == {"CHAMPION_BUNDLE": "none"}
     assert "No model released yet" in summary
 
 
 def test_the_latest_release_asset_becomes_the_champion_bundle(tmp_path: Path) -> None:
-    proc, exported, summary = run_step(tmp_path, "released", [{"name": "champion.tar.gz", "id": 7}])
+    proc, exported, summary = champion_step(tmp_path, "released", [{"name": "champion.tar.gz", "id": 7}])
     assert proc.returncode == 0, proc.stderr
     champion = Path(exported["CHAMPION_BUNDLE"])
     assert (champion / "MLmodel").read_text() == "flavor: flightdelay\n"
@@ -96,7 +85,7 @@ def test_the_latest_release_asset_becomes_the_champion_bundle(tmp_path: Path) ->
 
 
 def test_a_release_without_the_asset_fails_the_check_saying_what_to_do(tmp_path: Path) -> None:
-    proc, exported, _ = run_step(tmp_path, "released", [{"name": "notes.txt", "id": 8}])
+    proc, exported, _ = champion_step(tmp_path, "released", [{"name": "notes.txt", "id": 8}])
     assert proc.returncode == 1
     assert (
         "::error::release model-v3 has no champion.tar.gz asset; re-run its release workflow" in proc.stdout
@@ -106,7 +95,7 @@ def test_a_release_without_the_asset_fails_the_check_saying_what_to_do(tmp_path:
 
 @pytest.mark.parametrize(("latest", "status"), [("forbidden", "HTTP 403"), ("down", "HTTP 502")])
 def test_an_error_other_than_404_fails_the_check_closed(tmp_path: Path, latest: str, status: str) -> None:
-    proc, exported, _ = run_step(tmp_path, latest)
+    proc, exported, _ = champion_step(tmp_path, latest)
     assert proc.returncode == 1
     assert "::error::cannot read the latest release (the champion); the gate fails closed" in proc.stdout
     assert status in proc.stderr

@@ -8,14 +8,13 @@ the author about a race, not a defect). A pr_number that is not a number is stil
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import REPO_ROOT, STEP_SHELL, executable, workflow_step
+from tests.helpers import REPO_ROOT, executable, run_step, workflow_step
 
 REPORT_SHA = "a" * 40
 NEWER_SHA = "b" * 40
@@ -41,8 +40,6 @@ def validate(
     executable(bin_dir / "gh", GH)
     output, summary = tmp_path / "output", tmp_path / "summary"
     env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "CALLS": str(tmp_path / "calls"),
         "PR_HEAD": pr_head,
         "ARTIFACT": str(artifact),
@@ -54,9 +51,7 @@ def validate(
     }
     output.touch()
     summary.touch()
-    proc = subprocess.run(
-        [*STEP_SHELL, step["run"]], check=False, env=env, capture_output=True, text=True, timeout=60
-    )
+    proc = run_step(step["run"], cwd=tmp_path, bin_dir=bin_dir, env=env)
     return proc, tmp_path
 
 

@@ -12,7 +12,6 @@ forge's own handling of `make_latest` is tested in tests/rehearsal/test_forge.py
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import STEP_SHELL, executable, workflow_step
+from tests.helpers import executable, run_step, workflow_step
 
 STEP = "publish the champion bundle (asset of the model-vN release; PR gates read it)"
 
@@ -56,7 +55,7 @@ def step_script() -> str:
     return str(step("release", STEP)["run"])
 
 
-def run_step(
+def job_step(
     tmp_path: Path, script: str, env: dict[str, str], *, fails: bool = False
 ) -> tuple[str, list[str]]:
     """Run a step's script in a job workspace (a git checkout) with the recorders on PATH; its
@@ -69,16 +68,8 @@ def run_step(
     subprocess.run(["git", "init", "--quiet", str(work)], check=True)
     calls = tmp_path / "calls.txt"
     calls.touch()
-    base = {
-        "PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}",
-        "HOME": str(tmp_path),
-        "CALLS": str(calls),
-        "GH_REPO": "acme/flightdelay",
-    }
-    proc = subprocess.run(
-        [*STEP_SHELL, script],
-        cwd=work, env={**base, **env}, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    base = {"HOME": str(tmp_path), "CALLS": str(calls), "GH_REPO": "acme/flightdelay"}
+    proc = run_step(script, cwd=work, bin_dir=tmp_path / "bin", env={**base, **env}, inherit=False)
     assert (proc.returncode != 0) == fails, proc.stdout + proc.stderr
     return proc.stdout, calls.read_text().splitlines()
 
@@ -92,7 +83,7 @@ def publish(tmp_path: Path, *, version: str, champion: str, existing: bool | str
     (work / "build" / "champion.tar.gz").write_bytes(b"bundle")
     lookup = existing if isinstance(existing, str) else ("1" if existing else "")
     env = {"VERSION": version, "CHAMPION": champion, "EXISTING": lookup}
-    out, calls = run_step(tmp_path, step_script(), env, fails=lookup == "down")
+    out, calls = job_step(tmp_path, step_script(), env, fails=lookup == "down")
     if lookup == "down":
         assert "::error::cannot tell whether release model-v2 exists: gh: Server Error (HTTP 502)" in out
     return [c for c in calls if not c.startswith("flightdelay ")]
@@ -147,7 +138,7 @@ def staging(tmp_path: Path, *, version: str, champion: str) -> tuple[dict[str, s
         "GITHUB_OUTPUT": str(output),
         "GITHUB_STEP_SUMMARY": str(summary),
     }
-    _, calls = run_step(tmp_path, str(step("staging", BUMP)["run"]), env)
+    _, calls = job_step(tmp_path, str(step("staging", BUMP)["run"]), env)
     outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
     return outputs, summary.read_text(), [c for c in calls if c.startswith("flightdelay ")]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ import pytest
 import yaml
 
 from flightdelay.lifecycle.drift import schema
-from tests.helpers import REPO_ROOT, STEP_SHELL, executable, workflow_step
+from tests.helpers import REPO_ROOT, executable, run_step, workflow_step
 from tests.lifecycle.drift.summaries import drift_summary
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "drift.yml"
@@ -114,8 +112,6 @@ def test_issue_step_runs_the_decision(
     (work / "reports/drift/issue.md").write_text("body")
     (tmp_path / "gh-open-issues.json").write_text(json.dumps(existing))
     env = {
-        **os.environ,
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
         "DRIFT_LABEL": "drift",
         "GH_REPO": "o/r",
         "GH_CALLS": str(tmp_path / "calls"),
@@ -123,14 +119,7 @@ def test_issue_step_runs_the_decision(
         "RUNNER_TEMP": str(tmp_path),
         "GITHUB_OUTPUT": str(tmp_path / "out"),
     }
-    proc = subprocess.run(
-        [*STEP_SHELL, issue_step()],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = run_step(issue_step(), cwd=work, bin_dir=bin_dir, env=env)
     assert proc.returncode == 0, proc.stderr
     calls = (tmp_path / "calls").read_text().splitlines()
     assert len(calls) == len(expected)
