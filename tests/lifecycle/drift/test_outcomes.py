@@ -15,6 +15,7 @@ from sklearn import metrics as skm
 
 from flightdelay.cli import main
 from flightdelay.core import bundle, features
+from flightdelay.core.metrics import expected_calibration_error
 from flightdelay.core.params import Params, load_params
 from flightdelay.lifecycle.drift import feedback, live, schema
 from tests.api.conftest import make_bundle
@@ -251,6 +252,10 @@ def test_intervals_match_the_reference_figures_and_narrow_with_rows() -> None:
     assert f["brier"]["estimate"] == pytest.approx(skm.brier_score_loss(y, s), abs=1e-6)
     assert f["accuracy"]["estimate"] == pytest.approx(((s >= 0.5) == y).mean(), abs=1e-6)
     assert f["recall"]["estimate"] == pytest.approx(skm.recall_score(y, s >= 0.5), abs=1e-6)
+    # Held against the holdout's calibration error, so binned as it is: scores on a bin edge (0.3,
+    # 0.7, … are common here) fall in the same bin on both sides.
+    ece = expected_calibration_error(y, s, 10)
+    assert f["calibration_error"]["estimate"] == pytest.approx(ece, abs=1e-9)
     for name in schema.LIVE_FIGURES:
         lo, est, hi = f[name]["lower"], f[name]["estimate"], f[name]["upper"]
         assert lo <= est <= hi or name == "calibration_error", name

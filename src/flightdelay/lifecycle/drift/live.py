@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from flightdelay.core.metrics import score_bins
+
 Figure = dict[str, float | None]
 
 
@@ -91,7 +93,7 @@ def calibration_error(
     """ECE over equal-width score bins; interval from `replicates` draws of the bins' counts
     (multinomial) and their outcomes (binomial), each bin keeping its mean score."""
     n = len(y)
-    idx = np.minimum((s * bins).astype(np.int64), bins - 1)
+    idx = score_bins(s, bins)  # the bins of the holdout's figure it is held against
     count = np.bincount(idx, minlength=bins).astype(np.float64)
     pos = np.bincount(idx, weights=y, minlength=bins)
     score_sum = np.bincount(idx, weights=s, minlength=bins)
