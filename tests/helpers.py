@@ -21,6 +21,7 @@ __all__ = [
     "Result",
     "edit_params",
     "flightdelay",
+    "gh_lookup",
     "make_pipeline_repo",
     "repo_env",
     "run",
@@ -72,6 +73,24 @@ def executable(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     return path
+
+
+def gh_lookup(state: str, found: str, *, message: str = "Not Found", silent: bool = True) -> str:
+    """The arm of a `gh` recorder's `case "$*"` that answers one REST lookup, by the shell
+    variable `state`: `found` runs the given shell (prints the object, or nothing under
+    `--silent`); `missing`, `forbidden` and `down` fail as gh does on GitHub's 404 (`message`), a
+    token without the scope (403) and an outage (502), the message on stderr and, without
+    `--silent`, GitHub's error body on stdout."""
+    arms = {
+        "missing": (message, 404),
+        "forbidden": ("Resource not accessible by integration", 403),
+        "down": ("Server Error", 502),
+    }
+    lines = [f'    case "${state}" in', f"      found) {found} ;;"]
+    for name, (text, status) in arms.items():
+        body = "" if silent else f'echo \'{{"message": "{text}"}}\'; '
+        lines.append(f'      {name}) {body}echo "gh: {text} (HTTP {status})" >&2; exit 1 ;;')
+    return "\n".join([*lines, "    esac ;;"])
 
 
 def run_step(

@@ -13,24 +13,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import executable, run_step, workflow_step
+from tests.helpers import executable, gh_lookup, run_step, workflow_step
 
-GH = """#!/usr/bin/env bash
+GH = (
+    """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
 case "$*" in
   "api repos/acme/flightdelay/branches/retrain/2013-08 --silent")
-    case "$BRANCH" in
-      exists) exit 0 ;;
-      missing) echo "gh: Branch not found (HTTP 404)" >&2; exit 1 ;;
-      forbidden) echo "gh: Resource not accessible by integration (HTTP 403)" >&2; exit 1 ;;
-      down) echo "gh: Server Error (HTTP 502)" >&2; exit 1 ;;
-    esac ;;
+"""
+    + gh_lookup("BRANCH", "exit 0", message="Branch not found")
+    + """
   "api repos/acme/flightdelay --jq .default_branch") echo main ;;
   "api users/flightdelay-bot[bot] --jq .id") echo 41 ;;
   "api repos/acme/flightdelay/pulls "*) echo "opened https://github.com/acme/flightdelay/pull/9" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 """
+)
 RECORDER = """#!/usr/bin/env bash
 printf '%s %s\\n' "$(basename "$0")" "$*" >> "$CALLS"
 """
@@ -66,7 +65,7 @@ def branch_step(tmp_path: Path, branch: str) -> tuple[subprocess.CompletedProces
 
 
 def test_an_existing_branch_ends_the_job_quietly(tmp_path: Path) -> None:
-    proc, calls = branch_step(tmp_path, "exists")
+    proc, calls = branch_step(tmp_path, "found")
     assert proc.returncode == 0, proc.stderr
     assert "already exists" in proc.stdout
     assert not any(c.startswith(("flightdelay", "git")) for c in calls)

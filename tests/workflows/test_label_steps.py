@@ -15,24 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import executable, run_step, workflow_step
+from tests.helpers import executable, gh_lookup, run_step, workflow_step
 
-GH = """#!/usr/bin/env bash
+GH = (
+    """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
 case "$*" in
   "api repos/acme/flightdelay/labels/"*" --silent")
-    case "$LABEL" in
-      exists) exit 0 ;;
-      missing) echo "gh: Not Found (HTTP 404)" >&2; exit 1 ;;
-      forbidden) echo "gh: Resource not accessible by integration (HTTP 403)" >&2; exit 1 ;;
-      down) echo "gh: Server Error (HTTP 502)" >&2; exit 1 ;;
-    esac ;;
+"""
+    + gh_lookup("LABEL", "exit 0")
+    + """
   "api repos/acme/flightdelay/labels -f name="*) exit 0 ;;
   "api repos/acme/flightdelay/issues?labels="*) echo '[]' ;;
   "api repos/acme/flightdelay/issues -f title="*) echo 7 ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 """
+)
 ISSUE_ACTION = """#!/usr/bin/env bash
 printf 'flightdelay %s\\n' "$*" >> "$CALLS"
 echo '{"action": "open", "title": "Drift in 2013-08", "comment": ""}'
@@ -81,7 +80,7 @@ def created_label(calls: list[str]) -> bool:
 
 @pytest.mark.parametrize("which", sorted(CASES))
 def test_an_existing_label_is_used_as_it_is(tmp_path: Path, which: str) -> None:
-    proc, calls = label_step(tmp_path, which, "exists")
+    proc, calls = label_step(tmp_path, which, "found")
     assert proc.returncode == 0, proc.stderr
     assert calls[0].endswith(CASES[which][3])
     assert not created_label(calls)

@@ -15,22 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import executable, run_step, workflow_step
+from tests.helpers import executable, gh_lookup, run_step, workflow_step
 
-GH = """#!/usr/bin/env bash
+GH = (
+    """#!/usr/bin/env bash
 printf 'gh %s\\n' "$*" >> "$CALLS"
 case "$*" in
   "api repos/acme/flightdelay/releases/latest")
-    case "$LATEST" in
-      released) cat "$RELEASE_JSON" ;;
-      none) echo '{"message": "Not Found"}'; echo "gh: Not Found (HTTP 404)" >&2; exit 1 ;;
-      forbidden) echo "gh: Resource not accessible by integration (HTTP 403)" >&2; exit 1 ;;
-      down) echo "gh: Server Error (HTTP 502)" >&2; exit 1 ;;
-    esac ;;
+"""
+    + gh_lookup("LATEST", 'cat "$RELEASE_JSON"', silent=False)
+    + """
   "api -H Accept: application/octet-stream repos/acme/flightdelay/releases/assets/7") cat "$ASSET" ;;
   *) echo "unexpected: $*" >&2; exit 2 ;;
 esac
 """
+)
 
 
 def champion_step(
@@ -70,14 +69,14 @@ def champion_step(
 
 
 def test_no_release_yet_gates_without_a_champion(tmp_path: Path) -> None:
-    proc, exported, summary = champion_step(tmp_path, "none")
+    proc, exported, summary = champion_step(tmp_path, "missing")
     assert proc.returncode == 0, proc.stderr
     assert exported == {"CHAMPION_BUNDLE": "none"}
     assert "No model released yet" in summary
 
 
 def test_the_latest_release_asset_becomes_the_champion_bundle(tmp_path: Path) -> None:
-    proc, exported, summary = champion_step(tmp_path, "released", [{"name": "champion.tar.gz", "id": 7}])
+    proc, exported, summary = champion_step(tmp_path, "found", [{"name": "champion.tar.gz", "id": 7}])
     assert proc.returncode == 0, proc.stderr
     champion = Path(exported["CHAMPION_BUNDLE"])
     assert (champion / "MLmodel").read_text() == "flavor: flightdelay\n"
@@ -85,7 +84,7 @@ def test_the_latest_release_asset_becomes_the_champion_bundle(tmp_path: Path) ->
 
 
 def test_a_release_without_the_asset_fails_the_check_saying_what_to_do(tmp_path: Path) -> None:
-    proc, exported, _ = champion_step(tmp_path, "released", [{"name": "notes.txt", "id": 8}])
+    proc, exported, _ = champion_step(tmp_path, "found", [{"name": "notes.txt", "id": 8}])
     assert proc.returncode == 1
     assert (
         "::error::release model-v3 has no champion.tar.gz asset; re-run its release workflow" in proc.stdout
