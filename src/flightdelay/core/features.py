@@ -246,7 +246,7 @@ def encode_records(spec: FeatureSpec, recs: Iterable[Mapping[str, Any]]) -> np.n
 def numeric_inputs(spec: FeatureSpec) -> list[str]:
     """The numeric input columns `encode_columns` reads: features taken as they are, and the
     date and schedule inputs of the derived ones."""
-    names = [f for f in spec.features if f not in spec.categories and f not in _DERIVED]
+    names = [inputs[0] for op, inputs in encode_plan(spec) if op in ("copy", "zero_missing")]
     return names + [c for c in _DERIVED_FROM if c not in names]
 
 
@@ -311,7 +311,6 @@ def encode_plan(spec: FeatureSpec) -> Plan:
     return plan
 
 
-_DERIVED = ("day_of_week", "dep_minute", "arr_minute")
 _DERIVED_FROM = ("year", "month", "day", "sched_dep_time", "sched_arr_time")
 
 
