@@ -19,23 +19,23 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import executable, run_step, workflow_step
+from tests.helpers import executable, gh_lookup, run_step, workflow_step
 
 STEP = "publish the champion bundle (asset of the model-vN release; PR gates read it)"
 
-GH = """#!/usr/bin/env bash
+GH = (
+    """#!/usr/bin/env bash
 # Records each call; answers as the REST API would for the calls the step makes.
 printf '%s\\n' "$*" >> "$CALLS"
 case "$*" in
   "api repos/acme/flightdelay/releases/tags/"*)
-    case "$EXISTING" in
-      1) echo '{"id": 41, "assets": []}' ;;
-      down) echo 'gh: Server Error (HTTP 502)' >&2; exit 1 ;;
-      *) echo 'gh: Not Found (HTTP 404)' >&2; exit 1 ;;
-    esac ;;
+"""
+    + gh_lookup("EXISTING", """echo '{"id": 41, "assets": []}'""", silent=False)
+    + """
   "api repos/acme/flightdelay/releases -f"*) echo '{"id": 42, "assets": []}' ;;
 esac
 """
+)
 
 FLIGHTDELAY = """#!/usr/bin/env bash
 printf 'flightdelay %s\\n' "$*" >> "$CALLS"
@@ -81,7 +81,7 @@ def publish(tmp_path: Path, *, version: str, champion: str, existing: bool | str
     (work / "models" / "cards" / f"model-v{version}.md").write_text("card\n")
     (work / "build").mkdir()
     (work / "build" / "champion.tar.gz").write_bytes(b"bundle")
-    lookup = existing if isinstance(existing, str) else ("1" if existing else "")
+    lookup = existing if isinstance(existing, str) else ("found" if existing else "missing")
     env = {"VERSION": version, "CHAMPION": champion, "EXISTING": lookup}
     out, calls = job_step(tmp_path, step_script(), env, fails=lookup == "down")
     if lookup == "down":
